@@ -7,5 +7,7 @@ export default defineConfig({
     hookTimeout: 120_000,
     pool: 'forks',
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
+    reporters: ['default', 'json'],
+    outputFile: { json: '.ci/vitest-report.json' },
   },
 });
