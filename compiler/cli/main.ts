@@ -1,0 +1,78 @@
+/** The `tdc` command line: a commander program whose subcommands live one per file in ./commands. */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Command, CommanderError } from 'commander';
+import { EXIT, io, setExitCode, type CliIO } from './host.js';
+import * as build from './commands/build.js';
+import * as check from './commands/check.js';
+import * as explain from './commands/explain.js';
+import * as inspect from './commands/inspect.js';
+import * as synth from './commands/synth.js';
+import * as train from './commands/train.js';
+
+/**
+ * Each command module exports `register(program)`. To add a command, add one import above and one entry here.
+ * Import heavy dependencies (tfjs) inside your action with `await import(...)`: every module in this list is
+ * loaded for every command, and `tdc check` must stay fast.
+ */
+export interface CommandModule {
+  register(program: Command): void;
+}
+const COMMANDS: CommandModule[] = [build, check, explain, inspect, synth, train];
+
+const VERSION = '0.1.0';
+
+export function createProgram(): Command {
+  const program = new Command('tdc')
+    .description('tdc, the task-decomposition compiler: YAML specs of multi-task segmentation networks → TensorFlow.js')
+    .version(VERSION)
+    // Settings made before .command() are inherited by every subcommand.
+    .exitOverride()
+    .showHelpAfterError('(run tdc --help for usage)')
+    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) });
+  for (const c of COMMANDS) c.register(program);
+  return program;
+}
+
+/**
+ * Runs the CLI on `argv` (the arguments after `tdc`) and returns the exit code. Tests pass `testIO` to capture
+ * output (and may pass their own program to exercise the error handling); the code path is otherwise the one a
+ * user hits. Never throws, never prints a stack trace unless
+ * TDC_DEBUG=1.
+ */
+export async function runCli(argv: readonly string[], testIO?: Partial<CliIO>, makeProgram: () => Command = createProgram): Promise<number> {
+  const saved = { ...io };
+  Object.assign(io, testIO ?? {}, { exitCode: 0 });
+  try {
+    await makeProgram().parseAsync([...argv], { from: 'user' });
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // --help and --version end through exitOverride with code 0; everything else commander rejects is usage.
+      setExitCode(e.exitCode === 0 ? EXIT.ok : EXIT.usage);
+    } else {
+      const message = e instanceof Error ? e.message : String(e);
+      io.err(`tdc: ${message.split('\n')[0]}\n`);
+      if (process.env.TDC_DEBUG === '1' && e instanceof Error && e.stack) io.err(`${e.stack}\n`);
+      setExitCode(EXIT.specErrors);
+    }
+  }
+  const code = io.exitCode;
+  Object.assign(io, saved);
+  return code;
+}
+
+/** True when this module is the program being run (bin/tdc.js or main.js itself), not imported by a test. */
+function isEntryPoint(): boolean {
+  const arg = process.argv[1];
+  if (!arg) return false;
+  try {
+    const real = realpathSync(arg);
+    return real === fileURLToPath(import.meta.url) || /[\\/]bin[\\/]tdc(\.js)?$/.test(real);
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  process.exitCode = await runCli(process.argv.slice(2));
+}
