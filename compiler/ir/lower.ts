@@ -1,0 +1,487 @@
+/** Lowering: a resolved `Spec` becomes the `ModelIR`, computing shapes, parameters, FLOPs and receptive fields. */
+import type { Spec, TaskName } from '../../spec/types.js';
+import type { Diagnostic, Result } from '../diagnostics.js';
+import { VGG16_CONVS, VGG16_WIDTHS, encoderChannels, encoderStride } from './encoder.js';
+import type {
+  AsppBlock,
+  Block,
+  ContextBranch,
+  ConvLayer,
+  DenseHead,
+  Layer,
+  ModelIR,
+  Part,
+  ReceptiveField,
+  ResBlock,
+  SegHead,
+} from './types.js';
+
+interface TensorInfo {
+  shape: number[];
+  rf: ReceptiveField;
+  /** Distance in input pixels between neighbouring positions, per spatial axis. */
+  jump: number[];
+}
+
+const prod = (xs: readonly number[]): number => xs.reduce((a, b) => a * b, 1);
+
+function maxRf(rfs: ReceptiveField[]): ReceptiveField {
+  if (rfs.some((r) => r === 'global')) return 'global';
+  const arrs = rfs as number[][];
+  return arrs[0]!.map((_, i) => Math.max(...arrs.map((r) => r[i]!)));
+}
+
+/**
+ * Builds layers while tracking each tensor's shape, receptive field and jump. Layers go to `sink`, which is the
+ * top-level block list or a composite's sub-layer list.
+ */
+class Builder {
+  readonly tensors = new Map<string, TensorInfo>();
+  sink: Layer[] | Block[];
+  part: Part = 'encoder';
+
+  constructor(
+    readonly dims: 2 | 3,
+    readonly blocks: Block[],
+  ) {
+    this.sink = blocks;
+  }
+
+  info(name: string): TensorInfo {
+    const t = this.tensors.get(name);
+    if (!t) throw new Error(`internal: IR tensor '${name}' used before it is defined`);
+    return t;
+  }
+
+  private emit<L extends Layer>(layer: L, jump: number[]): string {
+    this.tensors.set(layer.name, { shape: layer.outShape, rf: layer.rf, jump });
+    (this.sink as Layer[]).push(layer);
+    return layer.name;
+  }
+
+  input(shape: number[]): string {
+    const spatial = shape.length - 1;
+    return this.emit(
+      { name: 'input', part: 'input', kind: 'input', inputs: [], outShape: shape, params: 0, flops: 0, rf: Array(spatial).fill(1) },
+      Array(spatial).fill(1),
+    );
+  }
+
+  conv(
+    name: string,
+    from: string,
+    o: { kernel: number[]; filters: number; dilation?: number[]; activation?: 'relu' | 'linear'; norm?: 'none' | 'batch' },
+  ): string {
+    const x = this.info(from);
+    const dilation = o.dilation ?? o.kernel.map(() => 1);
+    const cin = x.shape[x.shape.length - 1]!;
+    const norm = o.norm ?? 'none';
+    const outShape = [...x.shape.slice(0, -1), o.filters];
+    const rf: ReceptiveField =
+      x.rf === 'global' ? 'global' : x.rf.map((r, i) => r + (o.kernel[i]! - 1) * dilation[i]! * x.jump[i]!);
+    const layer: ConvLayer = {
+      name,
+      part: this.part,
+      kind: dilation.some((d) => d > 1) ? 'atrous-conv' : 'conv',
+      inputs: [from],
+      outShape,
+      params: prod(o.kernel) * cin * o.filters + o.filters + (norm === 'batch' ? 4 * o.filters : 0),
+      flops: 2 * prod(o.kernel) * cin * o.filters * prod(outShape.slice(0, -1)),
+      rf,
+      kernel: o.kernel,
+      dilation,
+      filters: o.filters,
+      activation: o.activation ?? 'relu',
+      norm,
+      padding: 'same',
+      useBias: true,
+    };
+    return this.emit(layer, x.jump);
+  }
+
+  maxpool(name: string, from: string, pool: number[]): string {
+    const x = this.info(from);
+    const spatial = x.shape.slice(0, -1).map((n, i) => Math.floor(n / pool[i]!));
+    const rf: ReceptiveField = x.rf === 'global' ? 'global' : x.rf.map((r, i) => r + (pool[i]! - 1) * x.jump[i]!);
+    return this.emit(
+      {
+        name,
+        part: this.part,
+        kind: 'maxpool',
+        inputs: [from],
+        outShape: [...spatial, x.shape[x.shape.length - 1]!],
+        params: 0,
+        flops: 0,
+        rf,
+        pool,
+        strides: pool,
+      },
+      x.jump.map((j, i) => j * pool[i]!),
+    );
+  }
+
+  merge(kind: 'add' | 'concat', name: string, from: string[]): string {
+    const xs = from.map((f) => this.info(f));
+    const first = xs[0]!;
+    const channels = kind === 'add' ? first.shape[first.shape.length - 1]! : xs.reduce((a, x) => a + x.shape[x.shape.length - 1]!, 0);
+    return this.emit(
+      {
+        name,
+        part: this.part,
+        kind,
+        inputs: from,
+        outShape: [...first.shape.slice(0, -1), channels],
+        params: 0,
+        flops: 0,
+        rf: maxRf(xs.map((x) => x.rf)),
+      },
+      first.jump,
+    );
+  }
+
+  globalPool(name: string, from: string): string {
+    const x = this.info(from);
+    return this.emit(
+      { name, part: this.part, kind: 'global-avg-pool', inputs: [from], outShape: [x.shape[x.shape.length - 1]!], params: 0, flops: 0, rf: 'global' },
+      x.jump,
+    );
+  }
+
+  /** Keeps a 1×1 (per spatial axis) feature map rank so a 1×1 conv can follow a global pool. */
+  globalPoolKeepDims(name: string, from: string): string {
+    const x = this.info(from);
+    const c = x.shape[x.shape.length - 1]!;
+    return this.emit(
+      {
+        name,
+        part: this.part,
+        kind: 'global-avg-pool',
+        inputs: [from],
+        outShape: [...x.shape.slice(0, -1).map(() => 1), c],
+        params: 0,
+        flops: 0,
+        rf: 'global',
+      },
+      x.jump,
+    );
+  }
+
+  broadcast(name: string, from: string, like: string): string {
+    const x = this.info(from);
+    const l = this.info(like);
+    return this.emit(
+      {
+        name,
+        part: this.part,
+        kind: 'broadcast',
+        inputs: [from, like],
+        outShape: [...l.shape.slice(0, -1), x.shape[x.shape.length - 1]!],
+        params: 0,
+        flops: 0,
+        rf: 'global',
+      },
+      l.jump,
+    );
+  }
+
+  dense(name: string, from: string, units: number, activation: 'relu' | 'linear'): string {
+    const x = this.info(from);
+    const cin = x.shape[x.shape.length - 1]!;
+    return this.emit(
+      { name, part: this.part, kind: 'dense', inputs: [from], outShape: [units], params: cin * units + units, flops: 2 * cin * units, rf: 'global', units, activation },
+      x.jump,
+    );
+  }
+
+  dropout(name: string, from: string, rate: number): string {
+    const x = this.info(from);
+    return this.emit(
+      { name, part: this.part, kind: 'dropout', inputs: [from], outShape: x.shape, params: 0, flops: 0, rf: x.rf, rate },
+      x.jump,
+    );
+  }
+
+  upsample(name: string, from: string, factor: number[], method: 'bilinear' | 'trilinear' | 'nearest'): string {
+    const x = this.info(from);
+    return this.emit(
+      {
+        name,
+        part: this.part,
+        kind: 'upsample',
+        inputs: [from],
+        outShape: [...x.shape.slice(0, -1).map((n, i) => n * factor[i]!), x.shape[x.shape.length - 1]!],
+        params: 0,
+        flops: 0,
+        rf: x.rf,
+        factor,
+        method,
+      },
+      x.jump.map((j, i) => j / factor[i]!),
+    );
+  }
+
+  /**
+   * Runs `body` collecting its layers into a composite; the composite's output tensor is registered under the
+   * composite's name (so later blocks read `name`), with the info of the sub-layer `body` returns.
+   */
+  composite<C extends Block>(
+    name: string,
+    inputs: string[],
+    make: (layers: Layer[], output: string, base: { name: string; part: Part; inputs: string[]; outShape: number[]; params: number; flops: number; rf: ReceptiveField }) => C,
+    body: () => string,
+  ): string {
+    const saved = this.sink;
+    const layers: Layer[] = [];
+    this.sink = layers;
+    const out = body();
+    this.sink = saved;
+    const o = this.info(out);
+    const block = make(layers, out, {
+      name,
+      part: this.part,
+      inputs,
+      outShape: o.shape,
+      params: layers.reduce((a, l) => a + l.params, 0),
+      flops: layers.reduce((a, l) => a + l.flops, 0),
+      rf: o.rf,
+    });
+    this.tensors.set(name, o);
+    (this.sink as Block[]).push(block);
+    return name;
+  }
+}
+
+/** The per-sample input shape: 2D [H, W, C]; 3D size [x, y, z] becomes [Z, Y, X, C]. */
+export function inputShape(spec: Spec): number[] {
+  const s = spec.task.size;
+  return spec.task.dims === 3 ? [s[2]!, s[1]!, s[0]!, spec.task.channels] : [s[0]!, s[1]!, spec.task.channels];
+}
+
+/** Number of 2× in-plane down-samplings for a power-of-two stride (undefined otherwise). */
+export function log2Exact(n: number): number | undefined {
+  const l = Math.log2(n);
+  return Number.isInteger(l) && l >= 0 ? l : undefined;
+}
+
+function lowerEncoder(b: Builder, spec: Spec, x: string, problems: Diagnostic[]): string {
+  const enc = spec.model.encoder;
+  const d3 = spec.task.dims === 3;
+  const k3 = (k: number): number[] => (d3 ? [1, k, k] : [k, k]);
+  const inPlanePool = d3 ? [1, 2, 2] : [2, 2];
+  switch (enc.type) {
+    case 'vgg16': {
+      const pools = log2Exact(enc.outputStride);
+      if (pools === undefined || pools > enc.stages) {
+        problems.push({
+          code: 'TDC0516',
+          severity: 'error',
+          message: `vgg16 output_stride ${enc.outputStride} needs ${pools ?? 'a power-of-two number of'} pools, but only ${enc.stages} stages are used`,
+        });
+        return x;
+      }
+      for (let s = 1; s <= enc.stages; s++) {
+        const width = Math.round(VGG16_WIDTHS[s - 1]! * enc.width);
+        for (let i = 1; i <= VGG16_CONVS[s - 1]!; i++) x = b.conv(`block${s}_conv${i}`, x, { kernel: k3(3), filters: width, norm: enc.norm });
+        if (s <= pools) x = b.maxpool(`block${s}_pool`, x, inPlanePool);
+      }
+      return x;
+    }
+    case 'convstack': {
+      const pools = log2Exact(enc.outputStride);
+      if (pools === undefined || pools > enc.filters.length) {
+        problems.push({
+          code: 'TDC0516',
+          severity: 'error',
+          message: `convstack output_stride ${enc.outputStride} needs ${pools ?? 'a power-of-two number of'} pools, but there are ${enc.filters.length} stages`,
+        });
+        return x;
+      }
+      const kernel = d3 ? [enc.kernel, enc.kernel, enc.kernel] : [enc.kernel, enc.kernel];
+      enc.filters.forEach((f, si) => {
+        const s = si + 1;
+        for (let i = 1; i <= enc.convsPerStage; i++) x = b.conv(`enc_stage${s}_conv${i}`, x, { kernel, filters: f, norm: enc.norm });
+        if (s <= pools) x = b.maxpool(`enc_stage${s}_pool`, x, inPlanePool);
+      });
+      return x;
+    }
+    case 'aniso3d': {
+      // Intra-slice [1,3,3] convs in residual blocks, an inter-slice [3,1,1] conv fusing slices before each
+      // in-plane pool (Wang et al. 2017); z is never down-sampled.
+      let filters = enc.filters;
+      x = b.conv('enc_stem_conv', x, { kernel: [1, 3, 3], filters, norm: enc.norm });
+      for (let level = 0; level <= enc.downsample; level++) {
+        for (let blk = 0; blk < enc.blocks; blk++) {
+          const name = `enc_level${level}_block${blk + 1}`;
+          const rate = enc.dilations[blk % enc.dilations.length] ?? 1;
+          const input = x;
+          x = b.composite<ResBlock>(
+            name,
+            [input],
+            (layers, output, base) => ({ ...base, kind: 'res-block', layers, output }),
+            () => {
+              const o = { kernel: [1, 3, 3], dilation: [1, rate, rate], filters, norm: enc.norm };
+              const c1 = b.conv(`${name}_conv1`, input, o);
+              const c2 = b.conv(`${name}_conv2`, c1, o);
+              return b.merge('add', `${name}_add`, [input, c2]);
+            },
+          );
+        }
+        if (level < enc.downsample) {
+          filters *= 2;
+          x = b.conv(`enc_level${level}_fuse`, x, { kernel: [3, 1, 1], filters, norm: enc.norm });
+          x = b.maxpool(`enc_level${level}_pool`, x, [1, 2, 2]);
+        }
+      }
+      return x;
+    }
+  }
+}
+
+function lowerContext(b: Builder, spec: Spec, enc: string): string {
+  const ctx = spec.model.context;
+  const d3 = spec.task.dims === 3;
+  const encC = encoderChannels(spec.model.encoder);
+  b.part = 'context';
+  const proj = (from: string, name: string): string =>
+    b.info(from).shape.at(-1) === ctx.filters
+      ? from
+      : b.conv(name, from, { kernel: d3 ? [1, 1, 1] : [1, 1], filters: ctx.filters, activation: 'linear' });
+  // The encoder feature is projected to the module's width first (1x1, linear) when they differ; every branch
+  // then reads the projected feature, so the D-LinkNet sums add tensors of one width.
+  const identity = encC === ctx.filters ? enc : proj(enc, 'context_proj');
+  const branch = (pair: [TaskName, TaskName], input: string, ident: string): string => {
+    const name = `context_${pair[0]}_${pair[1]}`;
+    return b.composite<ContextBranch>(
+      name,
+      input === ident ? [input] : [input, ident],
+      (layers, output, base) => ({ ...base, kind: 'context-branch', layers, output, pair, rates: ctx.dilations }),
+      () => {
+        const steps: string[] = [];
+        let x = input;
+        ctx.dilations.forEach((r, j) => {
+          x = b.conv(`${name}_${j}`, x, {
+            kernel: d3 ? [1, 3, 3] : [3, 3],
+            dilation: d3 ? [1, r, r] : [r, r],
+            filters: ctx.filters,
+          });
+          steps.push(x);
+        });
+        return b.merge('add', `${name}_sum`, [ident, ...steps]);
+      },
+    );
+  };
+  switch (ctx.combine) {
+    case 'sum': {
+      const outs = ctx.pairs.map((p) => branch(p, identity, identity));
+      return b.merge('add', 'context_sum', [identity, ...outs]);
+    }
+    case 'concat': {
+      const outs = ctx.pairs.map((p) => branch(p, identity, identity));
+      const cat = b.merge('concat', 'context_concat', outs);
+      return b.conv('context_fuse', cat, { kernel: d3 ? [1, 1, 1] : [1, 1], filters: ctx.filters });
+    }
+    case 'cascade': {
+      let x = identity;
+      for (const p of ctx.pairs) x = branch(p, x, x);
+      return x;
+    }
+  }
+}
+
+function lowerDecoder(b: Builder, spec: Spec, latent: string): string {
+  const dec = spec.model.decoder;
+  const d3 = spec.task.dims === 3;
+  b.part = 'decoder';
+  return b.composite<AsppBlock>(
+    'aspp',
+    [latent],
+    (layers, output, base) => ({ ...base, kind: 'aspp', layers, output, rates: dec.rates, imagePooling: dec.imagePooling }),
+    () => {
+      const branches = dec.rates.map((r) =>
+        r === 1
+          ? b.conv(`aspp_rate${r}`, latent, { kernel: d3 ? [1, 1, 1] : [1, 1], filters: dec.filters })
+          : b.conv(`aspp_rate${r}`, latent, { kernel: d3 ? [1, 3, 3] : [3, 3], dilation: d3 ? [1, r, r] : [r, r], filters: dec.filters }),
+      );
+      if (dec.imagePooling) {
+        const g = b.globalPoolKeepDims('aspp_pool', latent);
+        const c = b.conv('aspp_pool_conv', g, { kernel: d3 ? [1, 1, 1] : [1, 1], filters: dec.filters });
+        branches.push(b.broadcast('aspp_pool_broadcast', c, latent));
+      }
+      const cat = b.merge('concat', 'aspp_concat', branches);
+      return b.conv('aspp_project', cat, { kernel: d3 ? [1, 1, 1] : [1, 1], filters: dec.filters });
+    },
+  );
+}
+
+function lowerHeads(b: Builder, spec: Spec, decoded: string, latent: string, stride: number): ModelIR['outputs'] {
+  const d3 = spec.task.dims === 3;
+  const k = spec.task.classes.length;
+  b.part = 'seg';
+  const seg = b.composite<SegHead>(
+    'seg_head',
+    [decoded],
+    (layers, output, base) => ({ ...base, kind: 'seg-head', layers, output, classes: k }),
+    () => {
+      const logits = b.conv('seg_logits', decoded, { kernel: d3 ? [1, 1, 1] : [1, 1], filters: k, activation: 'linear' });
+      return b.upsample('seg_upsample', logits, d3 ? [1, stride, stride] : [stride, stride], spec.model.heads.seg.upsample);
+    },
+  );
+  const dense = (task: 'class' | 'scene', units: number): string => {
+    b.part = task;
+    const h = spec.model.heads[task];
+    return b.composite<DenseHead>(
+      `${task}_head`,
+      [latent],
+      (layers, output, base) => ({ ...base, kind: 'dense-head', layers, output, task, units }),
+      () => {
+        let x = b.globalPool(`${task}_pool`, latent);
+        x = b.dense(`${task}_hidden`, x, h.hidden, 'relu');
+        if (h.dropout > 0) x = b.dropout(`${task}_dropout`, x, h.dropout);
+        return b.dense(`${task}_logits`, x, units, 'linear');
+      },
+    );
+  };
+  return { seg, class: dense('class', k), scene: dense('scene', spec.task.scenes.length) };
+}
+
+/** Recursively sorts object keys so the same spec always serializes to the same bytes. */
+export function canonicalize<T>(v: T): T {
+  if (Array.isArray(v)) return v.map(canonicalize) as T;
+  if (typeof v === 'object' && v !== null) {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(v).sort()) out[k] = canonicalize((v as Record<string, unknown>)[k]);
+    return out as T;
+  }
+  return v;
+}
+
+/**
+ * Lowers a resolved spec to the model IR. Expects a spec that passed the semantic checks; structural problems
+ * that would make the IR meaningless (an impossible stride) are still reported rather than thrown.
+ */
+export function lowerModel(spec: Spec): Result<ModelIR> {
+  const problems: Diagnostic[] = [];
+  const blocks: Block[] = [];
+  const b = new Builder(spec.task.dims, blocks);
+  const shape = inputShape(spec);
+  const x = b.input(shape);
+  const enc = lowerEncoder(b, spec, x, problems);
+  const stride = encoderStride(spec.model.encoder);
+  const latent = lowerContext(b, spec, enc);
+  const decoded = lowerDecoder(b, spec, latent);
+  const outputs = lowerHeads(b, spec, decoded, latent, stride);
+  const ir: ModelIR = {
+    dims: spec.task.dims,
+    inputShape: shape,
+    stride,
+    encoderOutput: enc,
+    latent,
+    outputs,
+    blocks,
+    totals: {
+      params: blocks.reduce((a, l) => a + l.params, 0),
+      flops: blocks.reduce((a, l) => a + l.flops, 0),
+    },
+  };
+  return { value: canonicalize(ir), diagnostics: problems };
+}
