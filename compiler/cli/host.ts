@@ -1,5 +1,5 @@
 /** The CLI's window onto the machine: a disk-backed SpecHost, the output streams and the exit code. */
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, normalize } from 'node:path';
 import type { SpecHost } from '../compose.js';
 
@@ -18,6 +18,11 @@ export function createNodeHost(): SpecHost {
       return normalize(isAbsolute(rel) ? rel : join(dirname(fromFile), rel));
     },
   };
+}
+
+/** Disk facts the semantic checks need (pretrained weight files), given as functions so the checks stay pure. */
+export function diskFacts(host: SpecHost): { exists: (rel: string, fromFile: string) => boolean } {
+  return { exists: (rel, fromFile) => existsSync(host.resolve(fromFile, rel)) };
 }
 
 /** Where commands write, swappable so that tests run the real CLI in-process and read what it printed. */

@@ -5,7 +5,7 @@ import { hasErrors } from '../../diagnostics.js';
 import { formatDiagnostics, type DiagnosticFormat } from '../../format.js';
 import { loadSpecDetailed } from '../../frontend.js';
 import type { SpanIndex } from '../../parse/index.js';
-import { createNodeHost, EXIT, io, setExitCode } from '../host.js';
+import { createNodeHost, diskFacts, EXIT, io, setExitCode } from '../host.js';
 
 /** Collects a repeatable option into a list. */
 export function collect(value: string, previous: string[]): string[] {
@@ -38,7 +38,7 @@ export async function checkSpec(spec: string, overrides: string[]): Promise<{ di
   if (hasErrors(loaded.diagnostics) || !loaded.value) return { diagnostics: loaded.diagnostics, spans };
   // Imported here so that the module list in main.ts stays cheap to load.
   const { compile } = await import('../../pipeline.js');
-  const compiled = compile(spec, host, overrides);
+  const compiled = compile(spec, host, overrides, diskFacts(host));
   const seen = new Set<string>();
   const diagnostics = [...loaded.diagnostics, ...compiled.diagnostics].filter((d) => {
     const k = `${d.code}|${d.message}|${d.span?.file}|${d.span?.offset}`;

@@ -4,7 +4,7 @@ import { hasErrors } from '../../diagnostics.js';
 import { formatDiagnostics } from '../../format.js';
 import { loadSpecDetailed } from '../../frontend.js';
 import { collect } from './check.js';
-import { createNodeHost, EXIT, io, setExitCode } from '../host.js';
+import { createNodeHost, diskFacts, EXIT, io, setExitCode } from '../host.js';
 
 export function register(program: Command): void {
   program
@@ -17,7 +17,8 @@ export function register(program: Command): void {
       // Imported here so that the module list in main.ts stays cheap to load.
       const { compile } = await import('../../pipeline.js');
       const { explainText, explainJson } = await import('../../explain.js');
-      const result = compile(spec, createNodeHost(), opts.set);
+      const host = createNodeHost();
+      const result = compile(spec, host, opts.set, diskFacts(host));
       if (hasErrors(result.diagnostics) || !result.spec || !result.ir) {
         // Without a composed doc (the spec did not load) take the spans of whatever was read, for source lines.
         const spans = result.doc?.spans ?? loadSpecDetailed(spec, createNodeHost(), opts.set).spans;
