@@ -1,0 +1,285 @@
+/**
+ * Trainable dilated (atrous) convolutions, 2D (NHWC) and 3D (NDHWC), stride 1: tfjs 4.22 throws "dilation rates
+ * greater than 1 are not yet supported in gradients" for conv2d/conv3d on every backend.
+ *
+ * Method: `tf.customGrad` around the backend's own dilated forward conv, with both gradients computed as forward
+ * convolutions (chosen over space-to-batch → conv → batch-to-space):
+ *   - forward: one `tf.conv2d/conv3d` with `dilations` ('valid', on an explicitly cropped/padded input); XNNPACK
+ *     (wasm) and the cpu kernel run dilated taps natively, so no space-to-batch copies; space-to-batch would
+ *     need the map padded to a multiple of the rate, which at rate 15–63 on a 16×20 map multiplies the work
+ *     and the batch (rate² sub-images of 1–2 pixels each). Measured on wasm (1×32×40×128, 3×3×128×128,
+ *     forward + both gradients): 49 ms at rate 2 and 51 ms at rate 4, against 80 and 88 ms for space-to-batch.
+ *   - dx[p] = Σ_k dy[p − k·r] · W[k]ᵀ: a dilated 'valid' conv of dy, zero-padded by (k−1)·r on each side, with
+ *     the spatially flipped, in/out-swapped filter.
+ *   - dW[k] = Σ_{b,i} x[b, i + k·r] ⊗ dy[b, i]: a forward conv with x transposed to [cin, (D,) H, W, B] as the
+ *     "batch" and dy transposed to [(oD,) oH, oW, B, cout] as the "filter", strides = rates, dilation 1; the
+ *     result [cin, (kd,) kh, kw, cout] is transposed back. This is the formulation measured fastest on wasm
+ *     (see /work/shared/notes/tfjs-on-node.md) and needs no Conv2DBackpropFilter kernel.
+ * Before convolving, taps that can only ever read padding (rate ≥ map size along an axis, e.g. ASPP rate 18 on a
+ * 16-row map) are cropped from the filter: their output contribution and gradient are exactly zero, so this
+ * is exact and turns such convs into cheaper ones (a 3×3 at rate 63 on a 16×20 map becomes a 1×1).
+ * Rate 1 on every remaining axis delegates to tf.conv2d/conv3d, whose own gradients are correct.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+export type AtrousPadding = 'same' | 'valid';
+
+export interface AtrousConvArgs {
+  /** per-axis dilation rates (2D: [rh, rw]; 3D: [rd, rh, rw], e.g. [1, r, r] for in-plane only) */
+  rates: number[];
+  /** 'same' keeps the spatial size (TensorFlow's split: total pad (k−1)·r, floor before, ceil after); 'valid' adds none */
+  padding: AtrousPadding;
+}
+
+/** How one spatial axis is convolved after dropping the taps that only read padding. */
+interface AxisPlan {
+  /** first and one-past-last kept filter tap */
+  kLo: number;
+  kHi: number;
+  /** rate to use (1 when a single tap is left, so the plain-conv path can be taken) */
+  rate: number;
+  /** input range read, before padding: [cropLo, cropHi) */
+  cropLo: number;
+  cropHi: number;
+  /** zero padding added around the cropped range */
+  padBefore: number;
+  padAfter: number;
+  /** output length along this axis */
+  outLen: number;
+}
+
+function checkRates(op: string, rates: readonly number[], n: number): void {
+  if (rates.length !== n || rates.some((r) => !Number.isInteger(r) || r < 1)) {
+    throw new Error(`${op}: rates must be ${n} positive integers, got [${rates.join(', ')}]`);
+  }
+}
+
+/** Plans one axis; returns null when no tap ever reads an input element (the output along it is all zeros). */
+function planAxis(
+  op: string,
+  inLen: number,
+  k: number,
+  r: number,
+  padding: AtrousPadding,
+): AxisPlan | null {
+  const span = (k - 1) * r;
+  let padBefore = 0;
+  let outLen = inLen - span;
+  if (padding === 'same') {
+    padBefore = Math.floor(span / 2);
+    outLen = inLen;
+  }
+  if (outLen < 1) {
+    throw new Error(
+      `${op}: 'valid' padding needs an input of at least ${span + 1} along each dilated axis (kernel ${k}, rate ${r}), got ${inLen}`,
+    );
+  }
+  // Tap t reads input rows [t·r − padBefore, t·r − padBefore + outLen − 1]; keep the taps that overlap [0, inLen).
+  let kLo = -1;
+  let kHi = -1;
+  for (let t = 0; t < k; t++) {
+    const o = t * r - padBefore;
+    if (o <= inLen - 1 && o + outLen - 1 >= 0) {
+      if (kLo < 0) kLo = t;
+      kHi = t + 1;
+    }
+  }
+  if (kLo < 0) return null;
+  const oLo = kLo * r - padBefore;
+  const oHi = (kHi - 1) * r - padBefore + outLen; // exclusive end of the range read
+  return {
+    kLo,
+    kHi,
+    rate: kHi - kLo === 1 ? 1 : r,
+    cropLo: Math.max(0, oLo),
+    cropHi: Math.min(inLen, oHi),
+    padBefore: Math.max(0, -oLo),
+    padAfter: Math.max(0, oHi - inLen),
+    outLen,
+  };
+}
+
+/** 'valid' stride-1 dilated conv, 2D, with gradients as forward convs (see file header). */
+const dilatedValid2d = (rates: [number, number]) =>
+  tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [x4, w4, save] = args as [tf.Tensor4D, tf.Tensor4D, tf.GradSaveFunc];
+    save([x4, w4]);
+    const value = tf.conv2d(x4, w4, 1, 'valid', 'NHWC', rates);
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
+      const g = dy as tf.Tensor4D;
+      const [xs, ws] = saved as [tf.Tensor4D, tf.Tensor4D];
+      const [kh, kw] = ws.shape;
+      const [rh, rw] = rates;
+      const ph = (kh - 1) * rh;
+      const pw = (kw - 1) * rw;
+      const wFlip = tf.transpose(tf.reverse(ws, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
+      const dx = tf.conv2d(
+        g,
+        wFlip,
+        1,
+        [
+          [0, 0],
+          [ph, ph],
+          [pw, pw],
+          [0, 0],
+        ],
+        'NHWC',
+        rates,
+      );
+      const xT = tf.transpose(xs, [3, 1, 2, 0]) as tf.Tensor4D; // [cin, H, W, B]
+      const gT = tf.transpose(g, [1, 2, 0, 3]) as tf.Tensor4D; // [oH, oW, B, cout]
+      const dwT = tf.conv2d(xT, gT, rates, 'valid'); // [cin, kh, kw, cout]
+      const dw = tf.transpose(dwT, [1, 2, 0, 3]);
+      return [dx, dw];
+    };
+    return { value, gradFunc };
+  });
+
+/** 'valid' stride-1 dilated conv, 3D, with gradients as forward convs (see file header). */
+const dilatedValid3d = (rates: [number, number, number]) =>
+  tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [x5, w5, save] = args as [tf.Tensor5D, tf.Tensor5D, tf.GradSaveFunc];
+    save([x5, w5]);
+    const value = tf.conv3d(x5, w5, 1, 'valid', 'NDHWC', rates);
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
+      const g = dy as tf.Tensor5D;
+      const [xs, ws] = saved as [tf.Tensor5D, tf.Tensor5D];
+      const [kd, kh, kw] = ws.shape;
+      const [rd, rh, rw] = rates;
+      const pd = (kd - 1) * rd;
+      const ph = (kh - 1) * rh;
+      const pw = (kw - 1) * rw;
+      const wFlip = tf.transpose(tf.reverse(ws, [0, 1, 2]), [0, 1, 2, 4, 3]) as tf.Tensor5D;
+      const gPad = tf.pad(g, [
+        [0, 0],
+        [pd, pd],
+        [ph, ph],
+        [pw, pw],
+        [0, 0],
+      ]);
+      const dx = tf.conv3d(gPad, wFlip, 1, 'valid', 'NDHWC', rates);
+      const xT = tf.transpose(xs, [4, 1, 2, 3, 0]) as tf.Tensor5D; // [cin, D, H, W, B]
+      const gT = tf.transpose(g, [1, 2, 3, 0, 4]) as tf.Tensor5D; // [oD, oH, oW, B, cout]
+      const dwT = tf.conv3d(xT, gT, rates, 'valid'); // [cin, kd, kh, kw, cout]
+      const dw = tf.transpose(dwT, [1, 2, 3, 0, 4]);
+      return [dx, dw];
+    };
+    return { value, gradFunc };
+  });
+
+/** Output of zeros (every tap reads padding on some axis), still connected to x and the filter with zero gradients. */
+const zerosOut = (outShape: number[]) =>
+  tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [x, w] = args as [tf.Tensor, tf.Tensor];
+    return { value: tf.zeros(outShape), gradFunc: () => [tf.zerosLike(x), tf.zerosLike(w)] };
+  });
+
+const prod = (xs: number[]) => xs.reduce((p, q) => p * q, 1);
+
+/**
+ * tf.slice as one 3-D slice per cropped axis: wasm slices 2–4-D tensors natively but runs 5-D slices in JS
+ * (the pad-gradient slice of a 3D atrous conv took 670 ms of a 1.1 s training step). Its gradient is made of
+ * 3-D pads, also native.
+ */
+function sliceByAxes(x: tf.Tensor, begin: number[], size: number[]): tf.Tensor {
+  let y = x;
+  for (let a = 0; a < x.rank; a++) {
+    const len = size[a] < 0 ? y.shape[a] - begin[a] : size[a];
+    if (begin[a] === 0 && len === y.shape[a]) continue;
+    const shape = [...y.shape];
+    const before = prod(shape.slice(0, a));
+    const after = prod(shape.slice(a + 1));
+    const s3 = tf.slice(tf.reshape(y, [before, shape[a], after]), [0, begin[a], 0], [before, len, after]);
+    shape[a] = len;
+    y = tf.reshape(s3, shape);
+  }
+  return y;
+}
+
+/** tf.pad whose gradient is `sliceByAxes` (tf.pad's own gradient is a full-rank slice: slow at rank 5 on wasm). */
+function padFast(x: tf.Tensor, paddings: Array<[number, number]>): tf.Tensor {
+  const shape = x.shape;
+  return tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => ({
+    value: tf.pad(args[0] as tf.Tensor, paddings),
+    gradFunc: (dy: tf.Tensor) => sliceByAxes(dy, paddings.map((p) => p[0]), shape),
+  }))(x);
+}
+
+/** Shared body of the 2D and 3D ops; `nsp` is the number of spatial axes. */
+function atrousConvNd(op: string, x: tf.Tensor, filter: tf.Tensor, rates: number[], padding: AtrousPadding): tf.Tensor {
+  const nsp = rates.length;
+  if (x.rank !== nsp + 2) throw new Error(`${op}: input must have rank ${nsp + 2}, got shape [${x.shape.join(', ')}]`);
+  if (filter.rank !== nsp + 2) {
+    throw new Error(`${op}: filter must have rank ${nsp + 2}, got shape [${filter.shape.join(', ')}]`);
+  }
+  checkRates(op, rates, nsp);
+  if (padding !== 'same' && padding !== 'valid') throw new Error(`${op}: padding must be 'same' or 'valid', got '${padding}'`);
+  const cin = x.shape[nsp + 1];
+  if (filter.shape[nsp] !== cin) {
+    throw new Error(`${op}: filter expects ${filter.shape[nsp]} input channels, input has ${cin}`);
+  }
+  const cout = filter.shape[nsp + 1];
+
+  if (rates.every((r) => r === 1)) {
+    return nsp === 2
+      ? tf.conv2d(x as tf.Tensor4D, filter as tf.Tensor4D, 1, padding)
+      : tf.conv3d(x as tf.Tensor5D, filter as tf.Tensor5D, 1, padding);
+  }
+
+  const plans = rates.map((r, a) => planAxis(op, x.shape[a + 1], filter.shape[a], r, padding));
+  if (plans.some((p) => p === null)) {
+    const outShape = [x.shape[0], ...plans.map((p, a) => p?.outLen ?? x.shape[a + 1]), cout];
+    // A 'same' output length equals the input length, so the missing plan's length is the input length.
+    return zerosOut(outShape)(x, filter);
+  }
+  const ps = plans as AxisPlan[];
+
+  return tf.tidy(() => {
+    let xin = x;
+    if (ps.some((p, a) => p.cropLo > 0 || p.cropHi < x.shape[a + 1])) {
+      xin = sliceByAxes(xin, [0, ...ps.map((p) => p.cropLo), 0], [-1, ...ps.map((p) => p.cropHi - p.cropLo), -1]);
+    }
+    if (ps.some((p) => p.padBefore > 0 || p.padAfter > 0)) {
+      xin = padFast(xin, [[0, 0], ...ps.map((p): [number, number] => [p.padBefore, p.padAfter]), [0, 0]]);
+    }
+    let w = filter;
+    if (ps.some((p, a) => p.kLo > 0 || p.kHi < filter.shape[a])) {
+      w = sliceByAxes(w, [...ps.map((p) => p.kLo), 0, 0], [...ps.map((p) => p.kHi - p.kLo), -1, -1]);
+    }
+    const eff = ps.map((p) => p.rate);
+    if (eff.every((r) => r === 1)) {
+      return nsp === 2
+        ? tf.conv2d(xin as tf.Tensor4D, w as tf.Tensor4D, 1, 'valid')
+        : tf.conv3d(xin as tf.Tensor5D, w as tf.Tensor5D, 1, 'valid');
+    }
+    return nsp === 2
+      ? dilatedValid2d(eff as [number, number])(xin, w)
+      : dilatedValid3d(eff as [number, number, number])(xin, w);
+  });
+}
+
+/**
+ * Dilated 2D convolution, NHWC, stride 1, filter [kh, kw, cin, cout]; forward equals
+ * `tf.conv2d(x, filter, 1, padding, 'NHWC', rates)` and it is differentiable w.r.t. x and filter.
+ */
+export function atrousConv2d(
+  x: tf.Tensor4D,
+  filter: tf.Tensor4D,
+  rates: [number, number],
+  padding: AtrousPadding,
+): tf.Tensor4D {
+  return atrousConvNd('atrousConv2d', x, filter, rates, padding) as tf.Tensor4D;
+}
+
+/**
+ * Dilated 3D convolution, NDHWC, stride 1, filter [kd, kh, kw, cin, cout]; forward equals
+ * `tf.conv3d(x, filter, 1, padding, 'NDHWC', rates)` and it is differentiable w.r.t. x and filter.
+ */
+export function atrousConv3d(
+  x: tf.Tensor5D,
+  filter: tf.Tensor5D,
+  rates: [number, number, number],
+  padding: AtrousPadding,
+): tf.Tensor5D {
+  return atrousConvNd('atrousConv3d', x, filter, rates, padding) as tf.Tensor5D;
+}

@@ -1,0 +1,15 @@
+/**
+ * Public API of the runtime's ops that tfjs lacks: trainable dilated (atrous) convolutions and resizes with
+ * correct gradients (2D bilinear, 3D trilinear).
+ *
+ * Signatures:
+ *   atrousConv2d(x: tf.Tensor4D, filter: tf.Tensor4D, rates: [number, number], padding: 'same' | 'valid'): tf.Tensor4D
+ *   atrousConv3d(x: tf.Tensor5D, filter: tf.Tensor5D, rates: [number, number, number], padding: 'same' | 'valid'): tf.Tensor5D
+ *   resizeBilinear2d(x: tf.Tensor4D, size: [number, number], alignCorners?: boolean): tf.Tensor4D
+ *   resizeTrilinear3d(x: tf.Tensor5D, size: [number, number, number], alignCorners?: boolean): tf.Tensor5D
+ *   interpolationMatrix(inLen: number, outLen: number, alignCorners: boolean): Float32Array  // [outLen, inLen]
+ * Layouts are NHWC / NDHWC, stride 1, filters [kh, kw, cin, cout] / [kd, kh, kw, cin, cout].
+ */
+export { atrousConv2d, atrousConv3d } from './atrous.js';
+export type { AtrousConvArgs, AtrousPadding } from './atrous.js';
+export { interpolationMatrix, resizeBilinear2d, resizeTrilinear3d } from './resize.js';
