@@ -7,6 +7,7 @@ import * as build from './commands/build.js';
 import * as check from './commands/check.js';
 import * as explain from './commands/explain.js';
 import * as inspect from './commands/inspect.js';
+import * as report from './commands/report.js';
 import * as synth from './commands/synth.js';
 import * as train from './commands/train.js';
 
@@ -18,7 +19,7 @@ import * as train from './commands/train.js';
 export interface CommandModule {
   register(program: Command): void;
 }
-const COMMANDS: CommandModule[] = [build, check, explain, inspect, synth, train];
+const COMMANDS: CommandModule[] = [build, check, explain, inspect, report, synth, train];
 
 const VERSION = '0.1.0';
 

@@ -121,6 +121,8 @@ export async function selectBackend(opts: SelectBackendOptions = {}): Promise<Ba
   // Debug checks read back every kernel's output; keep them off (they are off by default unless a user flag set them).
   tf.env().set('DEBUG', false);
   tf.env().set('CHECK_COMPUTATION_FOR_ERRORS', false);
+  // Production mode silences tfjs's console banners ("install our node backend"): tdc prints the backend itself.
+  tf.env().set('PROD', true);
 
   let chosen: string | undefined;
   if (forced) {

@@ -1,0 +1,82 @@
+/**
+ * `tdc train [dir]`: runs the generated trainer of a build (default: the last `tdc build`) — progress per stage,
+ * validation, atomic checkpoints, `--resume`, logs, the summary table and the HTML report.
+ */
+import { existsSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import type { Command } from 'commander';
+import { EXIT, io, setExitCode } from '../host.js';
+import { BuildError, checkSpecUnchanged, loadProgram, readLock, resolveBuildDir } from '../build-loader.js';
+
+interface TrainOptions {
+  resume?: boolean;
+  runDir?: string;
+  backend?: string;
+}
+
+export function register(program: Command): void {
+  program
+    .command('train')
+    .description('train a build in its stages (default: the last tdc build)')
+    .argument('[dir]', 'the build folder written by tdc build')
+    .option('--resume', 'continue from the last checkpoint of the run (same data order and schedule)')
+    .option('--run-dir <dir>', 'where logs, checkpoints and the summary go (default: <build>/run)')
+    .option('--backend <name>', 'force a tfjs backend: tensorflow, wasm or cpu (also TDC_BACKEND)')
+    .action(async (dir: string | undefined, opts: TrainOptions) => {
+      try {
+        setExitCode(await train(dir, opts));
+      } catch (e) {
+        if (!(e instanceof BuildError)) throw e;
+        io.err(`tdc: ${e.message}\n`);
+        setExitCode(e.exitCode);
+      }
+    });
+}
+
+async function train(dirArg: string | undefined, opts: TrainOptions): Promise<number> {
+  const buildDir = resolveBuildDir(dirArg);
+  const { lock, json } = readLock(buildDir);
+  const programDef = await loadProgram(buildDir);
+  const note = await checkSpecUnchanged(buildDir, lock, programDef.data.specDir);
+  if (note) io.err(`${note}\n`);
+  const runDir = opts.runDir ?? join(buildDir, 'run');
+  const rel = (p: string) => relative(process.cwd(), p) || '.';
+  if (!opts.resume && existsSync(join(runDir, 'checkpoints', 'last'))) {
+    io.out(`starting over in ${rel(runDir)} (the previous run's checkpoints are replaced; use --resume to continue it)\n`);
+  }
+  if (opts.resume && !existsSync(join(runDir, 'checkpoints', 'last'))) {
+    throw new BuildError(`nothing to resume in ${rel(runDir)}: no checkpoint yet; run tdc train without --resume`, 2);
+  }
+  const { selectBackend, formatBackendInfo } = await import('../../../runtime/backend/index.js');
+  let info;
+  try {
+    info = await selectBackend(opts.backend ? { prefer: opts.backend } : {});
+  } catch (e) {
+    throw new BuildError(e instanceof Error ? e.message : String(e), EXIT.usage);
+  }
+  io.out(`${formatBackendInfo(info)}\n`);
+  io.out(`training ${programDef.name} (${rel(buildDir)}, spec sha256 ${lock.hash.slice(0, 12)}) → ${rel(runDir)}\n`);
+  const { trainProgram } = await import('../../../runtime/program.js');
+  const { TrainError } = await import('../../../runtime/train/index.js');
+  const { DataError } = await import('../../../runtime/data/index.js');
+  let summary;
+  try {
+    summary = await trainProgram(programDef, {
+      buildDir,
+      runDir,
+      lockJson: json,
+      resume: Boolean(opts.resume),
+      installSignalHandlers: true,
+      output: { stream: process.stdout, isTTY: Boolean(process.stdout.isTTY) },
+      note: (l) => io.out(`${l}\n`),
+    });
+  } catch (e) {
+    if (e instanceof TrainError || e instanceof DataError) throw new BuildError(e.message);
+    throw e;
+  }
+  if (summary.message) io.err(`tdc: ${summary.message}\n`);
+  if (summary.status === 'completed') {
+    io.out(`run finished: ${rel(runDir)} (summary.md, log.jsonl, log.csv, best/)\n`);
+  }
+  return summary.exitCode;
+}
