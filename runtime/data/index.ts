@@ -1,0 +1,25 @@
+/** Public API of runtime/data: layout readers, splits, statistics, augmentation, batch streaming, scans, stand-ins. */
+export { DataError } from './types.js';
+export type { DataErrorKind, DatasetReader, Sample, SampleDescriptor } from './types.js';
+export { Dataset, openDataset, ensureDataset, createReader, datasetStats, formatStats, StatsAccumulator } from './dataset.js';
+export type { DatasetArgs, DatasetStats } from './dataset.js';
+export { splitSamples } from './splits.js';
+export type { SplitName } from './splits.js';
+export { Robot18Reader, robot18Reader, colorTable, readSceneFile } from './robot18.js';
+export type { Robot18ReaderArgs, EndoVisLabel, SceneTable } from './robot18.js';
+export { Refuge18Reader, refuge18Reader } from './refuge18.js';
+export { folderScene } from './common.js';
+export type { Refuge18ReaderArgs } from './refuge18.js';
+export { Brats18Reader, brats18Reader, zscoreBrain, zscoreBrainInto, BRATS_MODALITIES } from './brats18.js';
+export type { Brats18ReaderArgs } from './brats18.js';
+export { FoldersReader, foldersReader } from './folders.js';
+export type { FoldersReaderArgs } from './folders.js';
+export { Augmenter, augmenter, flipAxis } from './augment.js';
+export type { AugmentArgs, AugmentDraw } from './augment.js';
+export { BatchSource, batchSource, cropSample, cropSize, LruCache } from './loader.js';
+export type { Batch, BatchStream, BatchSourceArgs, BatchSourceState } from './loader.js';
+export { scanDataset, formatScan, toDiagnostic } from './scan.js';
+export type { ScanReport, ScanOptions } from './scan.js';
+export { synthesize, ENDOVIS_CLASSES, ROBOT_SCENES } from './synth.js';
+export type { SynthFormat, SynthOptions, SynthResult } from './synth.js';
+export { resizeBilinear, resizeNearest, cropBox, presence, classCounts } from './arrays.js';

@@ -1,0 +1,78 @@
+/**
+ * The shared vocabulary of the dataset layer: sample descriptors (what a reader lists), decoded samples (what a
+ * reader loads), the reader interface every layout implements, and the one error type for bad data.
+ *
+ * Layout conventions (see spec/types.ts): tensors are channels-last. A 2D sample's image is [H, W, C] and its
+ * mask [H, W]; a 3D sample's image is [Z, Y, X, C] and its mask [Z, Y, X] (NIfTI stores x fastest, so a volume's
+ * raw voxel order already is [Z, Y, X]). `spacing` lists the physical size of one pixel/voxel in the same axis
+ * order as `shape` (3D: millimetres from the NIfTI header; 2D: in source pixels, [1, 1] unless resized).
+ */
+import type { DataFormat } from '../../spec/types.js';
+
+/** One sample as a reader lists it: enough to load it later and to assign it to a split. */
+export interface SampleDescriptor {
+  /** Unique, stable id, e.g. `seq_1/frame000`, `Glaucoma/g0001`, `HGG/Brats18_2013_2_1`. */
+  id: string;
+  /** The split unit this sample belongs to (sequence, subject or file stem): what `splits.*` lists name. */
+  group: string;
+  /** Role → absolute path: `image`/`mask` (2D), or one entry per modality plus `seg` (BRATS18). */
+  files: Record<string, string>;
+  /** Scene index into `task.scenes`, or -1 when the layout gives none for this sample. */
+  scene: number;
+  /** Optional presence vector from a side file (folders layout without masks). */
+  classes?: number[];
+}
+
+/** A decoded sample, ready for cropping, augmentation and batching. */
+export interface Sample {
+  id: string;
+  /** Channels-last intensities: 2D RGB/grey in 0..255; 3D z-scored per modality over brain (non-zero) voxels. */
+  image: Float32Array;
+  /** Class ids (index into `task.classes`), one per pixel/voxel. */
+  mask: Int32Array;
+  /** 2D [H, W, C]; 3D [Z, Y, X, C]. The mask has the same shape without C. */
+  shape: number[];
+  /** Pixel/voxel size per spatial axis, in the order of `shape` (3D: [sz, sy, sx] in mm). */
+  spacing: number[];
+  /** Presence vector (length K): 1 when the class occurs in the target (see the reader for nested classes). */
+  classes: Float32Array;
+  /** Scene index, or -1 when unknown. */
+  scene: number;
+}
+
+/** What every layout implements. Readers are cheap to create; `list` touches the file system, `load` decodes. */
+export interface DatasetReader {
+  readonly format: DataFormat;
+  /** Every sample of the dataset (all splits), sorted by id so the order never depends on the file system. */
+  list(): Promise<SampleDescriptor[]>;
+  /** Decode one sample (full size after the format's resize; cropping is the loader's job). */
+  load(d: SampleDescriptor): Promise<Sample>;
+}
+
+/**
+ * A problem with the data (not with tdc): a missing pair, an unknown colour, a corrupt file. `file` names the
+ * file at fault so the CLI can print one line; `kind` lets `scanDataset` map it to a TDC06xx code.
+ */
+export type DataErrorKind =
+  | 'missing-root'
+  | 'missing-file'
+  | 'missing-pair'
+  | 'corrupt'
+  | 'unknown-value'
+  | 'size-mismatch'
+  | 'bad-scene-file'
+  | 'bad-labels-file'
+  | 'unknown-split'
+  | 'no-samples';
+
+export class DataError extends Error {
+  constructor(
+    readonly kind: DataErrorKind,
+    message: string,
+    /** The file at fault, when there is one. */
+    readonly file?: string,
+  ) {
+    super(message);
+    this.name = 'DataError';
+  }
+}
