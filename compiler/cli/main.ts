@@ -5,8 +5,13 @@ import { Command, CommanderError } from 'commander';
 import { EXIT, io, setExitCode, type CliIO } from './host.js';
 import * as build from './commands/build.js';
 import * as check from './commands/check.js';
+import * as evalCmd from './commands/eval.js';
 import * as explain from './commands/explain.js';
+import * as exportCmd from './commands/export.js';
+import * as init from './commands/init.js';
 import * as inspect from './commands/inspect.js';
+import * as metrics from './commands/metrics.js';
+import * as predict from './commands/predict.js';
 import * as report from './commands/report.js';
 import * as synth from './commands/synth.js';
 import * as train from './commands/train.js';
@@ -19,7 +24,7 @@ import * as train from './commands/train.js';
 export interface CommandModule {
   register(program: Command): void;
 }
-const COMMANDS: CommandModule[] = [build, check, explain, inspect, report, synth, train];
+const COMMANDS: CommandModule[] = [build, check, evalCmd, explain, exportCmd, init, inspect, metrics, predict, report, synth, train];
 
 const VERSION = '0.1.0';
 
