@@ -2,3 +2,5 @@
 export { runCli, createProgram, type CommandModule } from './main.js';
 export { createNodeHost, io, EXIT, setExitCode, type CliIO } from './host.js';
 export { checkSpec } from './commands/check.js';
+export { planBuild, applyBuild, outdated, type BuildArgs, type BuildPlan } from './commands/build.js';
+export { planOutput, applyOutput, isGenerated, writeLastBuild, type FileChange, type LastBuild } from './build-output.js';

@@ -50,9 +50,20 @@ function numberCode(e: Expr, names: LossCodeNames): string {
   }
 }
 
-/** Tensor-valued code for an expression that uses at least one term; `t` holds the term values. */
+/** The operands of a chain of '+' (`a + b + c` parses as `(a + b) + c`), left to right. */
+function addends(e: Expr): Expr[] {
+  return e.kind === 'bin' && e.op === '+' ? [...addends(e.left), ...addends(e.right)] : [e];
+}
+
+/**
+ * Tensor-valued code for an expression that uses at least one term; `t` holds the term values. A sum of three or
+ * more parts becomes one `tf.addN([...])`, so `seg + w1*class + w3*sync` reads as the formula it is rather than
+ * as nested `tf.add` calls.
+ */
 export function lossCode(e: Expr, names: LossCodeNames): string {
   if (!usesTerm(e, names)) return `tf.scalar(${numberCode(e, names)})`;
+  const parts = addends(e);
+  if (parts.length > 2) return `tf.addN([${parts.map((p) => lossCode(p, names)).join(', ')}])`;
   switch (e.kind) {
     case 'ref':
       return member('t', e.name);

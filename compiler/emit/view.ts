@@ -79,6 +79,7 @@ export function buildView(spec: Spec, meta: EmitMeta) {
     sceneActivation: sceneTerm?.type === 'softmax_ce' ? 'softmax' : 'sigmoid, multi-label',
     inputShape,
     inputShapeText: `[batch, ${inputShape.join(', ')}]`,
+    inputAxesText: is3d ? 'z (slices), y, x, channels' : 'height, width, channels',
     segShapeText: `[batch, ${[...spatial, task.classes.length].join(', ')}]`,
     segTensor: is3d ? 'tf.Tensor5D' : 'tf.Tensor4D',
     pixelWord: is3d ? 'voxel' : 'pixel',
