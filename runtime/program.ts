@@ -4,14 +4,17 @@
  * (layers, losses, metrics, data, trainer) together so generated files stay short and readable.
  */
 import * as tf from '@tensorflow/tfjs';
-import { isAbsolute, join, resolve as resolvePath } from 'node:path';
+import { existsSync } from 'node:fs';
+import { isAbsolute, join, relative, resolve as resolvePath } from 'node:path';
 import type { DataSpec, OptimizerSpec, ScheduleSpec, TaskSpec } from '../spec/types.js';
 import { openDataset, ensureDataset, datasetStats, formatStats, type Dataset } from './data/dataset.js';
 import { batchSource, type Batch as DataBatch } from './data/loader.js';
 import { buildNetwork as buildLayersNetwork, layerGroups, type NetworkArgs as LayersNetworkArgs } from './layers/network.js';
 import { confusionMatrix, addConfusion, perClassIoU, perClassDice, meanIoU, meanDice } from './metrics/confusion.js';
 import { regionScores } from './metrics/regions.js';
-import { train as runTrainer, schedule as makeSchedule, TrainError } from './train/index.js';
+import { writeSampleOverlays } from './report/samples.js';
+import { loadEncoderWeights, WeightLoadError } from './weights/index.js';
+import { train as runTrainer, schedule as makeSchedule, TrainError, loadCheckpoint, loadWeights } from './train/index.js';
 import type { Batch, BatchSource, OutputSink, RunSummary, StagePlan as TrainerStagePlan, ValidationResult } from './train/index.js';
 
 export type NetworkArgs = Omit<LayersNetworkArgs, 'seed'>;
@@ -229,6 +232,8 @@ export interface TrainProgramOptions {
   shouldStop?: (info: { stageIndex: number; step: number }) => boolean;
   /** Where one-line notes go before training starts. */
   note?: (line: string) => void;
+  /** Validation samples drawn as overlays into `<run>/samples/` after a completed run (default 6; 0 = none). */
+  samples?: number;
 }
 
 /** `tdc train`: opens the data, then runs the program's stages through the generic trainer. */
@@ -253,10 +258,28 @@ export async function trainProgram<O, T extends string>(program: Program<O, T>, 
     schedule: makeSchedule(s.schedule, s.steps),
   }));
   const regions = program.dims === 3 ? program.regions : undefined;
-  return runTrainer({
-    model: (modelSeed) => {
+  const pretrained = program.pretrained ? resolvePath(opts.buildDir, program.data.specDir, program.pretrained) : undefined;
+  let pretrainedNoted = false;
+  const summary = await runTrainer({
+    model: async (modelSeed) => {
       const net = program.buildModel(modelSeed);
       networks.set(net.model, net);
+      // Fresh weights ('init' stages, and before a resume overwrites them) start from the pretrained encoder.
+      if (pretrained) {
+        const shown = relative(process.cwd(), pretrained) || pretrained;
+        if (!existsSync(pretrained)) {
+          if (!pretrainedNoted) note(`warning: pretrained weights ${shown} not found; the encoder starts from random weights`);
+        } else {
+          try {
+            const r = await loadEncoderWeights(net.model, pretrained);
+            if (!pretrainedNoted) note(`loaded pretrained encoder weights from ${shown} (${r.loaded.length} layers)`);
+          } catch (e) {
+            if (e instanceof WeightLoadError) throw new TrainError(e.message);
+            throw e;
+          }
+        }
+        pretrainedNoted = true;
+      }
       return net.model;
     },
     computeTerms: (outputs, batch, needed) => {
@@ -284,6 +307,26 @@ export async function trainProgram<O, T extends string>(program: Program<O, T>, 
     shouldStop: opts.shouldStop,
     metricNames: ['class_acc', 'scene_acc', ...Object.keys(regions ?? {}).flatMap((r) => [`${r}_dice`, `${r}_hd95`])],
   });
+  if (summary.status === 'completed' && (opts.samples ?? 6) > 0) {
+    // The trainer disposes its models; the overlays come from the best checkpoint (else the last one).
+    const dir = [join(opts.runDir, 'best'), join(opts.runDir, 'checkpoints', 'last')].find((d) => existsSync(join(d, 'state.json')));
+    if (!dir) return summary;
+    const net = program.buildModel(seed);
+    loadWeights(net.model, (await loadCheckpoint(dir)).weights, dir);
+    const resolved = (JSON.parse(opts.lockJson) as { resolved?: { losses?: { type: string }[] } }).resolved;
+    const softmaxScene = resolved?.losses?.some((l) => l.type === 'softmax_ce') ?? false;
+    await writeSampleOverlays({
+      model: net.model,
+      source: val as unknown as BatchSource,
+      classes: opened.task.classes,
+      scenes: opened.task.scenes,
+      runDir: opts.runDir,
+      count: opts.samples ?? 6,
+      sceneActivation: softmaxScene ? 'softmax' : 'sigmoid',
+    });
+    net.model.dispose();
+  }
+  return summary;
 }
 
 export type { DataBatch };

@@ -76,7 +76,10 @@ async function train(dirArg: string | undefined, opts: TrainOptions): Promise<nu
   }
   if (summary.message) io.err(`tdc: ${summary.message}\n`);
   if (summary.status === 'completed') {
-    io.out(`run finished: ${rel(runDir)} (summary.md, log.jsonl, log.csv, best/)\n`);
+    io.out(`run finished: ${rel(runDir)} (summary.md, log.jsonl, log.csv, best/, samples/)\n`);
+    const { writeReport } = await import('../../../runtime/report/index.js');
+    const report = await writeReport(runDir);
+    io.out(`report: ${rel(report)}\n`);
   }
   return summary.exitCode;
 }
