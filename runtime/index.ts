@@ -12,4 +12,8 @@ export * as io from './io/index.js';
 export * as training from './train/index.js';
 export * as backend from './backend/index.js';
 export * as weights from './weights/index.js';
+export * as predict from './predict/index.js';
+export * as evaluate from './evaluate/index.js';
+export * as report from './report/index.js';
+export * as exporting from './export/index.js';
 export { Rng } from './rng.js';

@@ -9,6 +9,7 @@ import { isAbsolute, join, relative, resolve as resolvePath } from 'node:path';
 import type { DataSpec, OptimizerSpec, ScheduleSpec, TaskSpec } from '../spec/types.js';
 import { openDataset, ensureDataset, datasetStats, formatStats, type Dataset } from './data/dataset.js';
 import { batchSource, type Batch as DataBatch } from './data/loader.js';
+import { scanDataset, formatScan } from './data/scan.js';
 import { buildNetwork as buildLayersNetwork, layerGroups, type NetworkArgs as LayersNetworkArgs } from './layers/network.js';
 import { confusionMatrix, addConfusion, perClassIoU, perClassDice, meanIoU, meanDice } from './metrics/confusion.js';
 import { regionScores } from './metrics/regions.js';
@@ -93,16 +94,24 @@ export interface Program<O, T extends string> {
   data: DatasetArgs;
 }
 
-/** The task and data specs of a program's dataset binding, with paths resolved against the build folder. */
-export function dataSpecs(program: Program<unknown, string>, buildDir: string): { data: DataSpec; task: TaskSpec } {
-  const { specDir, data, task } = program.data;
-  const base = resolvePath(buildDir, specDir);
-  const abs = (p: string) => (isAbsolute(p) ? p : join(base, p));
+/** A data spec with its paths (root, labels file, scene file) made absolute against `baseDir`, the spec's folder. */
+export function resolveDataPaths(data: DataSpec, baseDir: string): DataSpec {
+  const abs = (p: string) => (isAbsolute(p) ? p : join(baseDir, p));
   const resolved: DataSpec = { ...data, root: abs(data.root) };
   if (data.labelsFile) resolved.labelsFile = abs(data.labelsFile);
   if (data.scenes.from === 'file') resolved.scenes = { from: 'file', file: abs(data.scenes.file) };
-  return { data: resolved, task };
+  return resolved;
 }
+
+/** The task and data specs of a program's dataset binding, with paths resolved against the build folder. */
+export function dataSpecs(program: Program<unknown, string>, buildDir: string): { data: DataSpec; task: TaskSpec } {
+  const { specDir, data, task } = program.data;
+  return { data: resolveDataPaths(data, resolvePath(buildDir, specDir)), task };
+}
+
+/** How many samples the scan before training decodes (all are listed). */
+const SCAN_IMAGES = 400;
+const SCAN_VOLUMES = 4;
 
 export interface OpenedData {
   dataset: Dataset;
@@ -118,9 +127,16 @@ export async function openProgramData(program: Program<unknown, string>, buildDi
   const notes: string[] = [];
   const synth = await ensureDataset(data, task);
   if (synth) notes.push(`generated a ${data.format} stand-in dataset at ${data.root}`);
+  // Training does not start on a broken dataset: the scan lists every sample, decodes the first ones (a few
+  // volumes in 3D, where one takes seconds) and names each problem's file. `tdc check --data` decodes all.
+  const full = await scanDataset({ data, task, train: { seed: program.train.seed } }, { limit: task.dims === 3 ? SCAN_VOLUMES : SCAN_IMAGES });
+  const errors = full.diagnostics.filter((d) => d.severity === 'error');
+  if (errors.length) {
+    const more = errors.length > 1 ? ` (and ${errors.length - 1} more problems: run tdc check <spec> --data)` : '';
+    throw new TrainError(`data: ${errors[0]!.message}${more}`);
+  }
+  notes.push(formatScan(full, task).trimEnd());
   const dataset = await openDataset({ data, task, seed: program.train.seed });
-  const counts = dataset.getConfig()['counts'] as Record<string, number>;
-  notes.push(`data: ${data.format} at ${data.root}: ${counts['train']} train, ${counts['val']} val, ${counts['test']} test`);
   return { dataset, data, task, notes };
 }
 

@@ -1,5 +1,8 @@
 /** `tdc check spec.yaml`: compile the spec front half and print every problem found, like a compiler. */
 import { Option, type Command } from 'commander';
+import { existsSync } from 'node:fs';
+import { dirname, resolve as resolvePath } from 'node:path';
+import type { Spec } from '../../../spec/types.js';
 import type { Diagnostic } from '../../diagnostics.js';
 import { hasErrors } from '../../diagnostics.js';
 import { formatDiagnostics, type DiagnosticFormat } from '../../format.js';
@@ -19,11 +22,13 @@ export function register(program: Command): void {
     .argument('<spec>', 'the spec file (YAML)')
     .option('--set <path=value>', 'override a value, e.g. --set data.batch_size=4 (repeatable)', collect, [])
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json', 'github']).default('text'))
-    .action(async (spec: string, opts: { set: string[]; format: DiagnosticFormat }) => {
-      const { diagnostics, spans } = await checkSpec(spec, opts.set);
+    .option('--data', 'also scan the dataset: counts per split, class and scene; missing pairs, size mismatches, unknown labels, corrupt files')
+    .action(async (spec: string, opts: { set: string[]; format: DiagnosticFormat; data?: boolean }) => {
+      const { diagnostics, spans, resolved } = await checkSpec(spec, opts.set);
       io.out(formatDiagnostics(diagnostics, spans, { color: io.color, format: opts.format }));
       if (diagnostics.some((d) => d.code === 'TDC0901')) setExitCode(EXIT.usage);
       else if (hasErrors(diagnostics)) setExitCode(EXIT.specErrors);
+      else if (opts.data && resolved) setExitCode(await checkData(spec, resolved, opts.format));
     });
 }
 
@@ -31,7 +36,10 @@ export function register(program: Command): void {
  * Runs the front end, then (when it is clean) the whole compile pipeline. The pipeline repeats the front end;
  * merging by identity keeps each problem once whichever stage reported it.
  */
-export async function checkSpec(spec: string, overrides: string[]): Promise<{ diagnostics: Diagnostic[]; spans?: SpanIndex }> {
+export async function checkSpec(
+  spec: string,
+  overrides: string[],
+): Promise<{ diagnostics: Diagnostic[]; spans?: SpanIndex; resolved?: Spec }> {
   const host = createNodeHost();
   const loaded = loadSpecDetailed(spec, host, overrides);
   const spans = loaded.spans;
@@ -44,5 +52,27 @@ export async function checkSpec(spec: string, overrides: string[]): Promise<{ di
     const k = `${d.code}|${d.message}|${d.span?.file}|${d.span?.offset}`;
     return seen.has(k) ? false : (seen.add(k), true);
   });
-  return { diagnostics, spans: compiled.doc?.spans ?? spans };
+  return { diagnostics, spans: compiled.doc?.spans ?? spans, ...(compiled.spec ? { resolved: compiled.spec } : {}) };
+}
+
+/**
+ * `--data`: scans the dataset the spec names (paths relative to the spec's folder) and prints counts and every
+ * problem; returns the exit code (1 when the dataset has errors: training would refuse it).
+ */
+async function checkData(specPath: string, spec: Spec, format: DiagnosticFormat): Promise<number> {
+  const { resolveDataPaths } = await import('../../../runtime/program.js');
+  const { scanDataset, formatScan } = await import('../../../runtime/data/scan.js');
+  const data = resolveDataPaths(spec.data, dirname(resolvePath(specPath)));
+  if (!existsSync(data.root)) {
+    if (data.synthesize) {
+      io.out(`data: ${data.root} does not exist yet; tdc train will generate a ${data.format} stand-in there (data.synthesize)\n`);
+      return EXIT.ok;
+    }
+    io.err(`tdc: data root ${data.root} does not exist\n`);
+    return EXIT.specErrors;
+  }
+  const report = await scanDataset({ data, task: spec.task, train: spec.train });
+  if (format === 'text') io.out(`${formatScan(report, spec.task).trimEnd()}\n`);
+  else io.out(formatDiagnostics(report.diagnostics, undefined, { color: false, format }));
+  return report.diagnostics.some((d) => d.severity === 'error') ? EXIT.specErrors : EXIT.ok;
 }
