@@ -5,11 +5,11 @@
  * table; then a tiny 3D BraTS-style build goes through the sliding window into a NIfTI with its input's affine.
  * Needs `npm run build` first (the `npm test` script does it).
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runTdc } from './helpers/run-tdc.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodePng, readImageFile, readNiftiFile } from '../runtime/io/index.js';
 
@@ -19,8 +19,7 @@ const work = mkdtempSync(join(tmpdir(), 'tdc-eval-e2e-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 function tdc(args: string[], cwd: string) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8', env: { ...process.env, TDC_BACKEND: 'cpu' } });
-  return { code: r.status, out: r.stdout, err: r.stderr };
+  return runTdc(args, cwd, { TDC_BACKEND: 'cpu' });
 }
 const noStack = (s: string) => expect(s).not.toMatch(/\n\s+at .+\(.+:\d+:\d+\)/);
 const oneLine = (s: string) => expect(s.trim().split('\n'), s).toHaveLength(1);
@@ -30,7 +29,7 @@ describe('2D: train → predict → metrics → eval', () => {
   let colours: [number, number, number][] = [];
   let names: string[] = [];
 
-  beforeAll(() => {
+  beforeAll(async () => {
     mkdirSync(dir, { recursive: true });
     let text = readFileSync(join(ROOT, 'examples', 'quickstart.yaml'), 'utf8');
     text = text.replaceAll('../.tdc/data/quickstart', join(dir, 'data'));
@@ -40,11 +39,11 @@ describe('2D: train → predict → metrics → eval', () => {
     let i = 0;
     text = text.replace(/steps: \d+ \}/g, () => `steps: ${steps[i++]} }`);
     writeFileSync(join(dir, 'tiny.yaml'), text);
-    const b = tdc(['build', 'tiny.yaml', '-o', 'build'], dir);
+    const b = await tdc(['build', 'tiny.yaml', '-o', 'build'], dir);
     expect(b.code, b.err).toBe(0);
     // A second build of the same spec that is never trained.
-    expect(tdc(['build', 'tiny.yaml', '-o', 'untrained'], dir).code).toBe(0);
-    const t = tdc(['train', 'build'], dir);
+    expect((await tdc(['build', 'tiny.yaml', '-o', 'untrained'], dir)).code).toBe(0);
+    const t = await tdc(['train', 'build'], dir);
     expect(t.code, t.err).toBe(0);
     const lock = JSON.parse(readFileSync(join(dir, 'build', 'spec.lock.json'), 'utf8')) as {
       resolved: { task: { classes: { name: string; color: [number, number, number] }[] } };
@@ -66,7 +65,7 @@ describe('2D: train → predict → metrics → eval', () => {
     }
     writeFileSync(join(dir, 'big.png'), encodePng({ width: w2, height: h2, channels: img.channels as 3, data: big }));
 
-    const r = tdc(['predict', 'build', frame, 'big.png', '-o', 'out'], dir);
+    const r = await tdc(['predict', 'build', frame, 'big.png', '-o', 'out'], dir);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/out\/frame000\.png/);
     const mask = await readImageFile(join(dir, 'out', 'frame000.png'));
@@ -104,7 +103,7 @@ describe('2D: train → predict → metrics → eval', () => {
     writeFileSync(join(dir, 'gt', 'frame000.png'), encodePng({ width: label.width, height: label.height, channels: 1, data: ids, palette: colours, indices: ids }));
     const pred = (await readImageFile(join(dir, 'out', 'frame000.png'))).indices!;
 
-    const r = tdc(['metrics', '--gt', join('gt', 'frame000.png'), '--pred', join('out', 'frame000.png'), '--classes', '5', '--json'], dir);
+    const r = await tdc(['metrics', '--gt', join('gt', 'frame000.png'), '--pred', join('out', 'frame000.png'), '--classes', '5', '--json'], dir);
     expect(r.code, r.err).toBe(0);
     const j = JSON.parse(r.out) as { classes: { dice: number | null; iou: number | null }[] };
     for (let c = 0; c < 5; c++) {
@@ -120,19 +119,19 @@ describe('2D: train → predict → metrics → eval', () => {
       if (tp + fp + fn === 0) expect(j.classes[c]!.dice).toBeNull();
       else expect(j.classes[c]!.dice).toBeCloseTo((2 * tp) / (2 * tp + fp + fn), 6);
     }
-    const table = tdc(['metrics', '--gt', 'gt', '--pred', 'out', '--classes', '5'], dir);
+    const table = await tdc(['metrics', '--gt', 'gt', '--pred', 'out', '--classes', '5'], dir);
     expect(table.code, table.err).toBe(1);
     expect(table.err).toMatch(/big\.png: no ground truth for it/);
   });
 
-  it('eval prints the per-class table with means and head accuracies, or JSON', () => {
-    const r = tdc(['eval', 'build'], dir);
+  it('eval prints the per-class table with means and head accuracies, or JSON', async () => {
+    const r = await tdc(['eval', 'build'], dir);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/^quickstart: val split, \d+ samples, checkpoint build\/run\/best\n/);
     for (const n of names) expect(r.out).toMatch(new RegExp(`\\n${n}\\s+(\\d\\.\\d{3}|–)\\s+(\\d\\.\\d{3}|–)\\n`));
     expect(r.out).toMatch(/\nmean \(without background\)\s+\d\.\d{3}\s+\d\.\d{3}\n/);
     expect(r.out).toMatch(/class accuracy \d\.\d{3}\s+scene accuracy (\d\.\d{3}|–)/);
-    const j = tdc(['eval', 'build', '--json', '--checkpoint', 'last', '--split', 'train'], dir);
+    const j = await tdc(['eval', 'build', '--json', '--checkpoint', 'last', '--split', 'train'], dir);
     expect(j.code, j.err).toBe(0);
     const v = JSON.parse(j.out) as { split: string; checkpoint: string; classes: { name: string }[]; mean: { iou: number } };
     expect(v.split).toBe('train');
@@ -142,7 +141,7 @@ describe('2D: train → predict → metrics → eval', () => {
   });
 
   it('eval agrees with predict + metrics over the same split (two code paths, one confusion matrix)', async () => {
-    const e = tdc(['eval', 'build', '--json'], dir);
+    const e = await tdc(['eval', 'build', '--json'], dir);
     expect(e.code, e.err).toBe(0);
     const ev = JSON.parse(e.out) as { ids: string[]; classes: { iou: number | null; dice: number | null }[] };
     expect(ev.ids.length).toBeGreaterThan(0);
@@ -162,9 +161,9 @@ describe('2D: train → predict → metrics → eval', () => {
       writeFileSync(join(gtDir, name), encodePng({ width: label.width, height: label.height, channels: 1, data: ids, palette: colours, indices: ids }));
       frames.push(join('split-in', name));
     }
-    const p = tdc(['predict', 'build', ...frames, '-o', 'split-out'], dir);
+    const p = await tdc(['predict', 'build', ...frames, '-o', 'split-out'], dir);
     expect(p.code, p.err).toBe(0);
-    const m = tdc(['metrics', '--gt', 'split-gt', '--pred', 'split-out', '--classes', '5', '--json', '--no-distances'], dir);
+    const m = await tdc(['metrics', '--gt', 'split-gt', '--pred', 'split-out', '--classes', '5', '--json', '--no-distances'], dir);
     expect(m.code, m.err).toBe(0);
     const mv = JSON.parse(m.out) as { classes: { iou: number | null; dice: number | null }[] };
     for (let c = 0; c < 5; c++) {
@@ -176,10 +175,10 @@ describe('2D: train → predict → metrics → eval', () => {
     }
   });
 
-  it('inputs with the same file name get distinct outputs', () => {
+  it('inputs with the same file name get distinct outputs', async () => {
     const a = join('data', 'seq_1', 'left_frames', 'frame000.png');
     const b = join('data', 'seq_2', 'left_frames', 'frame000.png');
-    const r = tdc(['predict', 'build', a, b, '-o', 'same'], dir);
+    const r = await tdc(['predict', 'build', a, b, '-o', 'same'], dir);
     expect(r.code, r.err).toBe(0);
     expect(readdirSync(join(dir, 'same')).sort()).toEqual([
       'seq_1_left_frames_frame000.json',
@@ -189,34 +188,34 @@ describe('2D: train → predict → metrics → eval', () => {
     ]);
   });
 
-  it('problems are one line: no run yet, a missing input, bad options', () => {
-    let r = tdc(['eval', 'untrained'], dir);
+  it('problems are one line: no run yet, a missing input, bad options', async () => {
+    let r = await tdc(['eval', 'untrained'], dir);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/^tdc: no trained checkpoint in untrained\/run; run tdc train untrained first/);
     oneLine(r.err);
-    r = tdc(['predict', 'build', 'missing.png', '-o', 'out2'], dir);
+    r = await tdc(['predict', 'build', 'missing.png', '-o', 'out2'], dir);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/^tdc: missing\.png: file not found/);
     oneLine(r.err);
     noStack(r.err);
     writeFileSync(join(dir, 'junk.png'), 'not an image');
-    r = tdc(['predict', 'build', 'junk.png', '-o', 'out2'], dir);
+    r = await tdc(['predict', 'build', 'junk.png', '-o', 'out2'], dir);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/^tdc: junk\.png: corrupt or unreadable/);
     oneLine(r.err);
-    r = tdc(['predict', 'build', '-o', 'out2'], dir);
+    r = await tdc(['predict', 'build', '-o', 'out2'], dir);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/no inputs to predict/);
-    r = tdc(['eval', 'build', '--checkpoint', 'first'], dir);
+    r = await tdc(['eval', 'build', '--checkpoint', 'first'], dir);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/--checkpoint must be best or last/);
-    r = tdc(['predict', 'build', 'big.png'], dir);
+    r = await tdc(['predict', 'build', 'big.png'], dir);
     expect(r.code).toBe(2);
     expect(existsSync(join(dir, 'out2'))).toBe(false);
     // No best checkpoint yet (no validation ran): best falls back to last, and says so.
     renameSync(join(dir, 'build', 'run', 'best'), join(dir, 'best-away'));
     try {
-      r = tdc(['eval', 'build'], dir);
+      r = await tdc(['eval', 'build'], dir);
       expect(r.code, r.err).toBe(0);
       expect(r.err).toMatch(/note: no best checkpoint in build\/run yet; using the last one/);
       expect(r.out).toMatch(/checkpoint build\/run\/checkpoints\/last/);
@@ -268,12 +267,12 @@ stages:
   - { name: a, label: A, from: init, loss: "seg + w1*class + w2*scene", steps: 2 }
 `;
 
-  beforeAll(() => {
+  beforeAll(async () => {
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'tiny3d.yaml'), spec);
-    const b = tdc(['build', 'tiny3d.yaml', '-o', 'build'], dir);
+    const b = await tdc(['build', 'tiny3d.yaml', '-o', 'build'], dir);
     expect(b.code, b.err).toBe(0);
-    const t = tdc(['train', 'build'], dir);
+    const t = await tdc(['train', 'build'], dir);
     expect(t.code, t.err).toBe(0);
   }, 90_000);
 
@@ -281,7 +280,7 @@ stages:
     const grade = readdirSync(join(dir, 'data')).find((g) => g === 'HGG' || g === 'LGG')!;
     const subject = readdirSync(join(dir, 'data', grade)).sort()[0]!;
     const sdir = join('data', grade, subject);
-    const r = tdc(['predict', 'build', sdir, '-o', 'out', '--overlap', '0.5'], dir);
+    const r = await tdc(['predict', 'build', sdir, '-o', 'out', '--overlap', '0.5'], dir);
     expect(r.code, r.err).toBe(0);
     expect(r.err).toMatch(new RegExp(`${subject}: \\d+/(\\d+) windows\\n`));
     const nii = join(dir, 'out', `${subject}_pred.nii.gz`);
@@ -295,18 +294,18 @@ stages:
     // 48×48×16 synthetic volumes, 16×16×4 windows at 50 %: x and y 5 each, z 7.
     expect(j.windows).toBe(5 * 5 * 7);
 
-    const m = tdc(['metrics', '--gt', join(sdir, `${subject}_seg.nii.gz`), '--pred', join('out', `${subject}_pred.nii.gz`), '--labels', '0,1,2,4', '--regions', 'WT=1,2,4', 'ET=4'], dir);
+    const m = await tdc(['metrics', '--gt', join(sdir, `${subject}_seg.nii.gz`), '--pred', join('out', `${subject}_pred.nii.gz`), '--labels', '0,1,2,4', '--regions', 'WT=1,2,4', 'ET=4'], dir);
     expect(m.code, m.err).toBe(0);
     expect(m.out).toMatch(/\nregion\s+Dice\s+HD95 mm\n/);
     expect(m.out).toMatch(/\nWT\s+\d\.\d{3}\s+/);
 
-    const e = tdc(['eval', 'build'], dir);
+    const e = await tdc(['eval', 'build'], dir);
     expect(e.code, e.err).toBe(0);
     expect(e.out).toMatch(/class\s+IoU\s+Dice\s+HD95 mm\n/);
     expect(e.out).toMatch(/\nregion\s+Dice\s+HD95 mm\n/);
     expect(e.out).toMatch(/\nTC\s+/);
 
-    const bad = tdc(['predict', 'build', join(sdir, `${subject}_t1.nii.gz`), '-o', 'out'], dir);
+    const bad = await tdc(['predict', 'build', join(sdir, `${subject}_t1.nii.gz`), '-o', 'out'], dir);
     expect(bad.code).toBe(1);
     expect(bad.err).toMatch(/1 input file for 4 modalities/);
     oneLine(bad.err);

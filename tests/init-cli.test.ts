@@ -3,11 +3,11 @@
  * --force, and both starters build and train (a few steps, through the built bin/tdc.js as a user runs it; needs
  * `npm run build` first, as the `npm test` script does).
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runTdc } from './helpers/run-tdc.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { runCli } from '../compiler/cli/main.js';
@@ -93,22 +93,19 @@ describe('tdc init', () => {
 });
 
 describe('the starters train', () => {
-  const tdc = (args: string[], cwd: string) => {
-    const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8', env: { ...process.env, TDC_BACKEND: 'cpu' } });
-    return { code: r.status, out: r.stdout, err: r.stderr };
-  };
+  const tdc = (args: string[], cwd: string) => runTdc(args, cwd, { TDC_BACKEND: 'cpu' });
 
   // One step per stage (and few generated samples) keeps each run to ~10 s on a loaded CPU: the mechanics, not learning.
   for (const dims of [2, 3] as const) {
-    it(`${dims}D: tdc build + tdc train (1 step per stage) ends with a best checkpoint and a summary`, () => {
+    it(`${dims}D: tdc build + tdc train (1 step per stage) ends with a best checkpoint and a summary`, async () => {
       const dir = join(work, `train${dims}`);
       mkdirSync(dir, { recursive: true });
       writeFileSync(join(dir, 'spec.yaml'), starterSpec(`s${dims}`, dims));
       const shrink = ['--set', 'stages.0.steps=1', '--set', 'stages.1.steps=1', '--set', 'stages.2.steps=1'];
       const n = ['--set', `data.synthesize.n=${dims === 2 ? 8 : 4}`];
-      const b = tdc(['build', 'spec.yaml', '-o', 'build', ...shrink, ...n, '--set', 'train.validate_every=0'], dir);
+      const b = await tdc(['build', 'spec.yaml', '-o', 'build', ...shrink, ...n, '--set', 'train.validate_every=0'], dir);
       expect(b.code, b.err).toBe(0);
-      const t = tdc(['train', 'build'], dir);
+      const t = await tdc(['train', 'build'], dir);
       expect(t.code, t.err + t.out).toBe(0);
       expect(t.out).toMatch(/\[scene 1\/1\] total \d/);
       expect(existsSync(join(dir, 'build', 'run', 'best', 'state.json'))).toBe(true);

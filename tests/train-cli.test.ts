@@ -3,11 +3,12 @@
  * SIGKILL mid-stage resumes to the same end, a changed spec is refused, a missing build is one clear line.
  * Needs `npm run build` first (the `npm test` script does it).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runTdc } from './helpers/run-tdc.js';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -29,8 +30,7 @@ function tinySpec(dir: string, steps: [number, number, number]): string {
 }
 
 function tdc(args: string[], cwd: string) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8', env: { ...process.env, TDC_BACKEND: 'cpu' } });
-  return { code: r.status, out: r.stdout, err: r.stderr };
+  return runTdc(args, cwd, { TDC_BACKEND: 'cpu' });
 }
 
 const noStack = (s: string) => expect(s).not.toMatch(/\n\s+at .+\(.+:\d+:\d+\)/);
@@ -50,8 +50,8 @@ function stepRecords(runDir: string): LogLine[] {
 }
 
 describe('tdc train through the CLI', () => {
-  it('a missing build is one clear line, exit 2', () => {
-    const r = tdc(['train'], work);
+  it('a missing build is one clear line, exit 2', async () => {
+    const r = await tdc(['train'], work);
     expect(r.code).toBe(2);
     expect(r.err.trim()).toMatch(/^tdc: no build yet in this folder; run tdc build/);
     expect(r.err.trim().split('\n')).toHaveLength(1);
@@ -60,11 +60,11 @@ describe('tdc train through the CLI', () => {
   it("SIGKILL mid-stage, then --resume, ends like an uninterrupted run", { timeout: 600_000 }, async () => {
     const dir = mkdtempSync(join(work, 'kill-'));
     const spec = tinySpec(dir, [8, 4, 4]);
-    const b = tdc(['build', spec, '-o', join(dir, 'build')], dir);
+    const b = await tdc(['build', spec, '-o', join(dir, 'build')], dir);
     expect(b.code, b.err).toBe(0);
 
     // Reference: the same build trained without interruption in another run folder.
-    const ref = tdc(['train', 'build', '--run-dir', join(dir, 'ref')], dir);
+    const ref = await tdc(['train', 'build', '--run-dir', join(dir, 'ref')], dir);
     expect(ref.code, ref.err).toBe(0);
 
     // Kill the run hard once it has logged step 5 of the first stage (a checkpoint exists from step 4).
@@ -85,7 +85,7 @@ describe('tdc train through the CLI', () => {
     expect(state.step).toBeGreaterThanOrEqual(2);
     expect(existsSync(join(runDir, 'summary.json'))).toBe(false);
 
-    const resumed = tdc(['train', 'build', '--resume'], dir);
+    const resumed = await tdc(['train', 'build', '--resume'], dir);
     expect(resumed.code, resumed.err).toBe(0);
     noStack(resumed.err);
     const a = stepRecords(join(dir, 'ref'));
@@ -95,12 +95,12 @@ describe('tdc train through the CLI', () => {
     expect(summary.stages.map((s) => s.steps)).toEqual([8, 4, 4]);
   });
 
-  it('a spec changed since the build is refused with a hint, no stack trace', () => {
+  it('a spec changed since the build is refused with a hint, no stack trace', async () => {
     const dir = mkdtempSync(join(work, 'hash-'));
     const spec = tinySpec(dir, [1, 1, 1]);
-    expect(tdc(['build', spec, '-o', join(dir, 'build')], dir).code).toBe(0);
+    expect((await tdc(['build', spec, '-o', join(dir, 'build')], dir)).code).toBe(0);
     writeFileSync(spec, readFileSync(spec, 'utf8').replace('w1: 0.5', 'w1: 0.7'));
-    const r = tdc(['train', 'build'], dir);
+    const r = await tdc(['train', 'build'], dir);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/changed since the build .*run tdc build/);
     noStack(r.err);
