@@ -3,6 +3,7 @@
 // stock one and the float64 interpolation matrices).
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
+import { nativeAvailable } from '../runtime/native/index.js';
 import { formatBackendInfo, registerTrainingKernels, selectBackend } from '../runtime/backend/index.js';
 import { interpolationMatrix } from '../runtime/ops/index.js';
 import { relError, seededValues } from './helpers/reference-conv.js';
@@ -69,17 +70,24 @@ describe('selectBackend', () => {
       (e: Error) => e,
     );
     expect(err).toBeInstanceOf(Error);
-    expect(err!.message).toMatch(/^backend 'tensorflow' is not available here .*; available: wasm, cpu$/);
+    // 'native' is listed only where its addon was built (oneDNN present at install).
+    const available = nativeAvailable() ? 'native, wasm, cpu' : 'wasm, cpu';
+    expect(err!.message).toMatch(new RegExp(`^backend 'tensorflow' is not available here .*; available: ${available}$`));
     expect(err!.message).not.toContain('\n');
   });
 
   it('an unknown backend name is a one-line error listing the known ones', async () => {
-    await expect(selectBackend({ prefer: 'webgpu' })).rejects.toThrow(/^unknown backend 'webgpu'.*tensorflow, wasm, cpu$/);
+    await expect(selectBackend({ prefer: 'webgpu' })).rejects.toThrow(/^unknown backend 'webgpu'.*tensorflow, native, wasm, cpu$/);
   });
 
-  it('without a preference, picks wasm here (tfjs-node is absent) with SIMD and the training kernels', async () => {
+  it('without a preference, picks native where its addon was built, else wasm', async () => {
     delete process.env.TDC_BACKEND;
     const info = await selectBackend();
+    expect(info.name).toBe(nativeAvailable() ? 'native' : 'wasm');
+  });
+
+  it('wasm (forced, or the default without the native addon): SIMD and the training kernels it lacks', async () => {
+    const info = await selectBackend({ prefer: 'wasm' });
     expect(info.name).toBe('wasm');
     expect(info.simd).toBe(true);
     expect(info.threads).toBe(1);

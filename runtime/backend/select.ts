@@ -1,5 +1,5 @@
 /**
- * Picks the fastest tfjs backend that works here (tensorflow native GPU → tensorflow native CPU → wasm → cpu),
+ * Picks the fastest tfjs backend that works here (tensorflow native GPU → tensorflow native CPU → tdc's oneDNN 'native' → wasm → cpu),
  * or the one forced by `prefer` / `TDC_BACKEND`, and installs the training kernels it lacks.
  *
  * Threads: the wasm backend runs single-threaded under Node as shipped (its multithread flag is false in Node,
@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { registerTrainingKernels } from './kernels.js';
+import { nativeAvailable, registerNativeBackend } from '../native/index.js';
 
 export interface SelectBackendOptions {
   /** force one backend: 'tensorflow' (tfjs-node / tfjs-node-gpu), 'wasm' or 'cpu'; overrides TDC_BACKEND */
@@ -29,7 +30,8 @@ export interface BackendInfo {
   kernelsRegistered: string[];
 }
 
-const KNOWN = ['tensorflow', 'wasm', 'cpu'] as const;
+// 'native': the cpu backend with oneDNN convolutions (runtime/native), present when its addon was built.
+const KNOWN = ['tensorflow', 'native', 'wasm', 'cpu'] as const;
 
 /** Imports an optional package by a runtime name: absent packages are a silent `false`. */
 async function tryImport(pkg: string): Promise<boolean> {
@@ -84,6 +86,7 @@ async function quietSet(name: string): Promise<boolean> {
 async function tryBackend(name: string): Promise<boolean> {
   if (name === 'tensorflow') return tryTensorflow();
   if (name === 'wasm') return tryWasm();
+  if (name === 'native') return registerNativeBackend() !== null && quietSet('native');
   if (name === 'cpu') return quietSet('cpu');
   return false;
 }
@@ -97,6 +100,8 @@ async function listInstalled(except: string): Promise<string[]> {
       if ((await tryImport('@tensorflow/tfjs-node-gpu')) || (await tryImport('@tensorflow/tfjs-node'))) out.push(name);
     } else if (name === 'wasm') {
       if (await tryImport('@tensorflow/tfjs-backend-wasm')) out.push(name);
+    } else if (name === 'native') {
+      if (nativeAvailable()) out.push(name);
     } else {
       out.push(name);
     }
@@ -157,6 +162,8 @@ export async function selectBackend(opts: SelectBackendOptions = {}): Promise<Ba
     } catch {
       threads = 1;
     }
+  } else if (chosen === 'native') {
+    threads = registerNativeBackend(opts.threads !== undefined ? { threads: opts.threads } : {})!.threads;
   } else if (chosen === 'tensorflow') {
     // libtensorflow sizes its own intra-op pool to the machine.
     threads = opts.threads ?? (await import('node:os')).availableParallelism();

@@ -111,7 +111,7 @@ export function register(program: Command): void {
     .option('--split <name>', 'val, test or train', 'val')
     .option('--checkpoint <which>', 'best (falls back to last) or last', 'best')
     .option('--run-dir <dir>', 'the run folder (default: <build>/run)')
-    .option('--backend <name>', 'force a tfjs backend: tensorflow, wasm or cpu (also TDC_BACKEND)')
+    .option('--backend <name>', 'force a tfjs backend: tensorflow, native, wasm or cpu (also TDC_BACKEND)')
     .option('--json', 'print the scores as JSON')
     .action(async (dir: string | undefined, opts: EvalOptions) => {
       try {

@@ -38,7 +38,7 @@ export function register(program: Command): void {
     .option('-o, --out <dir>', 'output folder (default: <run>/export/tfjs)')
     .addOption(new Option('--checkpoint <which>', 'which checkpoint (default: best when there is one, else last)').choices(['best', 'last']))
     .option('--no-verify', 'skip loading the written files back and comparing outputs')
-    .option('--backend <name>', 'tfjs backend for the verification: tensorflow, wasm or cpu (also TDC_BACKEND)')
+    .option('--backend <name>', 'tfjs backend for the verification: tensorflow, native, wasm or cpu (also TDC_BACKEND)')
     .addHelpText('after', HELP_AFTER)
     .action(async (dir: string | undefined, opts: ExportOptions) => {
       try {

@@ -28,7 +28,7 @@ export function register(program: Command): void {
     .option('--run-dir <dir>', 'the run folder (default: <build>/run)')
     .option('--overlap <fraction>', '3D: overlap of neighbouring windows, in [0, 1)', '0.5')
     .option('--weighting <mode>', '3D: gaussian or uniform weighting of window logits', 'gaussian')
-    .option('--backend <name>', 'force a tfjs backend: tensorflow, wasm or cpu (also TDC_BACKEND)')
+    .option('--backend <name>', 'force a tfjs backend: tensorflow, native, wasm or cpu (also TDC_BACKEND)')
     .action(async (args: string[], opts: PredictOptions) => {
       try {
         setExitCode(await predict(args, opts));

@@ -21,7 +21,7 @@ export function register(program: Command): void {
     .argument('[dir]', 'the build folder written by tdc build')
     .option('--resume', 'continue from the last checkpoint of the run (same data order and schedule)')
     .option('--run-dir <dir>', 'where logs, checkpoints and the summary go (default: <build>/run)')
-    .option('--backend <name>', 'force a tfjs backend: tensorflow, wasm or cpu (also TDC_BACKEND)')
+    .option('--backend <name>', 'force a tfjs backend: tensorflow, native, wasm or cpu (also TDC_BACKEND)')
     .action(async (dir: string | undefined, opts: TrainOptions) => {
       try {
         setExitCode(await train(dir, opts));

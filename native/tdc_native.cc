@@ -1,0 +1,828 @@
+// tdc_native: N-API addon running tfjs cpu-backend convolutions and matrix products on oneDNN (JIT, OpenMP threads).
+//
+// The tfjs cpu backend keeps every tensor in a plain Float32Array, so each entry point takes the input and output
+// arrays and writes the result in place: no copies on the way in or out. Shapes, strides, dilations and pads are
+// worked out in JS (tf.backend_util.computeConv2DInfo / computeConv3DInfo, the same code the stock kernels use) and
+// arrive as one Int32Array; this file only maps them onto oneDNN descriptors.
+//
+// Layouts: activations NHWC / NDHWC (tfjs) are given to oneDNN as nhwc / ndhwc so they are never reordered;
+// filters HWIO / DHWIO (tfjs) are reordered into whatever blocked layout the chosen implementation asks for,
+// because the JIT kernels are several times faster on blocked weights and weights are small next to activations.
+// Primitives are cached by their full parameter list: creating one JIT-compiles code (~ms), running it is cheap.
+//
+// Any oneDNN failure (e.g. an unsupported parameter combination) becomes a JS exception; the JS side then runs the
+// stock kernel instead, so the addon can only make things faster, never wrong or unavailable.
+
+#include <node_api.h>
+
+#include <omp.h>
+
+#include <cstring>
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "oneapi/dnnl/dnnl.hpp"
+
+using dnnl::memory;
+using tag = dnnl::memory::format_tag;
+using dt = dnnl::memory::data_type;
+
+namespace {
+
+dnnl::engine &eng() {
+  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
+  return e;
+}
+
+dnnl::stream &strm() {
+  static dnnl::stream s(eng());
+  return s;
+}
+
+// ---------------------------------------------------------------------------------------------- threads
+
+// Threads the caller asked for (setThreads), or OpenMP's default (OMP_NUM_THREADS, else the logical cores).
+int configuredThreads() {
+  static int n = omp_get_max_threads();
+  return n;
+}
+int &threadsSetting() {
+  static int n = configuredThreads();
+  return n;
+}
+
+// Small jobs run on one thread. A parallel region costs a wake-up and a barrier: microseconds on an idle machine,
+// but on a loaded one the barrier waits until the OS schedules the other thread again — measured 23 ms instead of
+// 0.6 ms for a 2×64×80×8 → 8 3×3 convolution. Big jobs amortise that; below these sizes one thread wins.
+constexpr double kConvParallelFlops = 2e8;
+constexpr int64_t kParallelMin = 1 << 22;  // elements, for the memory-bound loops
+
+struct ThreadsFor {
+  explicit ThreadsFor(bool big) { omp_set_num_threads(big ? threadsSetting() : 1); }
+  ~ThreadsFor() { omp_set_num_threads(threadsSetting()); }
+};
+
+// ---------------------------------------------------------------------------------------------- N-API helpers
+
+struct JsError {
+  std::string msg;
+};
+
+#define NAPI_OK(call)                                  \
+  do {                                                 \
+    if ((call) != napi_ok) throw JsError{"napi: " #call}; \
+  } while (0)
+
+std::vector<napi_value> args(napi_env env, napi_callback_info info, size_t want) {
+  size_t argc = want;
+  std::vector<napi_value> argv(want);
+  NAPI_OK(napi_get_cb_info(env, info, &argc, argv.data(), nullptr, nullptr));
+  if (argc < want) throw JsError{"tdc_native: expected " + std::to_string(want) + " arguments"};
+  return argv;
+}
+
+bool isNullish(napi_env env, napi_value v) {
+  napi_valuetype t;
+  NAPI_OK(napi_typeof(env, v, &t));
+  return t == napi_null || t == napi_undefined;
+}
+
+// The data pointer and element count of a Float32Array (or Int32Array when `want` says so).
+template <typename T>
+T *typed(napi_env env, napi_value v, napi_typedarray_type want, size_t *len) {
+  bool is;
+  NAPI_OK(napi_is_typedarray(env, v, &is));
+  if (!is) throw JsError{"tdc_native: expected a typed array"};
+  napi_typedarray_type type;
+  void *data;
+  napi_value ab;
+  size_t off;
+  NAPI_OK(napi_get_typedarray_info(env, v, &type, len, &data, &ab, &off));
+  if (type != want) throw JsError{"tdc_native: wrong typed array type"};
+  return static_cast<T *>(data);
+}
+
+float *f32(napi_env env, napi_value v, size_t need) {
+  size_t len;
+  float *p = typed<float>(env, v, napi_float32_array, &len);
+  if (len < need) throw JsError{"tdc_native: Float32Array too short (" + std::to_string(len) + " < " + std::to_string(need) + ")"};
+  return p;
+}
+
+int32_t i32(napi_env env, napi_value v) {
+  int32_t out;
+  NAPI_OK(napi_get_value_int32(env, v, &out));
+  return out;
+}
+
+// Runs `body`, turning JsError / dnnl::error / std::exception into a thrown JS Error.
+template <typename F>
+napi_value guarded(napi_env env, F body) {
+  try {
+    return body();
+  } catch (const JsError &e) {
+    napi_throw_error(env, nullptr, e.msg.c_str());
+  } catch (const dnnl::error &e) {
+    napi_throw_error(env, nullptr, (std::string("oneDNN: ") + e.what()).c_str());
+  } catch (const std::exception &e) {
+    napi_throw_error(env, nullptr, e.what());
+  }
+  return nullptr;
+}
+
+napi_value undef(napi_env env) {
+  napi_value u;
+  napi_get_undefined(env, &u);
+  return u;
+}
+
+// ---------------------------------------------------------------------------------------------- convolution
+
+// The parameters of one N-d convolution, decoded from the Int32Array the JS side builds:
+// [nd, N, IC, OC, in[nd], k[nd], out[nd], stride[nd], dilation[nd] (tfjs: 1 = none), padBefore[nd], padAfter[nd]].
+struct ConvParams {
+  int nd = 0;
+  memory::dim n = 0, ic = 0, oc = 0;
+  memory::dims in, k, out, stride, dil, padL, padR;
+  std::string key;
+
+  static ConvParams decode(napi_env env, napi_value v) {
+    size_t len;
+    int32_t *p = typed<int32_t>(env, v, napi_int32_array, &len);
+    if (len < 4) throw JsError{"tdc_native: bad conv params"};
+    ConvParams c;
+    c.nd = p[0];
+    if ((c.nd != 2 && c.nd != 3) || len != static_cast<size_t>(4 + 7 * c.nd)) throw JsError{"tdc_native: bad conv params"};
+    c.n = p[1];
+    c.ic = p[2];
+    c.oc = p[3];
+    const int32_t *q = p + 4;
+    for (memory::dims *d : {&c.in, &c.k, &c.out, &c.stride, &c.dil, &c.padL, &c.padR}) {
+      d->assign(q, q + c.nd);
+      q += c.nd;
+    }
+    for (auto &d : c.dil) d -= 1;  // oneDNN counts dilation from 0
+    c.key.assign(reinterpret_cast<const char *>(p), len * sizeof(int32_t));
+    return c;
+  }
+
+  memory::desc act(const memory::dims &spatial, memory::dim ch) const {
+    memory::dims d{n, ch};
+    d.insert(d.end(), spatial.begin(), spatial.end());
+    return memory::desc(d, dt::f32, nd == 2 ? tag::nhwc : tag::ndhwc);
+  }
+  memory::desc src() const { return act(in, ic); }
+  memory::desc dst() const { return act(out, oc); }
+  memory::dims wdims() const {
+    memory::dims d{oc, ic};
+    d.insert(d.end(), k.begin(), k.end());
+    return d;
+  }
+  // The filter as tfjs stores it: [kh, kw, ic, oc] = oneDNN hwio.
+  memory::desc wUser() const { return memory::desc(wdims(), dt::f32, nd == 2 ? tag::hwio : tag::dhwio); }
+  memory::desc wAny() const { return memory::desc(wdims(), dt::f32, tag::any); }
+  memory::desc bias() const { return memory::desc({oc}, dt::f32, tag::x); }
+  memory::desc any(const memory::desc &md) const { return memory::desc(md.dims(), dt::f32, tag::any); }
+  double flops() const {
+    double f = 2.0 * static_cast<double>(n) * static_cast<double>(ic) * static_cast<double>(oc);
+    for (int d = 0; d < nd; d++) f *= static_cast<double>(k[d]) * static_cast<double>(out[d]);
+    return f;
+  }
+};
+
+dnnl::convolution_forward::desc fwdDesc(const ConvParams &c, bool withBias, dnnl::prop_kind kind) {
+  if (withBias) {
+    return dnnl::convolution_forward::desc(kind, dnnl::algorithm::convolution_direct, c.src(), c.wAny(), c.bias(), c.dst(), c.stride,
+                                           c.dil, c.padL, c.padR);
+  }
+  return dnnl::convolution_forward::desc(kind, dnnl::algorithm::convolution_direct, c.src(), c.wAny(), c.dst(), c.stride, c.dil, c.padL,
+                                         c.padR);
+}
+
+// A cached primitive with the (possibly blocked) weights layout it wants and, when that differs from the tfjs
+// layout, the reorder between the two.
+struct ConvEntry {
+  dnnl::primitive prim;
+  memory::desc wWant;
+  bool needReorder = false;
+  dnnl::reorder reorder;  // user → wanted (forward, backward data) or wanted → user (backward weights)
+  // The blocked weights buffer, allocated once: a fresh multi-MB buffer per call costs its page faults every time
+  // (measured: median 9 ms per 512×512×3×3 reorder with fresh buffers). Calls come from the one JS thread.
+  memory wBuf;
+};
+
+// Weight reorders are short and memory-bound: on one thread they never wait at a barrier for a descheduled
+// second thread (measured 0.3 to 70 ms for the same 512×512×3×3 reorder on two threads of a loaded machine).
+void reorderAlone(dnnl::reorder &r, memory &from, memory &to) {
+  const int before = omp_get_max_threads();
+  omp_set_num_threads(1);
+  r.execute(strm(), from, to);
+  strm().wait();
+  omp_set_num_threads(before);
+}
+
+std::mutex cacheMutex;
+std::unordered_map<std::string, std::shared_ptr<ConvEntry>> cache;
+
+std::shared_ptr<ConvEntry> cached(const std::string &key, const std::function<std::shared_ptr<ConvEntry>()> &make) {
+  std::lock_guard<std::mutex> lock(cacheMutex);
+  auto it = cache.find(key);
+  if (it != cache.end()) return it->second;
+  auto e = make();
+  cache.emplace(key, e);
+  return e;
+}
+
+// convForward(x, filter, bias | null, y, params: Int32Array, relu: 0 | 1)
+napi_value ConvForward(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 6);
+    ConvParams c = ConvParams::decode(env, a[4]);
+    ThreadsFor threads(c.flops() >= kConvParallelFlops);
+    const bool withBias = !isNullish(env, a[2]);
+    const bool relu = i32(env, a[5]) != 0;
+    float *x = f32(env, a[0], c.src().get_size() / 4);
+    float *w = f32(env, a[1], c.wUser().get_size() / 4);
+    float *b = withBias ? f32(env, a[2], static_cast<size_t>(c.oc)) : nullptr;
+    float *y = f32(env, a[3], c.dst().get_size() / 4);
+    std::string key = "F" + std::to_string(withBias) + std::to_string(relu) + c.key;
+    auto e = cached(key, [&]() {
+      dnnl::primitive_attr attr;
+      if (relu) {
+        dnnl::post_ops po;
+        po.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+        attr.set_post_ops(po);
+      }
+      dnnl::convolution_forward::primitive_desc pd(fwdDesc(c, withBias, dnnl::prop_kind::forward_inference), attr, eng());
+      auto out = std::make_shared<ConvEntry>();
+      out->prim = dnnl::convolution_forward(pd);
+      out->wWant = pd.weights_desc();
+      out->needReorder = out->wWant != c.wUser();
+      if (out->needReorder) out->reorder = dnnl::reorder(dnnl::reorder::primitive_desc(eng(), c.wUser(), eng(), out->wWant));
+      return out;
+    });
+    memory xm(c.src(), eng(), x), ym(c.dst(), eng(), y), wu(c.wUser(), eng(), w);
+    memory wm = wu;
+    if (e->needReorder) {
+      if (!e->wBuf) e->wBuf = memory(e->wWant, eng());
+      wm = e->wBuf;
+      reorderAlone(e->reorder, wu, wm);
+    }
+    std::unordered_map<int, memory> m{{DNNL_ARG_SRC, xm}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DST, ym}};
+    if (withBias) m.emplace(DNNL_ARG_BIAS, memory(c.bias(), eng(), b));
+    e->prim.execute(strm(), m);
+    strm().wait();
+    return undef(env);
+  });
+}
+
+// convBackwardData(dy, filter, dx, params)
+napi_value ConvBackwardData(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 4);
+    ConvParams c = ConvParams::decode(env, a[3]);
+    ThreadsFor threads(c.flops() >= kConvParallelFlops);
+    float *dy = f32(env, a[0], c.dst().get_size() / 4);
+    float *w = f32(env, a[1], c.wUser().get_size() / 4);
+    float *dx = f32(env, a[2], c.src().get_size() / 4);
+    auto e = cached("D" + c.key, [&]() {
+      dnnl::convolution_forward::primitive_desc hint(fwdDesc(c, false, dnnl::prop_kind::forward_training), eng());
+      dnnl::convolution_backward_data::desc d(dnnl::algorithm::convolution_direct, c.src(), c.wAny(), c.dst(), c.stride, c.dil, c.padL,
+                                             c.padR);
+      dnnl::convolution_backward_data::primitive_desc pd(d, eng(), hint);
+      auto out = std::make_shared<ConvEntry>();
+      out->prim = dnnl::convolution_backward_data(pd);
+      out->wWant = pd.weights_desc();
+      out->needReorder = out->wWant != c.wUser();
+      if (out->needReorder) out->reorder = dnnl::reorder(dnnl::reorder::primitive_desc(eng(), c.wUser(), eng(), out->wWant));
+      return out;
+    });
+    memory dym(c.dst(), eng(), dy), dxm(c.src(), eng(), dx), wu(c.wUser(), eng(), w);
+    memory wm = wu;
+    if (e->needReorder) {
+      if (!e->wBuf) e->wBuf = memory(e->wWant, eng());
+      wm = e->wBuf;
+      reorderAlone(e->reorder, wu, wm);
+    }
+    e->prim.execute(strm(), {{DNNL_ARG_DIFF_DST, dym}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DIFF_SRC, dxm}});
+    strm().wait();
+    return undef(env);
+  });
+}
+
+// convBackwardWeights(x, dy, dw, params)
+napi_value ConvBackwardWeights(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 4);
+    ConvParams c = ConvParams::decode(env, a[3]);
+    ThreadsFor threads(c.flops() >= kConvParallelFlops);
+    float *x = f32(env, a[0], c.src().get_size() / 4);
+    float *dy = f32(env, a[1], c.dst().get_size() / 4);
+    float *dw = f32(env, a[2], c.wUser().get_size() / 4);
+    auto e = cached("W" + c.key, [&]() {
+      dnnl::convolution_forward::primitive_desc hint(fwdDesc(c, false, dnnl::prop_kind::forward_training), eng());
+      dnnl::convolution_backward_weights::desc d(dnnl::algorithm::convolution_direct, c.src(), c.wAny(), c.dst(), c.stride, c.dil, c.padL,
+                                                c.padR);
+      dnnl::convolution_backward_weights::primitive_desc pd(d, eng(), hint);
+      auto out = std::make_shared<ConvEntry>();
+      out->prim = dnnl::convolution_backward_weights(pd);
+      out->wWant = pd.diff_weights_desc();
+      out->needReorder = out->wWant != c.wUser();
+      if (out->needReorder) out->reorder = dnnl::reorder(dnnl::reorder::primitive_desc(eng(), out->wWant, eng(), c.wUser()));
+      return out;
+    });
+    memory xm(c.src(), eng(), x), dym(c.dst(), eng(), dy), wu(c.wUser(), eng(), dw);
+    if (e->needReorder && !e->wBuf) e->wBuf = memory(e->wWant, eng());
+    memory wm = e->needReorder ? e->wBuf : wu;
+    e->prim.execute(strm(), {{DNNL_ARG_SRC, xm}, {DNNL_ARG_DIFF_DST, dym}, {DNNL_ARG_DIFF_WEIGHTS, wm}});
+    if (e->needReorder) reorderAlone(e->reorder, wm, wu);
+    strm().wait();
+    return undef(env);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------- matrix product
+
+// batchMatMul(a, b, c, [batch, batchA, batchB, M, K, N, transA, transB]): row-major C[i] = op(A[i]) · op(B[i]),
+// where a batch of 1 on either side is broadcast (the cases tfjs's BatchMatMul produces after reshaping to 3D).
+napi_value BatchMatMul(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 4);
+    size_t len;
+    int32_t *p = typed<int32_t>(env, a[3], napi_int32_array, &len);
+    if (len != 8) throw JsError{"tdc_native: bad matmul params"};
+    const int64_t batch = p[0], batchA = p[1], batchB = p[2], M = p[3], K = p[4], N = p[5];
+    const bool ta = p[6] != 0, tb = p[7] != 0;
+    if ((batchA != batch && batchA != 1) || (batchB != batch && batchB != 1)) throw JsError{"tdc_native: matmul batch mismatch"};
+    float *A = f32(env, a[0], static_cast<size_t>(batchA * M * K));
+    float *B = f32(env, a[1], static_cast<size_t>(batchB * K * N));
+    float *C = f32(env, a[2], static_cast<size_t>(batch * M * N));
+    const int64_t lda = ta ? M : K, ldb = tb ? K : N;
+    ThreadsFor threads(2.0 * batch * M * N * K >= kConvParallelFlops);
+    for (int64_t i = 0; i < batch; i++) {
+      const float *Ai = A + (batchA == 1 ? 0 : i * M * K);
+      const float *Bi = B + (batchB == 1 ? 0 : i * K * N);
+      dnnl_status_t st = dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, 1.f, Ai, lda, Bi, ldb, 0.f, C + i * M * N, N);
+      if (st != dnnl_success) throw JsError{"oneDNN: sgemm failed"};
+    }
+    return undef(env);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------- memory-bound ops
+//
+// The stock cpu backend runs these as single-threaded JS loops (Transpose, Slice, PadV2 and Reverse through a
+// per-element index computation); in a training step of the ROBOT18 network they cost several times the
+// convolutions. Here they are plain OpenMP loops over contiguous float32 arrays.
+
+
+// stridedCopy(src, dst, [rank, shape[rank], srcOffset, srcStrides[rank], dstOffset, dstStrides[rank]]):
+// dst[dstOffset + Σ i_d·dstStrides_d] = src[srcOffset + Σ i_d·srcStrides_d] over the box `shape`. Strides may be
+// negative (Reverse); Transpose, Slice, the copy half of PadV2 and Reverse are all one call.
+napi_value StridedCopy(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 3);
+    size_t slen, dlen, plen;
+    float *src = typed<float>(env, a[0], napi_float32_array, &slen);
+    float *dst = typed<float>(env, a[1], napi_float32_array, &dlen);
+    int32_t *p = typed<int32_t>(env, a[2], napi_int32_array, &plen);
+    if (plen < 1) throw JsError{"tdc_native: bad copy params"};
+    const int rank = p[0];
+    if (rank < 1 || plen != static_cast<size_t>(3 + 3 * rank)) throw JsError{"tdc_native: bad copy params"};
+    const int32_t *shape = p + 1;
+    const int64_t srcOff = p[1 + rank];
+    const int32_t *ss = p + 2 + rank;
+    const int64_t dstOff = p[2 + 2 * rank];
+    const int32_t *ds = p + 3 + 2 * rank;
+    int64_t outer = 1;
+    for (int d = 0; d < rank - 1; d++) outer *= shape[d];
+    const int64_t inner = shape[rank - 1];
+    if (outer * inner == 0) return undef(env);
+    // Bounds: the extreme offsets along every axis must stay inside both arrays.
+    int64_t sLo = srcOff, sHi = srcOff, dLo = dstOff, dHi = dstOff;
+    for (int d = 0; d < rank; d++) {
+      const int64_t span = static_cast<int64_t>(shape[d] - 1);
+      (ss[d] < 0 ? sLo : sHi) += span * ss[d];
+      (ds[d] < 0 ? dLo : dHi) += span * ds[d];
+    }
+    if (sLo < 0 || dLo < 0 || sHi >= static_cast<int64_t>(slen) || dHi >= static_cast<int64_t>(dlen)) throw JsError{"tdc_native: copy out of bounds"};
+    const int64_t sIn = ss[rank - 1], dIn = ds[rank - 1];
+#pragma omp parallel for schedule(static) if (outer * inner >= kParallelMin)
+    for (int64_t o = 0; o < outer; o++) {
+      int64_t rem = o, so = srcOff, dof = dstOff;
+      for (int d = rank - 2; d >= 0; d--) {
+        const int64_t i = rem % shape[d];
+        rem /= shape[d];
+        so += i * ss[d];
+        dof += i * ds[d];
+      }
+      const float *s = src + so;
+      float *t = dst + dof;
+      if (sIn == 1 && dIn == 1) {
+        std::memcpy(t, s, static_cast<size_t>(inner) * sizeof(float));
+      } else {
+        for (int64_t i = 0; i < inner; i++) t[i * dIn] = s[i * sIn];
+      }
+    }
+    return undef(env);
+  });
+}
+
+// fill(dst, value)
+napi_value Fill(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 2);
+    size_t n;
+    float *dst = typed<float>(env, a[0], napi_float32_array, &n);
+    double v;
+    NAPI_OK(napi_get_value_double(env, a[1], &v));
+    const float fv = static_cast<float>(v);
+    const int64_t len = static_cast<int64_t>(n);
+#pragma omp parallel for simd schedule(static) if (len >= kParallelMin)
+    for (int64_t i = 0; i < len; i++) dst[i] = fv;
+    return undef(env);
+  });
+}
+
+enum BinaryOp { kAdd = 0, kSub = 1, kMul = 2, kDiv = 3, kMax = 4, kMin = 5, kReluGrad = 6 };
+
+template <int OP>
+inline float apply(float x, float y) {
+  if (OP == kAdd) return x + y;
+  if (OP == kSub) return x - y;
+  if (OP == kMul) return x * y;
+  if (OP == kDiv) return x / y;
+  if (OP == kMax) return (x != x || y != y) ? x + y : (x > y ? x : y);  // NaN propagates, as tfjs
+  if (OP == kMin) return (x != x || y != y) ? x + y : (x < y ? x : y);
+  // x = dy, y = the relu's input: dy · step(y), NaN inputs staying NaN as in tfjs's mul(dy, step(y)).
+  return y > 0.f ? x : (y != y ? y : x * 0.f);
+}
+
+// out[i] = a[i mod na] op b[i mod nb], where na, nb divide n: same shapes, scalars and trailing-axes
+// broadcasting ([B, H, W, C] op [C]) — what the JS side checks before calling.
+template <int OP>
+void binaryLoop(const float *a, int64_t na, const float *b, int64_t nb, float *out, int64_t n, bool repeat) {
+  if (repeat && na != nb) {
+    // The smaller side broadcasts over trailing axes ([N, K] op [N, 1]): its element j covers out[j·r, (j+1)·r).
+    const bool bSmall = nb < na;
+    const int64_t rows = bSmall ? nb : na;
+    const int64_t r = n / rows;
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+    for (int64_t j = 0; j < rows; j++) {
+      float *o = out + j * r;
+      if (bSmall) {
+        const float c = b[j];
+        const float *x = a + j * r;
+        for (int64_t i = 0; i < r; i++) o[i] = apply<OP>(x[i], c);
+      } else {
+        const float c = a[j];
+        const float *y = b + j * r;
+        for (int64_t i = 0; i < r; i++) o[i] = apply<OP>(c, y[i]);
+      }
+    }
+    return;
+  }
+  if (na == n && nb == n) {
+#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
+    for (int64_t i = 0; i < n; i++) out[i] = apply<OP>(a[i], b[i]);
+  } else if (nb == 1 || na == 1) {
+    const bool sb = nb == 1;
+    const float c = sb ? b[0] : a[0];
+    const float *v = sb ? a : b;
+#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
+    for (int64_t i = 0; i < n; i++) out[i] = sb ? apply<OP>(v[i], c) : apply<OP>(c, v[i]);
+  } else {
+    const int64_t inner = na < nb ? na : nb;
+    const bool bSmall = nb < na;
+    const int64_t rows = n / inner;
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+    for (int64_t r = 0; r < rows; r++) {
+      float *o = out + r * inner;
+      if (bSmall) {
+        const float *x = a + r * inner;
+#pragma omp simd
+        for (int64_t i = 0; i < inner; i++) o[i] = apply<OP>(x[i], b[i]);
+      } else {
+        const float *y = b + r * inner;
+#pragma omp simd
+        for (int64_t i = 0; i < inner; i++) o[i] = apply<OP>(a[i], y[i]);
+      }
+    }
+  }
+}
+
+// binary(op, a, b, out, repeat): repeat = 0 broadcasts the smaller side cyclically (trailing-axes block),
+// 1 repeats each of its elements over a run (leading-axes block).
+napi_value Binary(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 5);
+    const bool repeat = i32(env, a[4]) != 0;
+    const int op = i32(env, a[0]);
+    size_t na, nb, n;
+    float *x = typed<float>(env, a[1], napi_float32_array, &na);
+    float *y = typed<float>(env, a[2], napi_float32_array, &nb);
+    float *out = typed<float>(env, a[3], napi_float32_array, &n);
+    const int64_t N = n, NA = na, NB = nb;
+    if (NA == 0 || NB == 0 || N % NA || N % NB || (NA != N && NB != N && NA != 1 && NB != 1)) throw JsError{"tdc_native: binary shapes"};
+    switch (op) {
+      case kAdd: binaryLoop<kAdd>(x, NA, y, NB, out, N, repeat); break;
+      case kSub: binaryLoop<kSub>(x, NA, y, NB, out, N, repeat); break;
+      case kMul: binaryLoop<kMul>(x, NA, y, NB, out, N, repeat); break;
+      case kDiv: binaryLoop<kDiv>(x, NA, y, NB, out, N, repeat); break;
+      case kMax: binaryLoop<kMax>(x, NA, y, NB, out, N, repeat); break;
+      case kMin: binaryLoop<kMin>(x, NA, y, NB, out, N, repeat); break;
+      case kReluGrad: binaryLoop<kReluGrad>(x, NA, y, NB, out, N, repeat); break;
+      default: throw JsError{"tdc_native: unknown binary op"};
+    }
+    return undef(env);
+  });
+}
+
+enum UnaryOp { kRelu = 0, kStep = 1, kNeg = 2, kRelu6 = 3, kExp = 4 };
+
+// unary(op, x, out, alpha): relu (NaN stays NaN), step (x > 0 ? 1 : alpha, NaN stays NaN), neg, relu6, exp.
+napi_value Unary(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 4);
+    const int op = i32(env, a[0]);
+    size_t n, m;
+    float *x = typed<float>(env, a[1], napi_float32_array, &n);
+    float *out = typed<float>(env, a[2], napi_float32_array, &m);
+    double alphaD;
+    NAPI_OK(napi_get_value_double(env, a[3], &alphaD));
+    const float alpha = static_cast<float>(alphaD);
+    if (m != n) throw JsError{"tdc_native: unary sizes"};
+    const int64_t N = n;
+    switch (op) {
+      case kRelu:
+#pragma omp parallel for simd schedule(static) if (N >= kParallelMin)
+        for (int64_t i = 0; i < N; i++) out[i] = x[i] < 0.f ? 0.f : x[i];
+        break;
+      case kStep:
+#pragma omp parallel for simd schedule(static) if (N >= kParallelMin)
+        for (int64_t i = 0; i < N; i++) out[i] = x[i] != x[i] ? x[i] : (x[i] > 0.f ? 1.f : alpha);
+        break;
+      case kNeg:
+#pragma omp parallel for simd schedule(static) if (N >= kParallelMin)
+        for (int64_t i = 0; i < N; i++) out[i] = -x[i];
+        break;
+      case kRelu6:
+#pragma omp parallel for simd schedule(static) if (N >= kParallelMin)
+        for (int64_t i = 0; i < N; i++) out[i] = x[i] < 0.f ? 0.f : (x[i] > 6.f ? 6.f : x[i]);
+        break;
+      case kExp:
+        // In double, then rounded: the same float32 tfjs gets from Math.exp.
+#pragma omp parallel for schedule(static) if (N >= kParallelMin)
+        for (int64_t i = 0; i < N; i++) out[i] = static_cast<float>(std::exp(static_cast<double>(x[i])));
+        break;
+      default:
+        throw JsError{"tdc_native: unknown unary op"};
+    }
+    return undef(env);
+  });
+}
+
+// reduceSum(x, out, [outer, mid, inner], scale): out[o, i] = scale · Σ_m x[o, m, i] (sums in double, so long
+// reductions do not lose float32 precision).
+napi_value ReduceSum(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 4);
+    size_t n, m, plen;
+    float *x = typed<float>(env, a[0], napi_float32_array, &n);
+    float *out = typed<float>(env, a[1], napi_float32_array, &m);
+    int32_t *p = typed<int32_t>(env, a[2], napi_int32_array, &plen);
+    double scale;
+    NAPI_OK(napi_get_value_double(env, a[3], &scale));
+    if (plen != 3) throw JsError{"tdc_native: bad reduce params"};
+    const int64_t outer = p[0], mid = p[1], inner = p[2];
+    if (static_cast<int64_t>(n) != outer * mid * inner || static_cast<int64_t>(m) != outer * inner) throw JsError{"tdc_native: reduce sizes"};
+    if (inner == 1) {
+#pragma omp parallel for schedule(static) if (static_cast<int64_t>(n) >= kParallelMin)
+      for (int64_t o = 0; o < outer; o++) {
+        const float *r = x + o * mid;
+        double acc = 0;
+#pragma omp simd reduction(+ : acc)
+        for (int64_t k = 0; k < mid; k++) acc += r[k];
+        out[o] = static_cast<float>(acc * scale);
+      }
+      return undef(env);
+    }
+    // Columns: split the reduced axis across threads, each with its own double accumulator row.
+    const int threads = (static_cast<int64_t>(n) >= kParallelMin) ? threadsSetting() : 1;
+    std::vector<double> acc(static_cast<size_t>(threads) * outer * inner, 0.0);
+#pragma omp parallel num_threads(threads)
+    {
+      const int t = omp_get_thread_num();
+      double *mine = acc.data() + static_cast<size_t>(t) * outer * inner;
+      for (int64_t o = 0; o < outer; o++) {
+        double *row = mine + o * inner;
+#pragma omp for schedule(static) nowait
+        for (int64_t k = 0; k < mid; k++) {
+          const float *r = x + (o * mid + k) * inner;
+#pragma omp simd
+          for (int64_t i = 0; i < inner; i++) row[i] += r[i];
+        }
+      }
+    }
+    for (int64_t j = 0; j < outer * inner; j++) {
+      double s = 0;
+      for (int t = 0; t < threads; t++) s += acc[static_cast<size_t>(t) * outer * inner + j];
+      out[j] = static_cast<float>(s * scale);
+    }
+    return undef(env);
+  });
+}
+
+// reduceMax(x, out, [outer, mid, inner]): out[o, i] = max_m x[o, m, i]; a NaN wins, as in tfjs.
+napi_value ReduceMax(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 3);
+    size_t n, m, plen;
+    float *x = typed<float>(env, a[0], napi_float32_array, &n);
+    float *out = typed<float>(env, a[1], napi_float32_array, &m);
+    int32_t *p = typed<int32_t>(env, a[2], napi_int32_array, &plen);
+    if (plen != 3) throw JsError{"tdc_native: bad reduce params"};
+    const int64_t outer = p[0], mid = p[1], inner = p[2];
+    if (mid < 1 || static_cast<int64_t>(n) != outer * mid * inner || static_cast<int64_t>(m) != outer * inner) throw JsError{"tdc_native: reduce sizes"};
+#pragma omp parallel for schedule(static) if (static_cast<int64_t>(n) >= kParallelMin)
+    for (int64_t o = 0; o < outer; o++) {
+      float *row = out + o * inner;
+      std::memcpy(row, x + o * mid * inner, sizeof(float) * static_cast<size_t>(inner));
+      for (int64_t k = 1; k < mid; k++) {
+        const float *r = x + (o * mid + k) * inner;
+        for (int64_t i = 0; i < inner; i++) row[i] = (r[i] > row[i] || r[i] != r[i]) ? r[i] : row[i];
+      }
+    }
+    return undef(env);
+  });
+}
+
+// Max pooling, NHWC and NDHWC (2D is D = 1). params [B, D, H, W, C, od, oh, ow, fd, fh, fw, sd, sh, sw,
+// padFront, padTop, padLeft, lastWins].
+struct PoolParams {
+  int64_t B, D, H, W, C, od, oh, ow, fd, fh, fw, sd, sh, sw, pf, pt, pl;
+  bool lastWins;
+  static PoolParams decode(napi_env env, napi_value v) {
+    size_t len;
+    int32_t *p = typed<int32_t>(env, v, napi_int32_array, &len);
+    if (len != 18) throw JsError{"tdc_native: bad pool params"};
+    return {p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11], p[12], p[13], p[14], p[15], p[16], p[17] != 0};
+  }
+  int64_t inSize() const { return B * D * H * W * C; }
+  int64_t outSize() const { return B * od * oh * ow * C; }
+};
+
+// maxPool(x, y, params): padding taps are skipped (never win), as in tfjs.
+napi_value MaxPool(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 3);
+    PoolParams q = PoolParams::decode(env, a[2]);
+    float *x = f32(env, a[0], static_cast<size_t>(q.inSize()));
+    float *y = f32(env, a[1], static_cast<size_t>(q.outSize()));
+    const int64_t rows = q.B * q.od * q.oh;
+#pragma omp parallel for schedule(static) if (q.inSize() >= kParallelMin)
+    for (int64_t row = 0; row < rows; row++) {
+      const int64_t b = row / (q.od * q.oh), k = (row / q.oh) % q.od, i = row % q.oh;
+      for (int64_t j = 0; j < q.ow; j++) {
+        float *o = y + (row * q.ow + j) * q.C;
+        for (int64_t c = 0; c < q.C; c++) o[c] = -std::numeric_limits<float>::infinity();
+        for (int64_t t = 0; t < q.fd; t++) {
+          const int64_t z = k * q.sd - q.pf + t;
+          if (z < 0 || z >= q.D) continue;
+          for (int64_t u = 0; u < q.fh; u++) {
+            const int64_t r = i * q.sh - q.pt + u;
+            if (r < 0 || r >= q.H) continue;
+            for (int64_t v = 0; v < q.fw; v++) {
+              const int64_t s2 = j * q.sw - q.pl + v;
+              if (s2 < 0 || s2 >= q.W) continue;
+              const float *xi = x + (((b * q.D + z) * q.H + r) * q.W + s2) * q.C;
+#pragma omp simd
+              for (int64_t c = 0; c < q.C; c++) o[c] = xi[c] > o[c] ? xi[c] : o[c];
+            }
+          }
+        }
+      }
+    }
+    return undef(env);
+  });
+}
+
+// maxPoolGrad(dy, x, dx, params): each dy goes to one tap holding its window's maximum — the first in row-major
+// window order (tfjs's 2D MaxPoolGrad, `>`), or the last (its MaxPool3DGrad, `>=`: lastWins) — which matters
+// after a relu, where windows of equal zeros are common.
+napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 4);
+    PoolParams q = PoolParams::decode(env, a[3]);
+    float *dy = f32(env, a[0], static_cast<size_t>(q.outSize()));
+    float *x = f32(env, a[1], static_cast<size_t>(q.inSize()));
+    float *dx = f32(env, a[2], static_cast<size_t>(q.inSize()));
+    std::memset(dx, 0, sizeof(float) * static_cast<size_t>(q.inSize()));
+    // Windows may overlap (stride < size), so threads split the channels, never the positions.
+#pragma omp parallel if (q.inSize() >= kParallelMin)
+    {
+      const int nt = omp_get_num_threads(), th = omp_get_thread_num();
+      const int64_t c0 = q.C * th / nt, c1 = q.C * (th + 1) / nt, nc = c1 - c0;
+      std::vector<int64_t> best(static_cast<size_t>(nc));
+      std::vector<float> bestV(static_cast<size_t>(nc));
+      for (int64_t b = 0; b < q.B; b++)
+        for (int64_t k = 0; k < q.od; k++)
+          for (int64_t i = 0; i < q.oh; i++)
+            for (int64_t j = 0; j < q.ow; j++) {
+              std::fill(best.begin(), best.end(), -1);
+              std::fill(bestV.begin(), bestV.end(), -std::numeric_limits<float>::infinity());
+              for (int64_t t = 0; t < q.fd; t++) {
+                const int64_t z = k * q.sd - q.pf + t;
+                if (z < 0 || z >= q.D) continue;
+                for (int64_t u = 0; u < q.fh; u++) {
+                  const int64_t r = i * q.sh - q.pt + u;
+                  if (r < 0 || r >= q.H) continue;
+                  for (int64_t v = 0; v < q.fw; v++) {
+                    const int64_t s2 = j * q.sw - q.pl + v;
+                    if (s2 < 0 || s2 >= q.W) continue;
+                    const int64_t base = (((b * q.D + z) * q.H + r) * q.W + s2) * q.C + c0;
+                    const float *xi = x + base;
+                    if (q.lastWins) {
+                      for (int64_t c = 0; c < nc; c++)
+                        if (xi[c] >= bestV[c]) {
+                          bestV[c] = xi[c];
+                          best[c] = base + c;
+                        }
+                    } else {
+                      for (int64_t c = 0; c < nc; c++)
+                        if (best[c] < 0 || xi[c] > bestV[c]) {
+                          bestV[c] = xi[c];
+                          best[c] = base + c;
+                        }
+                    }
+                  }
+                }
+              }
+              const float *g = dy + (((b * q.od + k) * q.oh + i) * q.ow + j) * q.C + c0;
+              for (int64_t c = 0; c < nc; c++)
+                if (best[c] >= 0) dx[best[c]] += g[c];
+            }
+    }
+    return undef(env);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------- info
+
+napi_value Threads(napi_env env, napi_callback_info) {
+  napi_value out;
+  napi_create_int32(env, threadsSetting(), &out);
+  return out;
+}
+
+napi_value Version(napi_env env, napi_callback_info) {
+  const dnnl_version_t *v = dnnl_version();
+  std::string s = "oneDNN " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch);
+  napi_value out;
+  napi_create_string_utf8(env, s.c_str(), s.size(), &out);
+  return out;
+}
+
+napi_value SetThreads(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 1);
+    int n = i32(env, a[0]);
+    if (n < 1) throw JsError{"tdc_native: threads must be >= 1"};
+    threadsSetting() = n;
+    omp_set_num_threads(n);
+    return undef(env);
+  });
+}
+
+napi_value Init(napi_env env, napi_value exports) {
+  const napi_property_descriptor props[] = {
+      {"convForward", nullptr, ConvForward, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"convBackwardData", nullptr, ConvBackwardData, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"convBackwardWeights", nullptr, ConvBackwardWeights, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"batchMatMul", nullptr, BatchMatMul, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"stridedCopy", nullptr, StridedCopy, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"fill", nullptr, Fill, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"binary", nullptr, Binary, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"unary", nullptr, Unary, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"reduceSum", nullptr, ReduceSum, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"reduceMax", nullptr, ReduceMax, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"maxPool", nullptr, MaxPool, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"maxPoolGrad", nullptr, MaxPoolGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"threads", nullptr, Threads, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"version", nullptr, Version, nullptr, nullptr, nullptr, napi_default, nullptr},
+  };
+  napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
+  return exports;
+}
+
+}  // namespace
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)

@@ -1,0 +1,94 @@
+/** Finds and loads the optional oneDNN addon (native/build/tdc_native.node); absent or broken means `null`, silently. */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The functions the addon exports (native/tdc_native.cc). All arrays are written in place. */
+export interface NativeAddon {
+  /** y = conv(x, filter) (+ bias) (relu when `relu` is 1); params as `convParams` builds them. */
+  convForward(x: Float32Array, filter: Float32Array, bias: Float32Array | null, y: Float32Array, params: Int32Array, relu: number): void;
+  /** dx of a convolution from dy and the filter. */
+  convBackwardData(dy: Float32Array, filter: Float32Array, dx: Float32Array, params: Int32Array): void;
+  /** dW of a convolution from x and dy. */
+  convBackwardWeights(x: Float32Array, dy: Float32Array, dw: Float32Array, params: Int32Array): void;
+  /** Row-major batched sgemm; params [batch, batchA, batchB, M, K, N, transA, transB], a batch of 1 broadcasts. */
+  batchMatMul(a: Float32Array, b: Float32Array, c: Float32Array, params: Int32Array): void;
+  /**
+   * dst[dstOff + Σ i·dstStrides] = src[srcOff + Σ i·srcStrides] over the box `shape`; params
+   * [rank, shape…, srcOff, srcStrides…, dstOff, dstStrides…] (strides may be negative).
+   */
+  stridedCopy(src: Float32Array, dst: Float32Array, params: Int32Array): void;
+  /** dst[:] = value. */
+  fill(dst: Float32Array, value: number): void;
+  /**
+   * out = a op b (0 add, 1 sub, 2 mul, 3 div, 4 max, 5 min, 6 relu gradient: a where b > 0). The smaller side has
+   * out's size, size 1, or broadcasts: cyclically (repeat 0, trailing-axes block) or element-wise over runs
+   * (repeat 1, leading-axes block).
+   */
+  binary(op: number, a: Float32Array, b: Float32Array, out: Float32Array, repeat: number): void;
+  /** out[o, i] = max_m x[o, m, i]; params [outer, mid, inner]. */
+  reduceMax(x: Float32Array, out: Float32Array, params: Int32Array): void;
+  /** out = op(x) (0 relu, 1 step with `alpha` for x ≤ 0, 2 neg, 3 relu6, 4 exp). */
+  unary(op: number, x: Float32Array, out: Float32Array, alpha: number): void;
+  /** out[o, i] = scale · Σ_m x[o, m, i]; params [outer, mid, inner]. */
+  reduceSum(x: Float32Array, out: Float32Array, params: Int32Array, scale: number): void;
+  /**
+   * NDHWC max pooling (2D: D = 1); params [B, D, H, W, C, od, oh, ow, fd, fh, fw, sd, sh, sw, padFront, padTop,
+   * padLeft, lastWins].
+   */
+  maxPool(x: Float32Array, y: Float32Array, params: Int32Array): void;
+  /** Gradient of maxPool (same params): dy routed to each window's first (lastWins: last) maximum. */
+  maxPoolGrad(dy: Float32Array, x: Float32Array, dx: Float32Array, params: Int32Array): void;
+  /** OpenMP threads the kernels use. */
+  threads(): number;
+  /** Sets the OpenMP thread count (≥ 1). */
+  setThreads(n: number): void;
+  /** e.g. "oneDNN 2.6.3". */
+  version(): string;
+}
+
+let loaded: NativeAddon | null | undefined;
+let why = '';
+
+/** The package root: the nearest ancestor of this file holding native/build.mjs (works from source and dist/). */
+function packageRoot(): string | undefined {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(path.join(dir, 'native', 'build.mjs'))) return dir;
+    const up = path.dirname(dir);
+    if (up === dir) return undefined;
+    dir = up;
+  }
+}
+
+/**
+ * The addon, or null when it is disabled (TDC_NO_NATIVE=1), was not built (no oneDNN / compiler at install time) or
+ * fails to load (e.g. libdnnl removed since). TDC_NATIVE_ADDON overrides the file's path. Loaded once.
+ */
+export function loadNative(): NativeAddon | null {
+  if (loaded !== undefined) return loaded;
+  loaded = null;
+  if (process.env.TDC_NO_NATIVE === '1') {
+    why = 'disabled by TDC_NO_NATIVE=1';
+    return loaded;
+  }
+  const root = packageRoot();
+  const file = process.env.TDC_NATIVE_ADDON || (root ? path.join(root, 'native', 'build', 'tdc_native.node') : '');
+  if (!file || !existsSync(file)) {
+    why = 'not built (needs oneDNN at install time: apt-get install libdnnl-dev, then npm run build:native)';
+    return loaded;
+  }
+  try {
+    loaded = createRequire(import.meta.url)(file) as NativeAddon;
+  } catch (e) {
+    why = `failed to load: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`;
+  }
+  return loaded;
+}
+
+/** Why `loadNative()` returned null ('' when it loaded). */
+export function nativeUnavailableReason(): string {
+  loadNative();
+  return why;
+}

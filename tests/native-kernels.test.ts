@@ -1,0 +1,356 @@
+/**
+ * The oneDNN kernels of the 'native' backend against the stock tfjs cpu backend (an independent implementation:
+ * plain JS loops), on the same inputs: values to 1e-4 relative for every registered kernel over stride 1/2,
+ * 'same'/'valid'/explicit pads, dilation, 1×1, non-square maps and kernels, batch > 1. Each case also checks that
+ * the native path really ran (not its fallback). Where the addon cannot exist (no oneDNN headers or no compiler on
+ * this machine) only the silent-fallback contract is tested; where it can, its absence is a failure.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildNetwork, type NetworkArgs } from '../runtime/layers/index.js';
+import { nativeAvailable, nativeKernelStats, nativeUnavailableReason, registerNativeBackend, resetNativeKernelStats } from '../runtime/native/index.js';
+
+const canBuild = (() => {
+  if (process.env.TDC_NO_NATIVE === '1' || process.platform !== 'linux') return false;
+  if (!existsSync('/usr/include/oneapi/dnnl/dnnl.hpp')) return false;
+  try {
+    execFileSync(process.env.CXX || 'g++', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+const available = nativeAvailable();
+
+/** Deterministic values in [-1, 1) (a small LCG: no dependence on either backend's RNG). */
+function values(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s / 2 ** 31 - 1;
+  }
+  return out;
+}
+
+const sizeOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+
+/** Runs one kernel on `backend` with inputs built from the given shapes/seeds; returns its values. */
+async function runOn(backend: string, kernel: string, inputs: Record<string, [number[], number]>, attrs: Record<string, unknown>): Promise<{ shape: number[]; data: Float32Array }> {
+  await tf.setBackend(backend);
+  const ts: Record<string, tf.Tensor> = {};
+  for (const [k, [shape, seed]] of Object.entries(inputs)) ts[k] = tf.tensor(values(sizeOf(shape), seed), shape);
+  const out = tf.engine().runKernel(kernel, ts as unknown as tf.NamedTensorMap, attrs as tf.NamedAttrMap) as tf.Tensor;
+  const res = { shape: out.shape, data: out.dataSync() as Float32Array };
+  tf.dispose([out, ...Object.values(ts)]);
+  return res;
+}
+
+/** max |a − b| / max |b|, after checking shapes agree. */
+function relErr(a: { shape: number[]; data: Float32Array }, b: { shape: number[]; data: Float32Array }): number {
+  expect(a.shape).toEqual(b.shape);
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < b.data.length; i++) {
+    diff = Math.max(diff, Math.abs(a.data[i]! - b.data[i]!));
+    scale = Math.max(scale, Math.abs(b.data[i]!));
+  }
+  expect(scale).toBeGreaterThan(0);
+  return diff / scale;
+}
+
+async function compare(kernel: string, inputs: Record<string, [number[], number]>, attrs: Record<string, unknown>, expectNative = true): Promise<void> {
+  const ref = await runOn('cpu', kernel, inputs, attrs);
+  resetNativeKernelStats();
+  const got = await runOn('native', kernel, inputs, attrs);
+  expect(relErr(got, ref)).toBeLessThan(1e-4);
+  const s = nativeKernelStats()[kernel];
+  if (expectNative) {
+    expect(s?.lastError ?? '').toBe('');
+    expect(s?.native).toBe(1);
+  } else {
+    expect(s?.fallback).toBe(1);
+  }
+}
+
+describe('native addon availability', () => {
+  it(canBuild ? 'is built and loads (oneDNN and a compiler are present)' : 'falls back silently when it cannot be built', () => {
+    if (canBuild) {
+      expect(nativeUnavailableReason()).toBe('');
+      expect(available).toBe(true);
+    } else {
+      expect(available).toBe(false);
+      expect(registerNativeBackend()).toBeNull();
+      expect(nativeUnavailableReason()).not.toBe('');
+    }
+  });
+});
+
+describe.skipIf(!available)('native kernels match the stock cpu backend', () => {
+  beforeAll(async () => {
+    await tf.setBackend('cpu');
+    const info = registerNativeBackend();
+    expect(info?.kernels).toEqual(
+      expect.arrayContaining(['Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'Conv3D', 'Conv3DBackpropInputV2', 'Conv3DBackpropFilterV2', 'BatchMatMul']),
+    );
+    expect(info!.threads).toBeGreaterThanOrEqual(1);
+  });
+  afterAll(async () => {
+    await tf.setBackend('cpu');
+  });
+
+  // [x shape, filter shape, strides, pad, dilations]
+  const conv2dCases: [string, number[], number[], number | [number, number], unknown, number | [number, number]][] = [
+    ['3×3 stride 1 same, batch 2', [2, 7, 9, 5], [3, 3, 5, 6], 1, 'same', 1],
+    ['3×3 stride 2 same, odd sizes', [1, 9, 11, 4], [3, 3, 4, 3], 2, 'same', 1],
+    ['3×3 stride 2 valid', [2, 10, 8, 3], [3, 3, 3, 4], 2, 'valid', 1],
+    ['2×4 non-square kernel, strides [1, 2]', [1, 8, 12, 3], [2, 4, 3, 5], [1, 2], 'same', 1],
+    ['1×1', [2, 5, 6, 7], [1, 1, 7, 4], 1, 'valid', 1],
+    ['explicit pads', [1, 6, 7, 3], [3, 3, 3, 2], 1, [[0, 0], [2, 0], [1, 3], [0, 0]], 1],
+  ];
+
+  for (const [name, xs, ws, strides, pad] of conv2dCases) {
+    it(`Conv2D ${name}`, async () => {
+      await compare('Conv2D', { x: [xs, 1], filter: [ws, 2] }, { strides, pad, dataFormat: 'NHWC', dilations: 1 });
+    });
+    it(`Conv2DBackpropInput ${name}`, async () => {
+      const info = tf.backend_util.computeConv2DInfo(xs as [number, number, number, number], ws as [number, number, number, number], strides, 1, pad as 'same');
+      await compare('Conv2DBackpropInput', { dy: [info.outShape, 3], filter: [ws, 4] }, { strides, pad, dataFormat: 'NHWC', inputShape: xs });
+    });
+    it(`Conv2DBackpropFilter ${name}`, async () => {
+      const info = tf.backend_util.computeConv2DInfo(xs as [number, number, number, number], ws as [number, number, number, number], strides, 1, pad as 'same');
+      await compare('Conv2DBackpropFilter', { x: [xs, 5], dy: [info.outShape, 6] }, { strides, pad, dataFormat: 'NHWC', filterShape: ws });
+    });
+  }
+
+  it('Conv2D with dilation [2, 3], same and valid', async () => {
+    await compare('Conv2D', { x: [[2, 11, 13, 3], 7], filter: [[3, 3, 3, 4], 8] }, { strides: 1, pad: 'same', dataFormat: 'NHWC', dilations: [2, 3] });
+    await compare('Conv2D', { x: [[1, 11, 13, 3], 9], filter: [[3, 2, 3, 4], 10] }, { strides: 1, pad: 'valid', dataFormat: 'NHWC', dilations: [2, 3] });
+  });
+
+  it('FusedConv2D with bias + relu, bias only, and dilation', async () => {
+    const base = { strides: 1, pad: 'same', dataFormat: 'NHWC', dilations: 1, dimRoundingMode: undefined, leakyreluAlpha: 0 };
+    await compare('FusedConv2D', { x: [[2, 6, 7, 3], 11], filter: [[3, 3, 3, 5], 12], bias: [[5], 13] }, { ...base, activation: 'relu' });
+    await compare('FusedConv2D', { x: [[1, 6, 7, 3], 14], filter: [[3, 3, 3, 5], 15], bias: [[5], 16] }, { ...base, strides: 2, activation: 'linear' });
+    await compare('FusedConv2D', { x: [[1, 9, 8, 2], 17], filter: [[3, 3, 2, 3], 18], bias: [[3], 19] }, { ...base, dilations: 2, activation: 'relu' });
+  });
+
+  it('FusedConv2D with an activation oneDNN is not given (elu) runs the stock kernel', async () => {
+    await compare('FusedConv2D', { x: [[1, 5, 5, 2], 20], filter: [[3, 3, 2, 3], 21], bias: [[3], 22] }, { strides: 1, pad: 'same', dataFormat: 'NHWC', dilations: 1, activation: 'elu' }, false);
+  });
+
+  // [x shape, filter shape, strides, pad, dilations]
+  const conv3dCases: [string, number[], number[], number | [number, number, number], 'same' | 'valid', number | [number, number, number]][] = [
+    ['3×3×3 stride 1 same, batch 2', [2, 4, 6, 5, 3], [3, 3, 3, 3, 4], 1, 'same', 1],
+    ['1×3×3 (anisotropic) valid', [1, 3, 7, 6, 2], [1, 3, 3, 2, 3], 1, 'valid', 1],
+    ['3×3×3 stride 2 same', [1, 5, 7, 6, 2], [3, 3, 3, 2, 2], 2, 'same', 1],
+    ['1×1×1', [2, 3, 4, 5, 6], [1, 1, 1, 6, 2], 1, 'same', 1],
+  ];
+  for (const [name, xs, ws, strides, pad] of conv3dCases) {
+    it(`Conv3D ${name}`, async () => {
+      await compare('Conv3D', { x: [xs, 31], filter: [ws, 32] }, { strides, pad, dataFormat: 'NDHWC', dilations: 1 });
+    });
+    it(`Conv3DBackpropInputV2 ${name}`, async () => {
+      const info = tf.backend_util.computeConv3DInfo(xs as [number, number, number, number, number], ws as [number, number, number, number, number], strides, 1, pad);
+      await compare('Conv3DBackpropInputV2', { dy: [info.outShape, 33], filter: [ws, 34] }, { strides, pad, inputShape: xs });
+    });
+    it(`Conv3DBackpropFilterV2 ${name}`, async () => {
+      const info = tf.backend_util.computeConv3DInfo(xs as [number, number, number, number, number], ws as [number, number, number, number, number], strides, 1, pad);
+      await compare('Conv3DBackpropFilterV2', { x: [xs, 35], dy: [info.outShape, 36] }, { strides, pad, filterShape: ws });
+    });
+  }
+
+  it('Conv3D with dilation [1, 2, 2]', async () => {
+    await compare('Conv3D', { x: [[1, 3, 9, 8, 2], 37], filter: [[1, 3, 3, 2, 3], 38] }, { strides: 1, pad: 'same', dataFormat: 'NDHWC', dilations: [1, 2, 2] });
+  });
+
+  it('BatchMatMul: plain, transposed, batched, broadcast', async () => {
+    await compare('BatchMatMul', { a: [[5, 7], 41], b: [[7, 3], 42] }, { transposeA: false, transposeB: false });
+    await compare('BatchMatMul', { a: [[7, 5], 43], b: [[3, 7], 44] }, { transposeA: true, transposeB: true });
+    await compare('BatchMatMul', { a: [[3, 4, 6], 45], b: [[3, 6, 2], 46] }, { transposeA: false, transposeB: false });
+    await compare('BatchMatMul', { a: [[1, 4, 6], 47], b: [[3, 2, 6], 48] }, { transposeA: false, transposeB: true });
+    await compare('BatchMatMul', { a: [[2, 3, 6, 4], 49], b: [[6, 5], 50] }, { transposeA: true, transposeB: false });
+  });
+
+  it('BatchMatMul with per-axis batch broadcasting runs the stock kernel', async () => {
+    await compare('BatchMatMul', { a: [[2, 1, 3, 4], 51], b: [[1, 3, 4, 2], 52] }, { transposeA: false, transposeB: false }, false);
+  });
+
+  it('elementwise Add / Sub / Multiply / RealDiv / Maximum / Minimum: same shape, scalar, trailing broadcast', async () => {
+    for (const k of ['Add', 'Sub', 'Multiply', 'RealDiv', 'Maximum', 'Minimum']) {
+      await compare(k, { a: [[2, 3, 4, 5], 81], b: [[2, 3, 4, 5], 82] }, {});
+      await compare(k, { a: [[2, 3, 4, 5], 83], b: [[5], 84] }, {});
+      await compare(k, { a: [[1, 1, 5], 85], b: [[3, 4, 5], 86] }, {});
+      await compare(k, { a: [[], 87], b: [[40, 900], 88] }, {});
+    }
+    // leading-block broadcasting ([N, K] op [N, 1], as in logSoftmax) runs natively too
+    await compare('Sub', { a: [[6, 5, 4], 91], b: [[6, 5, 1], 92] }, {});
+    await compare('RealDiv', { a: [[6, 1], 93], b: [[6, 7], 94] }, {});
+    // per-axis broadcasting ([2, 1, 3] with [4, 1]) is left to the stock kernel
+    await compare('Add', { a: [[2, 1, 3], 89], b: [[4, 1], 90] }, {}, false);
+  });
+
+  it('Relu, Step (alpha), Neg, Relu6, Exp and AddN', async () => {
+    await compare('Relu', { x: [[3, 50, 7], 91] }, {});
+    await compare('Step', { x: [[3, 50, 7], 92] }, { alpha: 0.25 });
+    await compare('Neg', { x: [[3, 50, 7], 93] }, {});
+    await compare('Relu6', { x: [[1000], 94] }, {});
+    await compare('Exp', { x: [[3, 50, 7], 95] }, {});
+    const ref = await (async () => {
+      await tf.setBackend('cpu');
+      return tf.addN([1, 2, 3].map((i) => tf.tensor(values(600, 95 + i), [20, 30]))).dataSync();
+    })();
+    resetNativeKernelStats();
+    await tf.setBackend('native');
+    const got = tf.addN([1, 2, 3].map((i) => tf.tensor(values(600, 95 + i), [20, 30]))).dataSync();
+    expect(nativeKernelStats().AddN?.native).toBe(1);
+    expect(relErr({ shape: [600], data: got as Float32Array }, { shape: [600], data: ref as Float32Array })).toBeLessThan(1e-6);
+  });
+
+  it('the relu gradient (one pass on native) equals tfjs mul(dy, step(x)) on cpu', async () => {
+    const grad = async (backend: string) => {
+      await tf.setBackend(backend);
+      const x = tf.tensor(values(3 * 40 * 7, 131), [3, 40, 7]);
+      const dy = tf.tensor(values(3 * 40 * 7, 132), [3, 40, 7]);
+      const g = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.relu(t), dy)))(x);
+      return { shape: g.shape, data: g.dataSync() as Float32Array };
+    };
+    const ref = await grad('cpu');
+    resetNativeKernelStats();
+    const got = await grad('native');
+    expect(nativeKernelStats().TdcReluGrad?.native).toBe(1);
+    expect(relErr(got, ref)).toBe(0);
+  });
+
+  it('Max over a block of axes, and SplitV', async () => {
+    await compare('Max', { x: [[2, 6, 7, 5], 141] }, { reductionIndices: [-1], keepDims: true });
+    await compare('Max', { x: [[2, 6, 7, 5], 142] }, { reductionIndices: [1, 2], keepDims: false });
+    const split = async (backend: string) => {
+      await tf.setBackend(backend);
+      const x = tf.tensor(values(2 * 6 * 7 * 5, 143), [2, 6, 7, 5]);
+      return tf.split(x, [1, 4, 2], 2).map((t) => ({ shape: t.shape, data: t.dataSync() as Float32Array }));
+    };
+    const ref = await split('cpu');
+    resetNativeKernelStats();
+    const got = await split('native');
+    expect(nativeKernelStats().SplitV?.native).toBe(1);
+    expect(got.length).toBe(3);
+    got.forEach((g, i) => expect(relErr(g, ref[i]!)).toBe(0));
+  });
+
+  it('Sum and Mean over leading, trailing, middle and all axes (keepDims both ways); gaps fall back', async () => {
+    for (const k of ['Sum', 'Mean']) {
+      await compare(k, { x: [[2, 6, 7, 5], 101] }, { axis: [0, 1, 2], keepDims: false });
+      await compare(k, { x: [[2, 6, 7, 5], 102] }, { axis: [-1], keepDims: true });
+      await compare(k, { x: [[2, 6, 7, 5], 103] }, { axis: [1, 2], keepDims: true });
+      await compare(k, { x: [[40000], 104] }, { axis: 0, keepDims: false });
+      await compare(k, { x: [[2, 6, 7, 5], 105] }, { axis: [0, 2], keepDims: false }, false);
+    }
+  });
+
+  it('Transpose, Slice, PadV2, Reverse and Concat (non-contiguous boxes)', async () => {
+    await compare('Transpose', { x: [[2, 3, 4, 5], 111] }, { perm: [3, 1, 2, 0] });
+    await compare('Transpose', { x: [[6, 7], 112] }, { perm: [1, 0] });
+    await compare('Slice', { x: [[2, 6, 7, 5], 113] }, { begin: [1, 2, 1, 1], size: [1, 3, -1, 3] });
+    await compare('PadV2', { x: [[2, 3, 4, 5], 114] }, { paddings: [[0, 1], [2, 0], [1, 3], [0, 0]], constantValue: 0 });
+    await compare('PadV2', { x: [[3, 4], 115] }, { paddings: [[1, 1], [0, 2]], constantValue: -1.5 });
+    await compare('Reverse', { x: [[3, 3, 4, 5], 116] }, { dims: [0, 1] });
+    await compare('Reverse', { x: [[4, 6], 117] }, { dims: [-1] });
+    const ins = (seed: number) => [[2, 3, 4, 2], [2, 3, 4, 5], [2, 3, 4, 1]].map((shape, i) => tf.tensor(values(sizeOf(shape), seed + i), shape));
+    for (const axis of [3, 1]) {
+      const mk = (seed: number) => (axis === 3 ? ins(seed) : ins(seed).map((t) => tf.transpose(t, [0, 3, 2, 1])));
+      await tf.setBackend('cpu');
+      const ref = tf.concat(mk(118), axis);
+      const refV = { shape: ref.shape, data: ref.dataSync() as Float32Array };
+      await tf.setBackend('native');
+      resetNativeKernelStats();
+      const got = tf.concat(mk(118), axis);
+      expect(nativeKernelStats().Concat?.native).toBe(1);
+      expect(relErr({ shape: got.shape, data: got.dataSync() as Float32Array }, refV)).toBe(0);
+    }
+  });
+
+  it('MaxPool and MaxPoolGrad: 2×2/2, 3×3/2 same (overlapping windows), odd sizes', async () => {
+    for (const [filterSize, strides, pad, shape] of [
+      [2, 2, 'valid', [2, 8, 10, 3]],
+      [3, 2, 'same', [1, 9, 7, 4]],
+      [[2, 3], [1, 2], 'valid', [2, 5, 9, 2]],
+    ] as [number | number[], number | number[], string, number[]][]) {
+      const attrs = { filterSize, strides, pad, dimRoundingMode: undefined };
+      await compare('MaxPool', { x: [shape, 121] }, attrs);
+      const info = tf.backend_util.computePool2DInfo(shape as [number, number, number, number], filterSize as number, strides as number, 1, pad as 'same');
+      const ref = await runOn('cpu', 'MaxPool', { x: [shape, 122] }, attrs);
+      await compare('MaxPoolGrad', { dy: [info.outShape, 123], input: [shape, 122], output: [ref.shape, 122] }, attrs);
+    }
+  });
+
+  it('MaxPool3D and MaxPool3DGrad: 1×2×2 / 1×2×2 (BRATS18), 2×2×2 / 2 same, and windows of ties (post-relu zeros)', async () => {
+    for (const [filterSize, strides, pad, shape] of [
+      [[1, 2, 2], [1, 2, 2], 'valid', [2, 3, 8, 6, 3]],
+      [2, 2, 'same', [1, 5, 7, 6, 2]],
+      [3, 1, 'same', [1, 4, 5, 4, 2]],
+    ] as [number | number[], number | number[], string, number[]][]) {
+      const attrs = { filterSize, strides, pad, dimRoundingMode: undefined, dataFormat: 'NDHWC' };
+      await compare('MaxPool3D', { x: [shape, 151] }, attrs);
+      const info = tf.backend_util.computePool3DInfo(shape as [number, number, number, number, number], filterSize as number, strides as number, 1, pad as 'same');
+      await compare('MaxPool3DGrad', { dy: [info.outShape, 152], input: [shape, 153] }, attrs);
+    }
+    // Ties: relu'd inputs are mostly 0; tfjs's 3D gradient routes each dy to the *last* maximal tap, its 2D one to
+    // the first.
+    const tied = async (backend: string, threeD: boolean) => {
+      await tf.setBackend(backend);
+      const shape = threeD ? [1, 2, 4, 4, 2] : [1, 4, 4, 2];
+      const x = tf.relu(tf.tensor(values(sizeOf(shape), 154), shape));
+      const f = (t: tf.Tensor) =>
+        tf.sum(tf.mul(threeD ? tf.maxPool3d(t as tf.Tensor5D, [2, 2, 2], 1, 'same') : tf.maxPool(t as tf.Tensor4D, 2, 1, 'same'), 2.5));
+      const g = tf.grad(f)(x);
+      return { shape: g.shape, data: g.dataSync() as Float32Array };
+    };
+    for (const threeD of [false, true]) {
+      const ref = await tied('cpu', threeD);
+      const got = await tied('native', threeD);
+      expect(Array.from(got.data)).toEqual(Array.from(ref.data));
+    }
+  });
+
+  it('a whole small network: outputs and every weight gradient match the cpu backend', async () => {
+    const args: NetworkArgs = {
+      dims: 2,
+      size: [16, 20],
+      channels: 3,
+      numClasses: 3,
+      numScenes: 2,
+      encoder: { type: 'convstack', filters: [4, 6], convsPerStage: 1, kernel: 3, outputStride: 4, norm: 'none' },
+      context: { pairs: [['seg', 'class'], ['seg', 'scene'], ['class', 'scene']], dilations: [2, 1], filters: 6, combine: 'sum' },
+      decoder: { type: 'aspp', rates: [1, 2], filters: 4, imagePooling: true },
+      heads: { seg: { upsample: 'bilinear' }, class: { hidden: 4, dropout: 0 }, scene: { hidden: 4, dropout: 0 } },
+      seed: 3,
+      kernelInitializer: 'heNormal',
+    };
+    const run = async (backend: string) => {
+      await tf.setBackend(backend);
+      const { model } = buildNetwork(args);
+      const x = tf.tensor(values(2 * 16 * 20 * 3, 61), [2, 16, 20, 3]);
+      const { value, grads } = tf.variableGrads(() => {
+        const outs = model.apply(x, { training: true }) as tf.Tensor[];
+        return tf.addN(outs.map((o, i) => tf.sum(tf.mul(o, tf.tensor(values(o.size, 70 + i), o.shape))))) as tf.Scalar;
+      });
+      const out = { loss: value.dataSync()[0]!, grads: model.trainableWeights.map((w) => ({ shape: grads[(w.read() as tf.Variable).name]!.shape, data: grads[(w.read() as tf.Variable).name]!.dataSync() as Float32Array })) };
+      tf.dispose([x, value, ...Object.values(grads)]);
+      model.dispose();
+      return out;
+    };
+    const ref = await run('cpu');
+    resetNativeKernelStats();
+    const got = await run('native');
+    const s = nativeKernelStats();
+    expect(s.FusedConv2D?.native ?? 0).toBeGreaterThan(0);
+    expect(s.Conv2DBackpropFilter?.native ?? 0).toBeGreaterThan(0);
+    expect(s.Conv2DBackpropInput?.native ?? 0).toBeGreaterThan(0);
+    expect(Math.abs(got.loss - ref.loss)).toBeLessThan(1e-4 * Math.max(1, Math.abs(ref.loss)));
+    expect(got.grads.length).toBe(ref.grads.length);
+    for (let i = 0; i < ref.grads.length; i++) expect(relErr(got.grads[i]!, ref.grads[i]!)).toBeLessThan(1e-4);
+  });
+});
