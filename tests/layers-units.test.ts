@@ -274,4 +274,32 @@ describe('BatchNorm', () => {
     const copy = fromRegistry<BatchNorm>('BatchNorm', bn.getConfig());
     expect(copy.getConfig()).toEqual(bn.getConfig());
   });
+  it('training-mode gradients (written out as one op) equal autodiff through the plain formula', () => {
+    const shape = [2, 3, 4, 5, 3];
+    const size = shape.reduce((a, b) => a * b, 1);
+    const x = tf.tensor(values(size, 5).map((v, i) => v * (1 + (i % 3)) + (i % 3)), shape);
+    const r = tf.tensor(values(size, 6), shape); // the loss is Σ y·r, so dy = r
+    const gammaV = tf.variable(tf.tensor1d([1.5, 0.5, 2]));
+    const betaV = tf.variable(tf.tensor1d([0.1, -0.2, 0.3]));
+    const bn = new BatchNorm({ name: 'bn_grad', epsilon: 1e-3 });
+    bn.apply(x);
+    bn.setWeights([gammaV, betaV, tf.zeros([3]), tf.ones([3])]);
+    const [gamma, beta] = bn.trainableWeights.map((w) => w.read() as tf.Variable);
+    const fused = tf.grads((xx: tf.Tensor) => tf.sum(tf.mul(bn.apply(xx, { training: true }) as tf.Tensor, r)))([x])[0]!;
+    const vg = tf.variableGrads(() => tf.sum(tf.mul(bn.apply(x, { training: true }) as tf.Tensor, r)) as tf.Scalar, [gamma!, beta!]);
+    // Reference: tfjs autodiff through moments → normalize, the textbook formula (biased batch variance).
+    const plain = (xx: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+      const { mean, variance } = tf.moments(xx, [0, 1, 2, 3]);
+      return tf.sum(tf.mul(tf.add(tf.mul(tf.div(tf.sub(xx, mean), tf.sqrt(tf.add(variance, 1e-3))), g), b), r));
+    };
+    const [dx, dg, db] = tf.grads(plain)([x, gammaV, betaV]);
+    const rel = (a: tf.Tensor, b: tf.Tensor) => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]! / Math.max(1e-6, tf.max(tf.abs(b)).dataSync()[0]!);
+    expect(rel(fused, dx!)).toBeLessThan(1e-4);
+    expect(rel(vg.grads[gamma!.name]!, dg!)).toBeLessThan(1e-4);
+    expect(rel(vg.grads[beta!.name]!, db!)).toBeLessThan(1e-4);
+    // and a gradient pass leaves no tensor behind
+    const before = tf.memory().numTensors;
+    tf.dispose(tf.grads((xx: tf.Tensor) => tf.sum(bn.apply(xx, { training: true }) as tf.Tensor))([x]));
+    expect(tf.memory().numTensors).toBe(before);
+  });
 });
