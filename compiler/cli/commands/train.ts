@@ -74,7 +74,7 @@ async function train(dirArg: string | undefined, opts: TrainOptions): Promise<nu
     if (e instanceof TrainError || e instanceof DataError) throw new BuildError(e.message);
     throw e;
   }
-  if (summary.message) io.err(`tdc: ${summary.message}\n`);
+  // A run that did not complete (interrupted, stopped, diverged) has already printed its one-line reason.
   if (summary.status === 'completed') {
     io.out(`run finished: ${rel(runDir)} (summary.md, log.jsonl, log.csv, best/, samples/)\n`);
     const { writeReport } = await import('../../../runtime/report/index.js');
