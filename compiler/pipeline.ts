@@ -19,10 +19,18 @@ export interface CompileResult {
  */
 export function compile(entry: string, host: SpecHost, overrides: string[] = [], opts: SemanticOptions = {}): CompileResult {
   const loaded = loadSpec(entry, host, overrides);
-  const diagnostics = [...loaded.diagnostics];
   const doc = loaded.value;
-  if (!doc || hasErrors(diagnostics)) return doc ? { doc, diagnostics } : { diagnostics };
+  if (!doc || hasErrors(loaded.diagnostics)) return doc ? { doc, diagnostics: loaded.diagnostics } : { diagnostics: loaded.diagnostics };
+  const rest = compileDoc(doc, opts);
+  return { ...rest, diagnostics: [...loaded.diagnostics, ...rest.diagnostics] };
+}
 
+/**
+ * The stages after loading (resolve → semantic checks → IR) on an already loaded, schema-valid document, for
+ * callers that ran the front end themselves. Returns only these stages' diagnostics.
+ */
+export function compileDoc(doc: ComposedDoc, opts: SemanticOptions = {}): CompileResult {
+  const diagnostics: Diagnostic[] = [];
   const resolved = resolve(doc);
   diagnostics.push(...resolved.diagnostics);
   const spec = resolved.value;

@@ -32,10 +32,7 @@ export function register(program: Command): void {
     });
 }
 
-/**
- * Runs the front end, then (when it is clean) the whole compile pipeline. The pipeline repeats the front end;
- * merging by identity keeps each problem once whichever stage reported it.
- */
+/** Runs the front end, then (when it is clean) the later stages on the same loaded document: each stage once. */
 export async function checkSpec(
   spec: string,
   overrides: string[],
@@ -45,14 +42,10 @@ export async function checkSpec(
   const spans = loaded.spans;
   if (hasErrors(loaded.diagnostics) || !loaded.value) return { diagnostics: loaded.diagnostics, spans };
   // Imported here so that the module list in main.ts stays cheap to load.
-  const { compile } = await import('../../pipeline.js');
-  const compiled = compile(spec, host, overrides, diskFacts(host));
-  const seen = new Set<string>();
-  const diagnostics = [...loaded.diagnostics, ...compiled.diagnostics].filter((d) => {
-    const k = `${d.code}|${d.message}|${d.span?.file}|${d.span?.offset}`;
-    return seen.has(k) ? false : (seen.add(k), true);
-  });
-  return { diagnostics, spans: compiled.doc?.spans ?? spans, ...(compiled.spec ? { resolved: compiled.spec } : {}) };
+  const { compileDoc } = await import('../../pipeline.js');
+  const compiled = compileDoc(loaded.value, diskFacts(host));
+  const diagnostics = [...loaded.diagnostics, ...compiled.diagnostics];
+  return { diagnostics, spans: loaded.value.spans, ...(compiled.spec ? { resolved: compiled.spec } : {}) };
 }
 
 /**
