@@ -7,8 +7,8 @@ import * as tf from '@tensorflow/tfjs';
 import { existsSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve as resolvePath } from 'node:path';
 import type { DataSpec, OptimizerSpec, ScheduleSpec, TaskSpec } from '../spec/types.js';
-import { openDataset, ensureDataset, datasetStats, formatStats, type Dataset } from './data/dataset.js';
-import { batchSource, type Batch as DataBatch } from './data/loader.js';
+import { openDataset, ensureDataset, type Dataset } from './data/dataset.js';
+import { batchSource } from './data/loader.js';
 import { scanDataset, formatScan } from './data/scan.js';
 import { buildNetwork as buildLayersNetwork, layerGroups, type NetworkArgs as LayersNetworkArgs } from './layers/network.js';
 import { confusionMatrix, addConfusion, perClassIoU, perClassDice, meanIoU, meanDice } from './metrics/confusion.js';
@@ -140,12 +140,6 @@ export async function openProgramData(program: Program<unknown, string>, buildDi
   return { dataset, data, task, notes };
 }
 
-/** Class statistics of the training split, for the start of a run (loaded sample by sample). */
-export async function trainingStats(opened: OpenedData): Promise<string> {
-  const stats = await datasetStats(opened.dataset, 'train');
-  return formatStats(stats, opened.task);
-}
-
 export interface EvaluateOptions {
   /** Region name → class indices, for region Dice / HD95 (3D). */
   regions?: Record<string, number[]>;
@@ -262,7 +256,6 @@ export async function trainProgram<O, T extends string>(program: Program<O, T>, 
   const val = batchSource({ dataset: opened.dataset, split: 'val', mode: 'eval', seed });
   if (train.length === 0) throw new TrainError(`data: the train split of ${opened.data.root} is empty`);
   if (val.length === 0) throw new TrainError(`data: the val split of ${opened.data.root} is empty (set data.splits.val or val_fraction)`);
-  const networks = new Map<tf.LayersModel, Network<O>>();
   const stages: TrainerStagePlan[] = program.stages.map((s) => ({
     name: s.name,
     label: s.label,
@@ -279,7 +272,6 @@ export async function trainProgram<O, T extends string>(program: Program<O, T>, 
   const summary = await runTrainer({
     model: async (modelSeed) => {
       const net = program.buildModel(modelSeed);
-      networks.set(net.model, net);
       // Fresh weights ('init' stages, and before a resume overwrites them) start from the pretrained encoder.
       if (pretrained) {
         const shown = relative(process.cwd(), pretrained) || pretrained;
@@ -345,4 +337,3 @@ export async function trainProgram<O, T extends string>(program: Program<O, T>, 
   return summary;
 }
 
-export type { DataBatch };
