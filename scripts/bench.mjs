@@ -20,10 +20,10 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = (p) => pathToFileURL(path.join(root, 'dist', p)).href;
 const SPECS = ['quickstart', 'robot18', 'refuge18', 'brats18'];
 const BATCH = 2;
-// A BRATS18 train step at 144×144×19, batch 2, needs ~28 GB in tfjs (the gradient tape keeps every intermediate
-// of every conv + batch-norm unit; measured 3.1 GB peak RSS at 48×48×19), more than this machine has: its train
-// step (tdc and PyTorch alike) runs on 72×72×19 inputs, its forward pass at the full 144×144×19.
-const TRAIN_SETS = { brats18: ['task.size=[72,72,19]', 'data.crop=[72,72,19]'] };
+// Spec overrides for a network's train step only (`--train-set path=value`, as `tdc --set`); none by default: every
+// network trains at its spec's size. (Before the trainer's own backward pass freed gradients as it went, a
+// BRATS18 step at 144×144×19 needed more than 24 GB and ran here at 72×72×19.)
+const TRAIN_SETS = {};
 
 function parseArgs(argv) {
   const o = { quick: false, only: null, backend: undefined, threads: undefined, steps: undefined, warmup: undefined, torch: true, json: null, worker: null, trainSet: [] };
@@ -88,6 +88,7 @@ async function worker(specName, o) {
   const { explainJson } = await import(dist('compiler/explain.js'));
   const { buildNetwork, networkArgsFromSpec } = await import(dist('runtime/layers/index.js'));
   const { segLoss, bceLoss, syncLoss } = await import(dist('runtime/losses/index.js'));
+  const { variableGradsLowMemory } = await import(dist('runtime/train/grads.js'));
 
   const info = await selectBackend({ ...(o.backend ? { prefer: o.backend } : {}), ...(o.threads ? { threads: o.threads } : {}) });
   const backend = formatBackendInfo(info).replace(/^backend: /, '');
@@ -141,7 +142,9 @@ async function worker(specName, o) {
     const opt = tf.train.sgd(0.001);
     const trainStep = () => {
       const loss = tf.tidy(() => {
-        const { value, grads } = tf.variableGrads(() => {
+        // The trainer's backward pass (frees each gradient once used), on the trainable variables.
+        const vars = n.model.trainableWeights.map((w) => w.read());
+        const { value, grads } = variableGradsLowMemory(() => {
           const [seg, c, z] = n.model.apply(n.x, { training: true });
           return tf.addN([
             segLoss(seg, n.labels, { ce: 1, iou: 1 }),
@@ -149,7 +152,7 @@ async function worker(specName, o) {
             bceLoss(z, n.scene),
             syncLoss(seg, c, { presence: 'hard', direction: 'seg->class' }),
           ]);
-        });
+        }, vars);
         opt.applyGradients(grads);
         return value;
       });

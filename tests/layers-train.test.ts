@@ -5,6 +5,15 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildNetwork, type NetworkArgs } from '../runtime/layers/index.js';
+import { variableGradsLowMemory } from '../runtime/train/grads.js';
+
+type Grads = (f: () => tf.Scalar, vars: tf.Variable[]) => { value: tf.Scalar; grads: tf.NamedTensorMap };
+/** tfjs's backward pass and the trainer's own (which frees gradients as it goes); both must pass every check. */
+const BACKPROPS: [string, Grads][] = [
+  ['tf.variableGrads', (f, vars) => tf.variableGrads(f, vars)],
+  ['variableGradsLowMemory', variableGradsLowMemory],
+];
+const trainableVars = (model: tf.LayersModel): tf.Variable[] => model.trainableWeights.map((w) => w.read() as tf.Variable);
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -63,10 +72,10 @@ function targets(args: NetworkArgs, batch: number) {
   return { x, seg, cls, scene };
 }
 
-function checkGradients(args: NetworkArgs, batch: number): void {
+function checkGradients(args: NetworkArgs, batch: number, grad: Grads): void {
   const { model } = buildNetwork(args);
   const t = targets(args, batch);
-  const { value, grads } = tf.variableGrads(() => lossOf(model, t.x, t.seg, t.cls, t.scene, true));
+  const { value, grads } = grad(() => lossOf(model, t.x, t.seg, t.cls, t.scene, true), trainableVars(model));
   expect(Number.isFinite(value.dataSync()[0])).toBe(true);
   for (const w of model.trainableWeights) {
     const g = grads[varName(w)];
@@ -87,11 +96,11 @@ function checkGradients(args: NetworkArgs, batch: number): void {
  * max-pool kinks crossed within ±ε upstream; a wrong gradient (transposed, missing a dilation, a lost branch)
  * is off by far more.
  */
-function checkFiniteDifference(args: NetworkArgs, tolerance: number): void {
+function checkFiniteDifference(args: NetworkArgs, tolerance: number, grad: Grads): void {
   const { model } = buildNetwork(args);
   const t = targets(args, 1);
   const f = () => tf.tidy(() => lossOf(model, t.x, t.seg, t.cls, t.scene, false).dataSync()[0]!);
-  const { grads, value } = tf.variableGrads(() => lossOf(model, t.x, t.seg, t.cls, t.scene, false));
+  const { grads, value } = grad(() => lossOf(model, t.x, t.seg, t.cls, t.scene, false), trainableVars(model));
   const eps = 1e-2;
   let checked = 0;
   for (const w of model.trainableWeights) {
@@ -117,20 +126,20 @@ function checkFiniteDifference(args: NetworkArgs, tolerance: number): void {
   model.dispose();
 }
 
-describe('training passes on the cpu backend', () => {
+describe.each(BACKPROPS)('training passes on the cpu backend (%s)', (_name, grad) => {
   it('2D convstack 32×40: finite, non-zero gradients for every trainable weight', () => {
-    checkGradients(net2d, 1);
+    checkGradients(net2d, 1, grad);
   });
 
   it('3D aniso3d [3,8,10]: finite, non-zero gradients for every trainable weight', () => {
-    checkGradients(net3d, 2);
+    checkGradients(net3d, 2, grad);
   });
 
   it('2D network: backprop matches central finite differences for every weight tensor', () => {
-    checkFiniteDifference(net2d, 5e-2);
+    checkFiniteDifference(net2d, 5e-2, grad);
   });
 
   it('3D network: backprop matches central finite differences for every weight tensor', () => {
-    checkFiniteDifference(net3d, 5e-2);
+    checkFiniteDifference(net3d, 5e-2, grad);
   });
 });

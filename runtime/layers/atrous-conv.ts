@@ -1,6 +1,6 @@
 /** AtrousConv: a stride-1 2D or 3D convolution with per-axis dilation rates that stays trainable in tfjs. */
 import * as tf from '@tensorflow/tfjs';
-import { atrousConv2d, atrousConv3d } from '../ops/index.js';
+import { atrousConv2d, atrousConv3d, biasAdd } from '../ops/index.js';
 import { makeInitializer, type KernelInit } from './init.js';
 
 /** The base args every tfjs layer accepts (name, trainable, inputShape, …). */
@@ -126,7 +126,7 @@ export class AtrousConv extends tf.layers.Layer {
   }
 
   private finish(y: tf.Tensor, bias: tf.Tensor | undefined): tf.Tensor {
-    const withBias = bias ? tf.add(y, bias) : y;
+    const withBias = bias ? biasAdd(y, bias) : y;
     return this.activation === 'relu' ? tf.relu(withBias) : withBias;
   }
 

@@ -8,8 +8,11 @@
  *   resizeBilinear2d(x: tf.Tensor4D, size: [number, number], alignCorners?: boolean): tf.Tensor4D
  *   resizeTrilinear3d(x: tf.Tensor5D, size: [number, number, number], alignCorners?: boolean): tf.Tensor5D
  *   interpolationMatrix(inLen: number, outLen: number, alignCorners: boolean): Float32Array  // [outLen, inLen]
+ *   biasAdd(x, b): x + per-channel b, saving nothing for its gradient; registerLeanGradients(): a ReLU gradient
+ *   that saves the output, not the input (registered on import)
  * Layouts are NHWC / NDHWC, stride 1, filters [kh, kw, cin, cout] / [kd, kh, kw, cin, cout].
  */
 export { atrousConv2d, atrousConv3d } from './atrous.js';
 export type { AtrousConvArgs, AtrousPadding } from './atrous.js';
 export { interpolationMatrix, resizeBilinear2d, resizeTrilinear3d } from './resize.js';
+export { biasAdd, registerLeanGradients } from './lean-grads.js';

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../rng.js';
+import { variableGradsLowMemory } from './grads.js';
 import { hasCheckpoint, loadCheckpoint, recoverCheckpointDir, saveCheckpoint, type CheckpointData, type TensorRecord } from './checkpoint.js';
 import { Progress, RunLog, type LogPosition } from './log.js';
 import { optimizer as makeOptimizer, type Optimizer, type OptimizerOptions, type Param } from './optimizers.js';
@@ -299,7 +300,7 @@ export class Trainer {
     try {
       const images = batch.image.shape[0] ?? 1;
       const result = withSeededRandom(this.rng, () =>
-        tf.variableGrads(() => {
+        variableGradsLowMemory(() => {
           const out = model.apply(batch.image, { training: true }) as tf.Tensor | tf.Tensor[];
           const terms = this.args.computeTerms(Array.isArray(out) ? out : [out], batch, stage.terms);
           for (const name of stage.terms) {
