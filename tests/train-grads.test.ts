@@ -160,6 +160,19 @@ describe('variableGradsLowMemory', () => {
     tf.dispose([x, ...ws]);
   });
 
+  it('leaves nothing behind when the loss function throws halfway', () => {
+    const v = tf.variable(tf.ones([4, 4]), true, 'throwing_v');
+    const before = tf.memory().numTensors;
+    expect(() =>
+      variableGradsLowMemory(() => {
+        tf.relu(tf.matMul(v, v));
+        throw new Error('bad batch');
+      }, [v]),
+    ).toThrow(/bad batch/);
+    expect(tf.memory().numTensors).toBe(before);
+    v.dispose();
+  });
+
   it('reports a loss that depends on no variable, and leaves nothing behind', () => {
     const v = tf.variable(tf.scalar(2), true, 'unused_v');
     const before = tf.memory().numTensors;

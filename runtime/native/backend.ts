@@ -4,7 +4,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { trainingKernelsFor } from '../backend/kernels.js';
-import { nativeKernelConfigs, RELU_GRAD, useNativeReluGrad } from './kernels.js';
+import { registerLeanGradients } from '../ops/lean-grads.js';
+import { nativeKernelConfigs, RELU_GRAD } from './kernels.js';
 import { loadNative, nativeUnavailableReason } from './loader.js';
 
 export interface RegisterNativeArgs {
@@ -68,7 +69,7 @@ export function registerNativeBackend(args: RegisterNativeArgs = {}): NativeBack
   };
   const kernels = nativeKernelConfigs(addon, fallbacks);
   for (const k of kernels) put(k);
-  useNativeReluGrad();
+  registerLeanGradients(); // its Relu gradient runs RELU_GRAD where registered
   registered = { name: 'native', threads: addon.threads(), library: addon.version(), kernels: kernels.map((k) => k.kernelName) };
   return { ...registered };
 }

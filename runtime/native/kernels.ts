@@ -12,10 +12,12 @@
  * from tfjs's own computeConv2DInfo / computeConv3DInfo, i.e. exactly what the stock kernels compute.
  */
 import * as tf from '@tensorflow/tfjs';
+import { RELU_GRAD_KERNEL } from '../ops/lean-grads.js';
 import type { NativeAddon } from './loader.js';
 
-/** Name of the one-pass relu-gradient kernel (registered for 'native' only; see `useNativeReluGrad`). */
-export const RELU_GRAD = 'TdcReluGrad';
+/** Name of the one-pass relu-gradient kernel (registered for 'native' only; the Relu gradient of
+ * runtime/ops/lean-grads.ts runs it where it is registered). */
+export const RELU_GRAD = RELU_GRAD_KERNEL;
 
 type TensorInfo = tf.TensorInfo;
 type KernelFunc = tf.KernelConfig['kernelFunc'];
@@ -562,35 +564,5 @@ function addMemoryBound(addon: NativeAddon, add: (name: string, fast: (args: Ker
       addon.maxPoolGrad(dyv, xv, dx, p);
       return b.makeTensorInfo([...input!.shape], 'float32', dx);
     });
-  }
-}
-
-/**
- * Replaces the gradient of Relu (tfjs: mul(dy, step(x)), two passes and an extra array per relu) by one pass of
- * RELU_GRAD on the 'native' backend; every other backend keeps computing exactly tfjs's expression. Gradients are
- * registered globally in tfjs (not per backend), hence the check at gradient time.
- */
-export function useNativeReluGrad(): void {
-  const grad: tf.GradConfig = {
-    kernelName: 'Relu',
-    inputsToSave: ['x'],
-    gradFunc: (dy, saved) => {
-      const [x] = saved as tf.Tensor[];
-      const d = dy as tf.Tensor;
-      return {
-        x: () =>
-          tf.getBackend() === 'native' && x!.dtype === 'float32'
-            ? (tf.engine().runKernel(RELU_GRAD, { dy: d, x: x! }, {}) as tf.Tensor)
-            : tf.mul(d, tf.cast(tf.step(x!), 'float32')),
-      };
-    },
-  };
-  // tfjs warns when a gradient is overridden: this override is deliberate.
-  const warn = console.warn;
-  console.warn = () => {};
-  try {
-    tf.registerGradient(grad);
-  } finally {
-    console.warn = warn;
   }
 }

@@ -26,6 +26,12 @@ export function biasAdd<T extends tf.Tensor>(x: T, b: tf.Tensor1D | tf.Tensor): 
   return op(x, b) as T;
 }
 
+/**
+ * A one-pass relu-gradient kernel, dy · (y > 0) with inputs { dy, x } (x: the relu's input or output, same
+ * result). The 'native' backend registers it; on a backend without it the gradient is tfjs's mul(dy, step(·)).
+ */
+export const RELU_GRAD_KERNEL = 'TdcReluGrad';
+
 let registered = false;
 
 /**
@@ -35,15 +41,28 @@ let registered = false;
 export function registerLeanGradients(): void {
   if (registered) return;
   registered = true;
-  tf.registerGradient({
+  const grad: tf.GradConfig = {
     kernelName: 'Relu',
     outputsToSave: [true],
     gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
       const d = Array.isArray(dy) ? dy[0]! : dy;
       const [y] = saved as [tf.Tensor];
-      return { x: () => tf.mul(d, tf.cast(tf.step(y), 'float32')) };
+      return {
+        x: () =>
+          y.dtype === 'float32' && tf.getKernel(RELU_GRAD_KERNEL, tf.getBackend())
+            ? (tf.engine().runKernel(RELU_GRAD_KERNEL, { dy: d, x: y }, {}) as tf.Tensor)
+            : tf.mul(d, tf.cast(tf.step(y), 'float32')),
+      };
     },
-  });
+  };
+  // tfjs warns (in debug mode) when a gradient is overridden: this override is deliberate.
+  const warn = console.warn;
+  console.warn = () => {};
+  try {
+    tf.registerGradient(grad);
+  } finally {
+    console.warn = warn;
+  }
 }
 
 registerLeanGradients();

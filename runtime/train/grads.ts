@@ -140,14 +140,22 @@ export function variableGradsLowMemory(f: () => tf.Scalar, vars: readonly tf.Var
   if (!engine || engine.state.gradientDepth !== 0) return tf.variableGrads(f, [...vars]);
   const xs = vars.filter((v) => v.trainable);
   if (xs.length === 0) throw new Error(`variableGrads: none of the ${vars.length} variables is trainable`);
-  const y = engine.scopedRun(
-    () => engine.startTape(),
-    () => engine.endTape(),
-    () => withShapeOnlySaves(engine, () => engine.tidy('forward', f)),
-  );
-  if (!(y instanceof tf.Tensor)) throw new Error('variableGrads: the loss function must return a tensor');
+  let y: tf.Tensor;
+  try {
+    y = engine.scopedRun(
+      () => engine.startTape(),
+      () => engine.endTape(),
+      () => withShapeOnlySaves(engine, () => engine.tidy('forward', f)),
+    );
+  } catch (e) {
+    // A failed forward pass (a bad batch, a loss that throws) leaves nothing saved behind.
+    for (const node of engine.state.activeTape ?? []) for (const t of node.saved ?? []) t.dispose();
+    engine.state.activeTape = null;
+    throw e;
+  }
   const tape = engine.state.activeTape ?? [];
   try {
+    if (!(y instanceof tf.Tensor)) throw new Error('variableGrads: the loss function must return a tensor');
     if (y.rank !== 0) throw new Error(`variableGrads: the loss function must return a scalar, but it returned a rank-${y.rank} tensor`);
     const filtered = nodesFromXsToY(tape, xs, y);
     const grads = engine.tidy('backward', () => backprop(filtered, xs, y));
