@@ -550,3 +550,20 @@ describe('memory, logs, summary', () => {
     expect(out.text).toMatch(/base \[[█░]+\] 3\/3 \| total \d\.\d{4} seg \d\.\d{4} \| lr 5\.00e-2/);
   });
 });
+
+describe('the progress log', () => {
+  it('prints an undefined validation metric (NaN) as n/a, and finite ones with four decimals', async () => {
+    const { Progress } = await import('../runtime/train/log.js');
+    let text = '';
+    const stream = new Writable({
+      write(chunk, _enc, done) {
+        text += String(chunk);
+        done();
+      },
+    });
+    const p = new Progress({ sink: { stream, isTTY: false }, logEvery: 1 });
+    p.startStage('seg', 'Base', 0, 1, 2, 0);
+    p.validation(2, { miou: 0.5, mdice: 0.25, extra: { ET_hd95: NaN, WT_hd95: 12.5 } } as never);
+    expect(text).toContain('[seg 2/2] validation: mIoU 0.5000 mDice 0.2500 ET_hd95 n/a WT_hd95 12.5000');
+  });
+});

@@ -194,8 +194,8 @@ export class Progress {
   }
 
   validation(step: number, v: ValidationResult): void {
-    const extra = Object.entries(v.extra ?? {}).map(([k, x]) => ` ${k} ${fmt(x)}`).join('');
-    const text = `[${this.stage} ${step}/${this.steps}] validation: mIoU ${fmt(v.miou)} mDice ${fmt(v.mdice)}${extra}`;
+    const extra = Object.entries(v.extra ?? {}).map(([k, x]) => ` ${k} ${metric(x)}`).join('');
+    const text = `[${this.stage} ${step}/${this.steps}] validation: mIoU ${metric(v.miou)} mDice ${metric(v.mdice)}${extra}`;
     // A line written under a live bar would be overdrawn; keep it until the bar is finished.
     if (this.bar) this.pending.push(text);
     else this.line(text);
@@ -219,6 +219,11 @@ export class Progress {
   private line(text: string): void {
     this.sink.stream.write(`${text}\n`);
   }
+}
+
+/** A validation metric: NaN means undefined on this validation set (e.g. HD95 of a region absent from every case). */
+function metric(v: number): string {
+  return Number.isNaN(v) ? 'n/a' : fmt(v);
 }
 
 function fmt(v: number): string {
