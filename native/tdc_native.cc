@@ -664,6 +664,144 @@ napi_value ReduceMax(napi_env env, napi_callback_info info) {
   });
 }
 
+// ---------------------------------------------------------------------------------------------- batch norm
+//
+// Training-mode batch normalization over a channels-last map viewed as [M, C] (M = every position of every batch
+// item). tfjs runs it as moments → sub → mul → add forward and about ten elementwise passes plus two reductions
+// backward, each a full pass over a map that is ~100 MB per BRATS conv; here it is two passes each way.
+
+// Per-channel sums over the rows of [M, C] arrays, split across threads: each thread adds its share of the rows into
+// its own double accumulators (`width` per channel, padded to a cache line so threads never share one), and the
+// partial sums are added up in thread order afterwards. `row(m, acc)` adds row m into acc[0 .. width·C).
+template <typename Row>
+std::vector<double> channelSums(int64_t M, int64_t C, int width, bool big, Row row) {
+  const int threads = big ? threadsSetting() : 1;
+  const int64_t stride = (width * C + 7) / 8 * 8;
+  std::vector<double> acc(static_cast<size_t>(threads * stride), 0.0);
+#pragma omp parallel num_threads(threads)
+  {
+    double *mine = acc.data() + static_cast<size_t>(omp_get_thread_num()) * stride;
+#pragma omp for schedule(static)
+    for (int64_t m = 0; m < M; m++) row(m, mine);
+  }
+  std::vector<double> out(static_cast<size_t>(width * C), 0.0);
+  for (int t = 0; t < threads; t++)
+    for (int64_t j = 0; j < width * C; j++) out[j] += acc[static_cast<size_t>(t * stride + j)];
+  return out;
+}
+
+// batchNormTrain(x, gamma, beta, y, mean, variance, invstd, eps): x and y are [M, C], the rest [C]. Writes the
+// batch mean, the biased variance, invstd = 1/√(variance + eps) and y = (x − mean)·(gamma·invstd) + beta.
+// The statistics take one pass: sums of x − x[0, c] and of its square, in double. Shifting by a sample of the
+// channel keeps Σd² − (Σd)²/M from cancelling when the mean is large next to the spread (values 1000 ± 1 give
+// float32 garbage unshifted); the remaining error is that of double sums, ~1e-16·M relative.
+napi_value BatchNormTrain(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 8);
+    size_t n, c;
+    float *x = typed<float>(env, a[0], napi_float32_array, &n);
+    float *gamma = typed<float>(env, a[1], napi_float32_array, &c);
+    const int64_t N = n, C = c;
+    if (C == 0 || N % C) throw JsError{"tdc_native: batch norm sizes"};
+    const int64_t M = N / C;
+    float *beta = f32(env, a[2], c);
+    float *y = f32(env, a[3], n);
+    float *mean = f32(env, a[4], c);
+    float *variance = f32(env, a[5], c);
+    float *invstd = f32(env, a[6], c);
+    double eps;
+    NAPI_OK(napi_get_value_double(env, a[7], &eps));
+    const bool big = N >= kParallelMin;
+    std::vector<double> shift(static_cast<size_t>(C), 0.0);
+    if (M > 0)
+      for (int64_t j = 0; j < C; j++) shift[j] = x[j];
+    const double *k = shift.data();
+    std::vector<double> s = channelSums(M, C, 2, big, [&](int64_t m, double *acc) {
+      const float *r = x + m * C;
+      double *s1 = acc, *s2 = acc + C;
+#pragma omp simd
+      for (int64_t j = 0; j < C; j++) {
+        const double d = static_cast<double>(r[j]) - k[j];
+        s1[j] += d;
+        s2[j] += d * d;
+      }
+    });
+    std::vector<float> scale(static_cast<size_t>(C));
+    for (int64_t j = 0; j < C; j++) {
+      const double d = s[j] / static_cast<double>(M);  // mean − shift; M = 0 gives NaN, as tfjs's mean of nothing
+      const double v = std::max(0.0, s[C + j] / static_cast<double>(M) - d * d);
+      mean[j] = static_cast<float>(k[j] + d);
+      variance[j] = static_cast<float>(v);
+      // From the float32 variance, as tf.rsqrt(variance + eps) computes it.
+      invstd[j] = static_cast<float>(1.0 / std::sqrt(static_cast<double>(variance[j]) + eps));
+      scale[j] = gamma[j] * invstd[j];
+    }
+    // In float32 and in this order, as tfjs's sub → mul → add (x − mean first: exact enough for any mean).
+    const float *sc = scale.data();
+#pragma omp parallel for schedule(static) if (big)
+    for (int64_t m = 0; m < M; m++) {
+      const float *r = x + m * C;
+      float *o = y + m * C;
+#pragma omp simd
+      for (int64_t j = 0; j < C; j++) o[j] = (r[j] - mean[j]) * sc[j] + beta[j];
+    }
+    return undef(env);
+  });
+}
+
+// batchNormGrad(dy, x, mean, invstd, gamma, dx, dgamma, dbeta): the gradient of batchNormTrain's y given dy, with
+// x̂ = (x − mean)·invstd: dβ = Σ dy, dγ = Σ dy·x̂, dx = gamma·invstd/M · (M·dy − dβ − x̂·dγ). One pass for both sums
+// (double), one for dx, which is a per-channel affine function of dy and x − mean.
+napi_value BatchNormGrad(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 8);
+    size_t n, c;
+    float *dy = typed<float>(env, a[0], napi_float32_array, &n);
+    float *mean = typed<float>(env, a[2], napi_float32_array, &c);
+    const int64_t N = n, C = c;
+    if (C == 0 || N % C) throw JsError{"tdc_native: batch norm sizes"};
+    const int64_t M = N / C;
+    float *x = f32(env, a[1], n);
+    float *invstd = f32(env, a[3], c);
+    float *gamma = f32(env, a[4], c);
+    float *dx = f32(env, a[5], n);
+    float *dgamma = f32(env, a[6], c);
+    float *dbeta = f32(env, a[7], c);
+    const bool big = N >= kParallelMin;
+    std::vector<double> s = channelSums(M, C, 2, big, [&](int64_t m, double *acc) {
+      const float *g = dy + m * C;
+      const float *r = x + m * C;
+      double *sd = acc, *sdx = acc + C;
+#pragma omp simd
+      for (int64_t j = 0; j < C; j++) {
+        sd[j] += g[j];
+        sdx[j] += static_cast<double>(g[j]) * static_cast<double>(r[j] - mean[j]);
+      }
+    });
+    // dx = p·dy + q·(x − mean) + r per channel, with p = gamma·invstd, q = −p·invstd·dγ/M, r = −p·dβ/M.
+    std::vector<float> coef(static_cast<size_t>(3 * C));
+    float *p = coef.data(), *q = p + C, *r0 = q + C;
+    for (int64_t j = 0; j < C; j++) {
+      const double db = s[j], dg = s[C + j] * invstd[j];
+      const double pj = static_cast<double>(gamma[j]) * invstd[j];
+      dbeta[j] = static_cast<float>(db);
+      dgamma[j] = static_cast<float>(dg);
+      p[j] = static_cast<float>(pj);
+      q[j] = static_cast<float>(-pj * invstd[j] * dg / static_cast<double>(M));
+      r0[j] = static_cast<float>(-pj * db / static_cast<double>(M));
+    }
+#pragma omp parallel for schedule(static) if (big)
+    for (int64_t m = 0; m < M; m++) {
+      const float *g = dy + m * C;
+      const float *xr = x + m * C;
+      float *o = dx + m * C;
+#pragma omp simd
+      for (int64_t j = 0; j < C; j++) o[j] = p[j] * g[j] + q[j] * (xr[j] - mean[j]) + r0[j];
+    }
+    return undef(env);
+  });
+}
+
 // Max pooling, NHWC and NDHWC (2D is D = 1). params [B, D, H, W, C, od, oh, ow, fd, fh, fw, sd, sh, sw,
 // padFront, padTop, padLeft, lastWins].
 struct PoolParams {
@@ -815,6 +953,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"reduceMax", nullptr, ReduceMax, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"maxPool", nullptr, MaxPool, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"maxPoolGrad", nullptr, MaxPoolGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"batchNormTrain", nullptr, BatchNormTrain, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"batchNormGrad", nullptr, BatchNormGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"threads", nullptr, Threads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"version", nullptr, Version, nullptr, nullptr, nullptr, napi_default, nullptr},

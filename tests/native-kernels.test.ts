@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildNetwork, type NetworkArgs } from '../runtime/layers/index.js';
+import { BatchNorm, buildNetwork, type NetworkArgs } from '../runtime/layers/index.js';
 import { nativeAvailable, nativeKernelStats, nativeUnavailableReason, registerNativeBackend, resetNativeKernelStats } from '../runtime/native/index.js';
 
 const canBuild = (() => {
@@ -313,6 +313,136 @@ describe.skipIf(!available)('native kernels match the stock cpu backend', () => 
       const got = await tied('native', threeD);
       expect(Array.from(got.data)).toEqual(Array.from(ref.data));
     }
+  });
+
+  /** The BatchNorm layer's training step on `backend`: output, moving statistics, and dx, dγ, dβ of Σ y·dy. */
+  type Got = { shape: number[]; data: Float32Array };
+  const bnStep = async (backend: string, shape: number[], offset: number, seed: number) => {
+    await tf.setBackend(backend);
+    const n = sizeOf(shape);
+    const c = shape[shape.length - 1]!;
+    const bn = new BatchNorm({ momentum: 0.9, epsilon: 1e-3 });
+    const x = tf.variable(tf.tensor(values(n, seed).map((v) => offset + 2 * v), shape));
+    bn.apply(x); // build
+    bn.setWeights([
+      tf.tensor1d(values(c, seed + 1).map((v) => 1 + v)),
+      tf.tensor1d(values(c, seed + 2)),
+      tf.tensor1d(values(c, seed + 3)),
+      tf.tensor1d(values(c, seed + 4).map((v) => 1.5 + v)),
+    ]);
+    const dy = tf.tensor(values(n, seed + 5), shape);
+    const [gamma, beta] = bn.trainableWeights.map((w) => w.read() as tf.Variable);
+    let y: Got | null = null;
+    const { value, grads } = tf.variableGrads(() => {
+      const out = bn.apply(x, { training: true }) as tf.Tensor;
+      y = { shape: out.shape, data: out.dataSync() as Float32Array };
+      return tf.sum(tf.mul(out, dy)) as tf.Scalar;
+    }, [x, gamma!, beta!]);
+    const got = (t: tf.Tensor): Got => ({ shape: t.shape, data: t.dataSync() as Float32Array });
+    const w = bn.getWeights();
+    const out: Record<string, Got> = {
+      y: y!,
+      movingMean: got(w[2]!),
+      movingVariance: got(w[3]!),
+      dx: got(grads[x.name]!),
+      dgamma: got(grads[gamma!.name]!),
+      dbeta: got(grads[beta!.name]!),
+    };
+    tf.dispose([x, dy, value, ...Object.values(grads)]);
+    bn.dispose();
+    return out;
+  };
+  /** The same step in float64, from the same inputs. */
+  const bnReference = (shape: number[], offset: number, seed: number): Record<string, Got> => {
+    const n = sizeOf(shape);
+    const c = shape[shape.length - 1]!;
+    const m = n / c;
+    const x = Float64Array.from(values(n, seed).map((v) => offset + 2 * v));
+    const g = Float64Array.from(values(c, seed + 1).map((v) => 1 + v));
+    const b = values(c, seed + 2);
+    const mm = values(c, seed + 3);
+    const mv = values(c, seed + 4).map((v) => 1.5 + v);
+    const dy = values(n, seed + 5);
+    const mean = new Float64Array(c);
+    const vari = new Float64Array(c);
+    const db = new Float64Array(c);
+    const dg = new Float64Array(c);
+    for (let i = 0; i < n; i++) mean[i % c]! += x[i]! / m;
+    for (let i = 0; i < n; i++) vari[i % c]! += (x[i]! - mean[i % c]!) ** 2 / m;
+    const inv = vari.map((v) => 1 / Math.sqrt(v + 1e-3));
+    const xhat = x.map((v, i) => (v - mean[i % c]!) * inv[i % c]!);
+    for (let i = 0; i < n; i++) {
+      db[i % c]! += dy[i]!;
+      dg[i % c]! += dy[i]! * xhat[i]!;
+    }
+    const f = (shp: number[], a: ArrayLike<number>): Got => ({ shape: shp, data: Float32Array.from(a) });
+    return {
+      y: f(shape, xhat.map((v, i) => v * g[i % c]! + b[i % c]!)),
+      movingMean: f([c], mean.map((v, k) => 0.9 * mm[k]! + 0.1 * v)),
+      movingVariance: f([c], vari.map((v, k) => 0.9 * mv[k]! + 0.1 * v)),
+      dx: f(shape, xhat.map((v, i) => ((g[i % c]! * inv[i % c]!) / m) * (m * dy[i]! - db[i % c]! - v * dg[i % c]!))),
+      dgamma: f([c], dg),
+      dbeta: f([c], db),
+    };
+  };
+
+  it('BatchNorm training step (one-call native kernels): output, moving statistics, dx, dγ, dβ equal the cpu backend', async () => {
+    // [shape, offset]: rank 5 and 4, channel counts that are not multiples of 8, and data around 1000.
+    const cases: [number[], number][] = [
+      [[2, 3, 5, 6, 5], 0],
+      [[2, 7, 9, 11], 0],
+      [[2, 3, 4, 5, 3], 1000],
+      [[3, 6, 7, 13], 1000],
+    ];
+    for (const [i, [shape, offset]] of cases.entries()) {
+      const seed = 160 + 10 * i;
+      const ref = await bnStep('cpu', shape, offset, seed);
+      resetNativeKernelStats();
+      const got = await bnStep('native', shape, offset, seed);
+      const s = nativeKernelStats();
+      expect(s.TdcBatchNormTrain).toEqual({ native: 1, fallback: 0, lastError: '' });
+      expect(s.TdcBatchNormGrad).toEqual({ native: 1, fallback: 0, lastError: '' });
+      // Against float64 the bound is looser only because a float32 mean near 1000 is itself ±3e-5 off (both backends).
+      const exact = bnReference(shape, offset, seed);
+      for (const k of ['y', 'movingMean', 'movingVariance', 'dx', 'dgamma', 'dbeta']) {
+        expect(relErr(got[k]!, ref[k]!), `${k} of ${shape.join('×')} + ${offset}`).toBeLessThan(1e-5);
+        expect(relErr(got[k]!, exact[k]!), `${k} of ${shape.join('×')} + ${offset} (float64)`).toBeLessThan(offset ? 5e-5 : 1e-6);
+      }
+    }
+    // and a training step leaves no tensor behind
+    await tf.setBackend('native');
+    const bn = new BatchNorm({ epsilon: 1e-3 });
+    const x = tf.tensor(values(2 * 3 * 4 * 6, 199), [2, 3, 4, 6]);
+    bn.apply(x);
+    const [gamma, beta] = bn.trainableWeights.map((w) => w.read() as tf.Variable);
+    const before = tf.memory().numTensors;
+    const { value, grads } = tf.variableGrads(() => tf.sum(tf.square(bn.apply(x, { training: true }) as tf.Tensor)) as tf.Scalar, [gamma!, beta!]);
+    tf.dispose([value, ...Object.values(grads)]);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose(x);
+    bn.dispose();
+  });
+
+  it('the batch-norm kernels fall back to tfjs expressions on inputs they do not take (int32 x), with the same values', async () => {
+    await tf.setBackend('native');
+    const shape = [2, 5, 4, 7];
+    const n = sizeOf(shape);
+    const xi = Int32Array.from(values(n, 201), (v) => Math.round(50 * v));
+    const gamma = tf.tensor1d(values(7, 202).map((v) => 1 + v));
+    const beta = tf.tensor1d(values(7, 203));
+    const dy = tf.tensor(values(n, 204), shape);
+    const run = (x: tf.Tensor) => {
+      const [y, mean, variance, invstd] = tf.engine().runKernel('TdcBatchNormTrain', { x, gamma, beta }, { epsilon: 1e-3 }) as tf.Tensor[];
+      const grads = tf.engine().runKernel('TdcBatchNormGrad', { dy, x, mean: mean!, invstd: invstd!, gamma }, {}) as tf.Tensor[];
+      return [y!, mean!, variance!, invstd!, ...grads].map((t) => ({ shape: t.shape, data: Float32Array.from(t.dataSync()) }));
+    };
+    resetNativeKernelStats();
+    const fast = run(tf.tensor(Float32Array.from(xi), shape));
+    const slow = run(tf.tensor(xi, shape, 'int32'));
+    const s = nativeKernelStats();
+    expect([s.TdcBatchNormTrain?.native, s.TdcBatchNormTrain?.fallback, s.TdcBatchNormGrad?.native, s.TdcBatchNormGrad?.fallback]).toEqual([1, 1, 1, 1]);
+    expect(slow.length).toBe(7);
+    slow.forEach((t, i) => expect(relErr(fast[i]!, t)).toBeLessThan(1e-5));
   });
 
   it('a whole small network: outputs and every weight gradient match the cpu backend', async () => {

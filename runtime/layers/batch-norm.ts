@@ -2,6 +2,15 @@
 import * as tf from '@tensorflow/tfjs';
 import { singleShape, type LayerArgs } from './atrous-conv.js';
 
+/**
+ * One-call training batch norm, inputs { x, gamma, beta }, attrs { epsilon }, outputs [y, mean, variance, invstd]
+ * (statistics over every axis but the last; variance biased; invstd = 1/√(variance + epsilon)). The 'native'
+ * backend registers it; elsewhere trainNormalize runs tfjs's moments → sub → mul → add.
+ */
+export const BATCH_NORM_TRAIN_KERNEL = 'TdcBatchNormTrain';
+/** Its gradient: inputs { dy, x, mean, invstd, gamma }, outputs [dx, dgamma, dbeta]. */
+export const BATCH_NORM_GRAD_KERNEL = 'TdcBatchNormGrad';
+
 export interface BatchNormArgs extends LayerArgs {
   /** Weight of the old value in the moving averages (Keras default 0.99). */
   momentum?: number;
@@ -71,18 +80,32 @@ export class BatchNorm extends tf.layers.Layer {
     const eps = this.epsilon;
     const decay = 1 - this.momentum;
     const update = (v: tf.LayerVariable, batch: tf.Tensor) => v.write(tf.tidy(() => tf.sub(v.read(), tf.mul(tf.sub(v.read(), batch), decay))));
+    // Where the backend has the one-call kernels (native), forward and backward are two passes over the map each
+    // instead of tfjs's chain of elementwise kernels; same values, same saved tensors.
+    const backend = tf.getBackend();
+    const fused = x.dtype === 'float32' && !!tf.getKernel(BATCH_NORM_TRAIN_KERNEL, backend) && !!tf.getKernel(BATCH_NORM_GRAD_KERNEL, backend);
     const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
       const [input, g, b] = args as [tf.Tensor, tf.Tensor, tf.Tensor];
       const save = args[3] as tf.GradSaveFunc;
-      const { mean, variance } = tf.moments(input, axes);
+      let value: tf.Tensor;
+      let mean: tf.Tensor;
+      let variance: tf.Tensor;
+      let invstd: tf.Tensor;
+      if (fused) {
+        const outs = tf.engine().runKernel(BATCH_NORM_TRAIN_KERNEL, { x: input, gamma: g, beta: b }, { epsilon: eps });
+        [value, mean, variance, invstd] = outs as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+      } else {
+        ({ mean, variance } = tf.moments(input, axes));
+        invstd = tf.rsqrt(tf.add(variance, eps));
+        value = tf.add(tf.mul(tf.sub(input, mean), tf.mul(g, invstd)), b);
+      }
       update(this.movingMean!, mean);
       update(this.movingVariance!, variance);
-      const invstd = tf.rsqrt(tf.add(variance, eps));
       save([input, mean, invstd, g]);
-      const value = tf.add(tf.mul(tf.sub(input, mean), tf.mul(g, invstd)), b);
       const gradFunc = (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]): tf.Tensor[] => {
         const d = Array.isArray(dy) ? dy[0]! : dy;
         const [xs, mu, inv, gam] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+        if (fused) return tf.engine().runKernel(BATCH_NORM_GRAD_KERNEL, { dy: d, x: xs, mean: mu, invstd: inv, gamma: gam }, {}) as tf.Tensor[];
         const n = xs.size / xs.shape[xs.rank - 1]!;
         const xhat = tf.mul(tf.sub(xs, mu), inv);
         const dbeta = tf.sum(d, axes);

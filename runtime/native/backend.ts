@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { trainingKernelsFor } from '../backend/kernels.js';
 import { registerLeanGradients } from '../ops/lean-grads.js';
-import { nativeKernelConfigs, RELU_GRAD } from './kernels.js';
+import { BATCH_NORM_GRAD, BATCH_NORM_TRAIN, nativeKernelConfigs, RELU_GRAD } from './kernels.js';
 import { loadNative, nativeUnavailableReason } from './loader.js';
 
 export interface RegisterNativeArgs {
@@ -57,15 +57,70 @@ export function registerNativeBackend(args: RegisterNativeArgs = {}): NativeBack
   const fallbacks: Record<string, tf.KernelConfig['kernelFunc'] | undefined> = Object.fromEntries(
     tf.getKernelsForBackend('native').map((k) => [k.kernelName, k.kernelFunc]),
   );
-  // The one-pass relu gradient falls back to tfjs's own expression.
+  // The kernels tdc adds fall back to tfjs's own expressions, run kernel by kernel on this backend (inside a kernel
+  // there is no engine: intermediates are freed by hand).
+  const run = (backend: unknown, name: string, ins: Record<string, tf.TensorInfo>, attrs: Record<string, unknown> = {}) =>
+    tf.getKernel(name, 'native')!.kernelFunc({ inputs: ins, backend: backend as tf.KernelBackend, attrs: attrs as tf.NamedAttrMap }) as tf.TensorInfo;
+  const free = (backend: unknown, ...ts: tf.TensorInfo[]) => {
+    for (const t of ts) (backend as tf.KernelBackend).disposeData(t.dataId);
+  };
+  const scalar = (backend: unknown, v: number) =>
+    (backend as { makeTensorInfo(shape: number[], dtype: tf.DataType, values: Float32Array): tf.TensorInfo }).makeTensorInfo([], 'float32', Float32Array.of(v));
   fallbacks[RELU_GRAD] = ({ inputs, backend }) => {
     const { dy, x } = inputs as { dy: tf.TensorInfo; x: tf.TensorInfo };
-    const run = (name: string, ins: Record<string, tf.TensorInfo>, attrs: Record<string, unknown>) =>
-      tf.getKernel(name, 'native')!.kernelFunc({ inputs: ins, backend, attrs: attrs as tf.NamedAttrMap }) as tf.TensorInfo;
-    const step = run('Step', { x }, { alpha: 0 });
-    const out = run('Multiply', { a: dy, b: step }, {});
-    (backend as tf.KernelBackend).disposeData(step.dataId);
+    const step = run(backend, 'Step', { x }, { alpha: 0 });
+    const out = run(backend, 'Multiply', { a: dy, b: step });
+    free(backend, step);
     return out;
+  };
+  const leading = (x: tf.TensorInfo) => ({ axis: x.shape.slice(0, -1).map((_, i) => i), keepDims: false });
+  // Kernels, unlike ops, do not upcast: a cpu Sub of int32 and float32 inputs is int32. Cast first, as tf.sub does.
+  const floats = <K extends string>(backend: unknown, ins: Record<K, tf.TensorInfo>, casts: tf.TensorInfo[]) =>
+    Object.fromEntries(
+      Object.entries<tf.TensorInfo>(ins).map(([k, t]) => {
+        if (t.dtype === 'float32') return [k, t];
+        const c = run(backend, 'Cast', { x: t }, { dtype: 'float32' });
+        casts.push(c);
+        return [k, c];
+      }),
+    ) as Record<K, tf.TensorInfo>;
+  // moments → y = (x − mean)·(gamma·invstd) + beta, invstd = rsqrt(variance + eps), as trainNormalize writes it.
+  fallbacks[BATCH_NORM_TRAIN] = ({ inputs, backend, attrs }) => {
+    const casts: tf.TensorInfo[] = [];
+    const { x, gamma, beta } = floats(backend, inputs as Record<'x' | 'gamma' | 'beta', tf.TensorInfo>, casts);
+    const mean = run(backend, 'Mean', { x }, leading(x));
+    const centered = run(backend, 'Sub', { a: x, b: mean });
+    const sq = run(backend, 'Square', { x: centered });
+    const variance = run(backend, 'Mean', { x: sq }, leading(x));
+    const eps = scalar(backend, (attrs as { epsilon: number }).epsilon);
+    const shifted = run(backend, 'Add', { a: variance, b: eps });
+    const invstd = run(backend, 'Rsqrt', { x: shifted });
+    const scale = run(backend, 'Multiply', { a: gamma, b: invstd });
+    const scaled = run(backend, 'Multiply', { a: centered, b: scale });
+    const y = run(backend, 'Add', { a: scaled, b: beta });
+    free(backend, centered, sq, eps, shifted, scale, scaled, ...casts);
+    return [y, mean, variance, invstd] as unknown as tf.TensorInfo;
+  };
+  // dβ = Σ dy, dγ = Σ dy·x̂, dx = γ·σ⁻¹/M · (M·dy − dβ − x̂·dγ).
+  fallbacks[BATCH_NORM_GRAD] = ({ inputs, backend }) => {
+    const casts: tf.TensorInfo[] = [];
+    const { dy, x, mean, invstd, gamma } = floats(backend, inputs as Record<'dy' | 'x' | 'mean' | 'invstd' | 'gamma', tf.TensorInfo>, casts);
+    const m = x.shape.slice(0, -1).reduce((a, b) => a * b, 1);
+    const centered = run(backend, 'Sub', { a: x, b: mean });
+    const xhat = run(backend, 'Multiply', { a: centered, b: invstd });
+    const dbeta = run(backend, 'Sum', { x: dy }, leading(x));
+    const prod = run(backend, 'Multiply', { a: dy, b: xhat });
+    const dgamma = run(backend, 'Sum', { x: prod }, leading(x));
+    const mS = scalar(backend, m);
+    const invM = run(backend, 'RealDiv', { a: invstd, b: mS });
+    const coef = run(backend, 'Multiply', { a: gamma, b: invM });
+    const dyM = run(backend, 'Multiply', { a: dy, b: mS });
+    const t1 = run(backend, 'Sub', { a: dyM, b: dbeta });
+    const t2 = run(backend, 'Multiply', { a: xhat, b: dgamma });
+    const t3 = run(backend, 'Sub', { a: t1, b: t2 });
+    const dx = run(backend, 'Multiply', { a: coef, b: t3 });
+    free(backend, centered, xhat, prod, mS, invM, coef, dyM, t1, t2, t3, ...casts);
+    return [dx, dgamma, dbeta] as unknown as tf.TensorInfo;
   };
   const kernels = nativeKernelConfigs(addon, fallbacks);
   for (const k of kernels) put(k);

@@ -3,8 +3,8 @@
  * Conv2D, FusedConv2D (bias + relu), Conv2DBackpropInput/Filter, Conv3D, Conv3DBackpropInputV2/FilterV2 and
  * BatchMatMul; as OpenMP loops, the memory-bound ops a training step is otherwise dominated by (measured on the
  * ROBOT18 network at 128×160: 12.5 s → 2.3 s per step): Add/Sub/Multiply/RealDiv/Maximum/Minimum, Relu, Step,
- * Neg, Relu6, Exp, AddN, Sum, Mean, Max, Transpose, Slice, SplitV, PadV2, Reverse, Concat, MaxPool(3D), MaxPool(3D)Grad, and
- * a one-pass relu gradient.
+ * Neg, Relu6, Exp, AddN, Sum, Mean, Max, Transpose, Slice, SplitV, PadV2, Reverse, Concat, MaxPool(3D), MaxPool(3D)Grad,
+ * a one-pass relu gradient, and training batch norm forward and backward in two passes each.
  *
  * Every kernel keeps the kernel it replaces as its fallback: cases the addon does not take (NCHW, non-float32
  * inputs, activations other than linear/relu, prelu weights, matmul batch shapes that broadcast per axis) and any
@@ -12,12 +12,18 @@
  * from tfjs's own computeConv2DInfo / computeConv3DInfo, i.e. exactly what the stock kernels compute.
  */
 import * as tf from '@tensorflow/tfjs';
+import { BATCH_NORM_GRAD_KERNEL, BATCH_NORM_TRAIN_KERNEL } from '../layers/batch-norm.js';
 import { RELU_GRAD_KERNEL } from '../ops/lean-grads.js';
 import type { NativeAddon } from './loader.js';
 
 /** Name of the one-pass relu-gradient kernel (registered for 'native' only; the Relu gradient of
  * runtime/ops/lean-grads.ts runs it where it is registered). */
 export const RELU_GRAD = RELU_GRAD_KERNEL;
+
+/** Names of the training batch-norm kernels (registered for 'native' only; the BatchNorm layer runs them where
+ * registered): forward with batch statistics, and its gradient. */
+export const BATCH_NORM_TRAIN = BATCH_NORM_TRAIN_KERNEL;
+export const BATCH_NORM_GRAD = BATCH_NORM_GRAD_KERNEL;
 
 type TensorInfo = tf.TensorInfo;
 type KernelFunc = tf.KernelConfig['kernelFunc'];
@@ -374,6 +380,51 @@ function addMemoryBound(addon: NativeAddon, add: (name: string, fast: (args: Ker
     const out = new Float32Array(xv.length);
     addon.binary(6, dyv, xv, out, 0);
     return b.makeTensorInfo([...x!.shape], 'float32', out);
+  });
+
+  // Training batch norm (runtime/layers/batch-norm.ts): tfjs's expressions are ~5 passes forward and ~12 backward
+  // over the map; these are 2 each. The statistics are over every axis but the last, i.e. x as [M, C].
+  add(BATCH_NORM_TRAIN, (args, b) => {
+    const { x, gamma, beta } = args.inputs as Record<string, TensorInfo>;
+    const { epsilon } = args.attrs as unknown as { epsilon: number };
+    const xv = f32(b, x);
+    const gv = f32(b, gamma);
+    const bv = f32(b, beta);
+    if (!xv || !gv || !bv || x!.shape.length === 0) return null;
+    const c = x!.shape[x!.shape.length - 1]!;
+    // An empty batch (statistics NaN) is left to the stock kernels.
+    if (xv.length === 0 || xv.length !== size(x!.shape) || gv.length !== c || bv.length !== c) return null;
+    const y = new Float32Array(xv.length);
+    const mean = new Float32Array(c);
+    const variance = new Float32Array(c);
+    const invstd = new Float32Array(c);
+    addon.batchNormTrain(xv, gv, bv, y, mean, variance, invstd, epsilon);
+    return [
+      b.makeTensorInfo([...x!.shape], 'float32', y),
+      b.makeTensorInfo([c], 'float32', mean),
+      b.makeTensorInfo([c], 'float32', variance),
+      b.makeTensorInfo([c], 'float32', invstd),
+    ] as unknown as TensorInfo;
+  });
+  add(BATCH_NORM_GRAD, (args, b) => {
+    const { dy, x, mean, invstd, gamma } = args.inputs as Record<string, TensorInfo>;
+    const dyv = f32(b, dy);
+    const xv = f32(b, x);
+    const mv = f32(b, mean);
+    const iv = f32(b, invstd);
+    const gv = f32(b, gamma);
+    if (!dyv || !xv || !mv || !iv || !gv || x!.shape.length === 0) return null;
+    const c = x!.shape[x!.shape.length - 1]!;
+    if (xv.length === 0 || xv.length !== size(x!.shape) || dyv.length !== xv.length || mv.length !== c || iv.length !== c || gv.length !== c) return null;
+    const dx = new Float32Array(xv.length);
+    const dgamma = new Float32Array(c);
+    const dbeta = new Float32Array(c);
+    addon.batchNormGrad(dyv, xv, mv, iv, gv, dx, dgamma, dbeta);
+    return [
+      b.makeTensorInfo([...x!.shape], 'float32', dx),
+      b.makeTensorInfo([c], 'float32', dgamma),
+      b.makeTensorInfo([c], 'float32', dbeta),
+    ] as unknown as TensorInfo;
   });
 
   const reduce = (mean: boolean) => (args: KernelArgs, b: CpuLike) => {

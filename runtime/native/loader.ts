@@ -40,6 +40,13 @@ export interface NativeAddon {
   maxPool(x: Float32Array, y: Float32Array, params: Int32Array): void;
   /** Gradient of maxPool (same params): dy routed to each window's first (lastWins: last) maximum. */
   maxPoolGrad(dy: Float32Array, x: Float32Array, dx: Float32Array, params: Int32Array): void;
+  /**
+   * Training batch norm over x viewed as [M, C] (gamma, beta, mean, variance, invstd: [C]): writes the batch mean,
+   * biased variance, invstd = 1/√(variance + eps) and y = (x − mean)·gamma·invstd + beta.
+   */
+  batchNormTrain(x: Float32Array, gamma: Float32Array, beta: Float32Array, y: Float32Array, mean: Float32Array, variance: Float32Array, invstd: Float32Array, eps: number): void;
+  /** Gradient of batchNormTrain given dy: dx ([M, C]), dgamma and dbeta ([C]). */
+  batchNormGrad(dy: Float32Array, x: Float32Array, mean: Float32Array, invstd: Float32Array, gamma: Float32Array, dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array): void;
   /** OpenMP threads the kernels use. */
   threads(): number;
   /** Sets the OpenMP thread count (≥ 1). */
