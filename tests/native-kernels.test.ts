@@ -10,6 +10,8 @@ import { existsSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BatchNorm, buildNetwork, type NetworkArgs } from '../runtime/layers/index.js';
+import { atrousFallbacks } from '../runtime/native/backend.js';
+import { atrousConv2d, atrousConv3d } from '../runtime/ops/index.js';
 import { nativeAvailable, nativeKernelStats, nativeUnavailableReason, registerNativeBackend, resetNativeKernelStats } from '../runtime/native/index.js';
 
 const canBuild = (() => {
@@ -164,6 +166,92 @@ describe.skipIf(!available)('native kernels match the stock cpu backend', () => 
 
   it('Conv3D with dilation [1, 2, 2]', async () => {
     await compare('Conv3D', { x: [[1, 3, 9, 8, 2], 37], filter: [[1, 3, 3, 2, 3], 38] }, { strides: 1, pad: 'same', dataFormat: 'NDHWC', dilations: [1, 2, 2] });
+  });
+
+  // The atrous op (runtime/ops/atrous.ts): on native its conv and both gradients are the TdcAtrous* kernels (one
+  // oneDNN primitive each), on cpu the forward-conv formulation. [x, filter, rates, padding]
+  const atrousCases: [number[], number[], number[], 'same' | 'valid'][] = [
+    [[2, 9, 11, 5], [3, 3, 5, 6], [2, 2], 'same'],
+    [[2, 12, 10, 3], [3, 3, 3, 7], [3, 1], 'valid'],
+    [[2, 9, 11, 5], [3, 3, 5, 6], [3, 1], 'same'],
+    [[2, 10, 9, 3], [2, 3, 3, 5], [3, 2], 'same'], // even kernel: pads split unevenly
+    [[2, 9, 20, 5], [3, 3, 5, 6], [15, 15], 'same'], // off-centre rows outside the map: cropped to a 1×3 at rates [1, 15]
+    [[2, 16, 20, 3], [4, 4, 3, 5], [20, 5], 'same'], // cropped to the two middle taps along H
+    [[2, 2, 6, 3], [2, 3, 3, 5], [3, 2], 'same'], // a row of x no tap reads: x itself cropped
+    [[2, 3, 7, 3], [2, 3, 3, 4], [5, 2], 'same'], // one tap left along H, reading 2 rows of padding: dx by backward-data
+    [[2, 4, 7, 8, 3], [3, 3, 3, 3, 5], [1, 2, 3], 'same'],
+    [[2, 4, 7, 9, 3], [3, 3, 3, 3, 5], [1, 2, 3], 'valid'],
+    [[2, 3, 9, 20, 5], [1, 3, 3, 5, 6], [1, 15, 15], 'same'], // BRATS context module; rows outside a 9-row map
+    [[2, 3, 12, 10, 5], [1, 3, 3, 5, 6], [1, 3, 2], 'same'],
+  ];
+  const atrousRun = async (backend: string, xs: number[], ws: number[], rates: number[], padding: 'same' | 'valid') => {
+    await tf.setBackend(backend);
+    const x = tf.tensor(values(sizeOf(xs), 201), xs);
+    const w = tf.tensor(values(sizeOf(ws), 202), ws);
+    const op = (a: tf.Tensor, b: tf.Tensor) =>
+      rates.length === 2
+        ? atrousConv2d(a as tf.Tensor4D, b as tf.Tensor4D, rates as [number, number], padding)
+        : atrousConv3d(a as tf.Tensor5D, b as tf.Tensor5D, rates as [number, number, number], padding);
+    const y = op(x, w);
+    const r = tf.tensor(values(y.size, 203), y.shape);
+    const [gx, gw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(op(a, b), r)))([x, w]);
+    const out = [y, gx!, gw!].map((t) => ({ shape: t.shape, data: t.dataSync() as Float32Array }));
+    tf.dispose([x, w, y, r, gx!, gw!]);
+    return out;
+  };
+  for (const [xs, ws, rates, padding] of atrousCases) {
+    it(`atrous op x=[${xs}] k=[${ws}] rates=[${rates}] ${padding}: forward and both gradients run natively and equal cpu`, async () => {
+      const ref = await atrousRun('cpu', xs, ws, rates, padding);
+      resetNativeKernelStats();
+      const got = await atrousRun('native', xs, ws, rates, padding);
+      for (let i = 0; i < 3; i++) expect(relErr(got[i]!, ref[i]!)).toBeLessThan(1e-5);
+      const s = nativeKernelStats();
+      // two forwards (the value, then inside tf.grads), one of each gradient
+      expect(s.TdcAtrousConv).toEqual({ native: 2, fallback: 0, lastError: '' });
+      expect(s.TdcAtrousBackpropInput).toEqual({ native: 1, fallback: 0, lastError: '' });
+      expect(s.TdcAtrousBackpropFilter).toEqual({ native: 1, fallback: 0, lastError: '' });
+      // no flipped or transposed tensors, no second conv (PadV2 remains only as the gradient of a tap/map crop)
+      for (const k of ['Reverse', 'Transpose', 'Conv2D', 'Conv3D']) expect(s[k]).toBeUndefined();
+    });
+  }
+
+  it('an atrous conv cropped to its centre tap (rate 15 on a 7×9 map) is a plain conv on native too', async () => {
+    const ref = await atrousRun('cpu', [2, 7, 9, 5], [3, 3, 5, 6], [15, 15], 'same');
+    resetNativeKernelStats();
+    const got = await atrousRun('native', [2, 7, 9, 5], [3, 3, 5, 6], [15, 15], 'same');
+    for (let i = 0; i < 3; i++) expect(relErr(got[i]!, ref[i]!)).toBeLessThan(1e-5);
+    const s = nativeKernelStats();
+    expect(s.TdcAtrousConv).toBeUndefined();
+    expect(s.Conv2D?.native).toBe(2);
+    expect(s.Conv2DBackpropInput?.native).toBe(1);
+    expect(s.Conv2DBackpropFilter?.native).toBe(1);
+  });
+
+  it('the atrous kernels\' fallbacks (stock kernels) equal the native kernels, 2D and 3D', async () => {
+    await tf.setBackend('native');
+    const fb = atrousFallbacks();
+    const cases: [number[], number[], number[], [number, number][]][] = [
+      [[2, 9, 11, 5], [3, 2, 5, 6], [2, 3], [[2, 2], [1, 2]]],
+      [[2, 4, 7, 8, 3], [3, 3, 3, 3, 5], [1, 2, 3], [[1, 1], [0, 4], [3, 3]]],
+    ];
+    for (const [xs, ws, rates, pads] of cases) {
+      const outShape = [xs[0]!, ...xs.slice(1, -1).map((d, i) => d + pads[i]![0] + pads[i]![1] - (ws[i]! - 1) * rates[i]!), ws[ws.length - 1]!];
+      const calls: [string, Record<string, [number[], number]>, Record<string, unknown>][] = [
+        ['TdcAtrousConv', { x: [xs, 211], filter: [ws, 212] }, { rates, pads }],
+        ['TdcAtrousBackpropInput', { dy: [outShape, 213], filter: [ws, 214] }, { rates, pads, inputShape: xs }],
+        ['TdcAtrousBackpropFilter', { x: [xs, 215], dy: [outShape, 216] }, { rates, pads, filterShape: ws }],
+      ];
+      for (const [kernel, inputs, attrs] of calls) {
+        const ts: Record<string, tf.Tensor> = {};
+        for (const [k, [shape, seed]] of Object.entries(inputs)) ts[k] = tf.tensor(values(sizeOf(shape), seed), shape);
+        const nat = tf.engine().runKernel(kernel, ts as unknown as tf.NamedTensorMap, attrs as tf.NamedAttrMap) as tf.Tensor;
+        const infos = Object.fromEntries(Object.entries(ts).map(([k, t]) => [k, { dataId: t.dataId, shape: t.shape, dtype: t.dtype }]));
+        const info = fb[kernel]!({ inputs: infos, backend: tf.backend(), attrs: attrs as tf.NamedAttrMap }) as tf.TensorInfo;
+        const viaFallback = tf.engine().makeTensorFromTensorInfo(info);
+        expect(relErr({ shape: viaFallback.shape, data: viaFallback.dataSync() as Float32Array }, { shape: nat.shape, data: nat.dataSync() as Float32Array })).toBeLessThan(1e-5);
+        tf.dispose([nat, viaFallback, ...Object.values(ts)]);
+      }
+    }
   });
 
   it('BatchMatMul: plain, transposed, batched, broadcast', async () => {

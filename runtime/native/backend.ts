@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { trainingKernelsFor } from '../backend/kernels.js';
+import { ATROUS_BACKPROP_FILTER_KERNEL, ATROUS_BACKPROP_INPUT_KERNEL, ATROUS_CONV_KERNEL } from '../ops/atrous.js';
 import { registerLeanGradients } from '../ops/lean-grads.js';
 import { BATCH_NORM_GRAD, BATCH_NORM_TRAIN, nativeKernelConfigs, RELU_GRAD } from './kernels.js';
 import { loadNative, nativeUnavailableReason } from './loader.js';
@@ -122,11 +123,80 @@ export function registerNativeBackend(args: RegisterNativeArgs = {}): NativeBack
     free(backend, centered, xhat, prod, mS, invM, coef, dyM, t1, t2, t3, ...casts);
     return [dx, dgamma, dbeta] as unknown as tf.TensorInfo;
   };
+  Object.assign(fallbacks, atrousFallbacks());
   const kernels = nativeKernelConfigs(addon, fallbacks);
   for (const k of kernels) put(k);
   registerLeanGradients(); // its Relu gradient runs RELU_GRAD where registered
   registered = { name: 'native', threads: addon.threads(), library: addon.version(), kernels: kernels.map((k) => k.kernelName) };
   return { ...registered };
+}
+
+type KernelFunc = tf.KernelConfig['kernelFunc'];
+
+/**
+ * Fallbacks of the atrous kernels (run when the addon declines or throws): the forward-conv formulation of
+ * runtime/ops/atrous.ts as 'native' kernels — the conv on x padded explicitly; dx as a dilated conv of dy padded by
+ * (k − 1)·rate with the flipped, in/out-swapped filter, then the pads sliced off; dW as a conv of x (padded,
+ * transposed to [cin, …, B]) with dy (transposed to [(oD,) oH, oW, B, cout]) at strides = rates, transposed back.
+ */
+export function atrousFallbacks(): Record<string, KernelFunc> {
+  type Info = tf.TensorInfo;
+  interface Attrs {
+    rates: number[];
+    pads: Array<[number, number]>;
+    inputShape?: number[];
+    filterShape?: number[];
+  }
+  const compose = (args: Parameters<KernelFunc>[0], body: (run: (name: string, ins: Record<string, Info>, attrs: Record<string, unknown>) => Info, a: Attrs) => Info): Info => {
+    const temps: Info[] = [];
+    const run = (name: string, ins: Record<string, Info>, attrs: Record<string, unknown>) => {
+      const out = tf.getKernel(name, 'native')!.kernelFunc({ inputs: ins, backend: args.backend, attrs: attrs as tf.NamedAttrMap }) as Info;
+      temps.push(out);
+      return out;
+    };
+    let out: Info | undefined;
+    try {
+      out = body(run, args.attrs as unknown as Attrs);
+      return out;
+    } finally {
+      for (const t of temps) if (t !== out) (args.backend as tf.KernelBackend).disposeData(t.dataId);
+    }
+  };
+  const conv = (nd: number) => (nd === 2 ? { name: 'Conv2D', dataFormat: 'NHWC' } : { name: 'Conv3D', dataFormat: 'NDHWC' });
+  const spatial = (nd: number) => Array.from({ length: nd }, (_, i) => i + 1);
+  return {
+    [ATROUS_CONV_KERNEL]: (args) =>
+      compose(args, (run, a) => {
+        const { x, filter } = args.inputs as { x: Info; filter: Info };
+        const nd = a.rates.length;
+        const xp = run('PadV2', { x }, { paddings: [[0, 0], ...a.pads, [0, 0]], constantValue: 0 });
+        const c = conv(nd);
+        return run(c.name, { x: xp, filter }, { strides: 1, pad: 'valid', dataFormat: c.dataFormat, dilations: a.rates });
+      }),
+    [ATROUS_BACKPROP_INPUT_KERNEL]: (args) =>
+      compose(args, (run, a) => {
+        const { dy, filter } = args.inputs as { dy: Info; filter: Info };
+        const nd = a.rates.length;
+        const span = a.rates.map((r, i) => (filter.shape[i]! - 1) * r);
+        const dyp = run('PadV2', { x: dy }, { paddings: [[0, 0], ...span.map((s) => [s, s]), [0, 0]], constantValue: 0 });
+        const wr = run('Reverse', { x: filter }, { dims: spatial(nd).map((i) => i - 1) });
+        const wt = run('Transpose', { x: wr }, { perm: [...spatial(nd).map((i) => i - 1), nd + 1, nd] });
+        const c = conv(nd);
+        const dxp = run(c.name, { x: dyp, filter: wt }, { strides: 1, pad: 'valid', dataFormat: c.dataFormat, dilations: a.rates });
+        return run('Slice', { x: dxp }, { begin: [0, ...a.pads.map((p) => p[0]), 0], size: a.inputShape! });
+      }),
+    [ATROUS_BACKPROP_FILTER_KERNEL]: (args) =>
+      compose(args, (run, a) => {
+        const { x, dy } = args.inputs as { x: Info; dy: Info };
+        const nd = a.rates.length;
+        const xp = run('PadV2', { x }, { paddings: [[0, 0], ...a.pads, [0, 0]], constantValue: 0 });
+        const xT = run('Transpose', { x: xp }, { perm: [nd + 1, ...spatial(nd), 0] });
+        const gT = run('Transpose', { x: dy }, { perm: [...spatial(nd), 0, nd + 1] });
+        const c = conv(nd);
+        const dwT = run(c.name, { x: xT, filter: gT }, { strides: a.rates, pad: 'valid', dataFormat: c.dataFormat, dilations: 1 });
+        return run('Transpose', { x: dwT }, { perm: [...spatial(nd), 0, nd + 1] });
+      }),
+  };
 }
 
 /** Whether the addon loaded (then the 'native' backend can be registered). */

@@ -1,18 +1,22 @@
 /**
  * Kernels of the 'native' backend that hand a cpu-backend tensor's Float32Array straight to the addon: on oneDNN,
- * Conv2D, FusedConv2D (bias + relu), Conv2DBackpropInput/Filter, Conv3D, Conv3DBackpropInputV2/FilterV2 and
- * BatchMatMul; as OpenMP loops, the memory-bound ops a training step is otherwise dominated by (measured on the
- * ROBOT18 network at 128×160: 12.5 s → 2.3 s per step): Add/Sub/Multiply/RealDiv/Maximum/Minimum, Relu, Step,
+ * Conv2D, FusedConv2D (bias + relu), Conv2DBackpropInput/Filter, Conv3D, Conv3DBackpropInputV2/FilterV2,
+ * BatchMatMul and the atrous op's dilated conv with its two gradients (TdcAtrous*); as OpenMP loops, the
+ * memory-bound ops a training step is otherwise dominated by (measured on the ROBOT18 network at 128×160:
+ * 12.5 s → 2.3 s per step): Add/Sub/Multiply/RealDiv/Maximum/Minimum, Relu, Step,
  * Neg, Relu6, Exp, AddN, Sum, Mean, Max, Transpose, Slice, SplitV, PadV2, Reverse, Concat, MaxPool(3D), MaxPool(3D)Grad,
  * a one-pass relu gradient, and training batch norm forward and backward in two passes each.
  *
  * Every kernel keeps the kernel it replaces as its fallback: cases the addon does not take (NCHW, non-float32
  * inputs, activations other than linear/relu, prelu weights, matmul batch shapes that broadcast per axis) and any
- * error it throws run the replaced kernel instead, so registering these can only change speed. Shapes and pads come
- * from tfjs's own computeConv2DInfo / computeConv3DInfo, i.e. exactly what the stock kernels compute.
+ * error it throws run the replaced kernel instead, so registering these can only change speed (the atrous kernels,
+ * which replace none, fall back to the atrous op's forward-conv formulation run as stock kernels: see backend.ts).
+ * Shapes and pads come from tfjs's own computeConv2DInfo / computeConv3DInfo, i.e. exactly what the stock kernels
+ * compute (the atrous kernels get their pads from the op, see atrousParams).
  */
 import * as tf from '@tensorflow/tfjs';
 import { BATCH_NORM_GRAD_KERNEL, BATCH_NORM_TRAIN_KERNEL } from '../layers/batch-norm.js';
+import { ATROUS_BACKPROP_FILTER_KERNEL, ATROUS_BACKPROP_INPUT_KERNEL, ATROUS_CONV_KERNEL } from '../ops/atrous.js';
 import { RELU_GRAD_KERNEL } from '../ops/lean-grads.js';
 import type { NativeAddon } from './loader.js';
 
@@ -135,6 +139,35 @@ const info3d = (x: number[], f: number[], a: Conv3DAttrs) =>
     'channelsLast',
   );
 
+/** Attributes of the atrous kernels (runtime/ops/atrous.ts): per spatial axis, the rate and [before, after] pads. */
+interface AtrousAttrs {
+  rates: number[];
+  pads: Array<[number, number]>;
+}
+
+/**
+ * The addon's params for a stride-1 dilated conv with explicit pads, and its output shape; null when the shapes
+ * do not fit (the fallback then reports the error). Built directly rather than through computeConv3DInfo, which
+ * takes no per-side 3D pads: out = in + before + after − (k − 1)·rate, the same arithmetic as its 'valid' case on
+ * the padded input.
+ */
+function atrousParams(xShape: number[], fShape: number[], a: AtrousAttrs): { params: Int32Array; outShape: number[] } | null {
+  const nd = xShape.length - 2;
+  if ((nd !== 2 && nd !== 3) || fShape.length !== nd + 2 || fShape[nd] !== xShape[nd + 1]) return null;
+  if (a.rates.length !== nd || a.pads.length !== nd) return null;
+  if (a.rates.some((r) => !Number.isInteger(r) || r < 1) || a.pads.some(([p, q]) => p < 0 || q < 0)) return null;
+  const inSp = xShape.slice(1, nd + 1);
+  const k = fShape.slice(0, nd);
+  const out = inSp.map((d, i) => d + a.pads[i]![0] + a.pads[i]![1] - (k[i]! - 1) * a.rates[i]!);
+  if (out.some((d) => d < 1)) return null;
+  const params = Int32Array.from([
+    nd, xShape[0]!, xShape[nd + 1]!, fShape[nd + 1]!,
+    ...inSp, ...k, ...out, ...new Array<number>(nd).fill(1), ...a.rates,
+    ...a.pads.map((p) => p[0]), ...a.pads.map((p) => p[1]),
+  ]);
+  return { params, outShape: [xShape[0]!, ...out, fShape[nd + 1]!] };
+}
+
 /** A kernel that runs `fast` and, when it declines (returns null) or throws, `fallback`. */
 function kernel(name: string, fallback: KernelFunc, fast: (args: KernelArgs, backend: CpuLike) => TensorInfo | null): tf.KernelConfig {
   return {
@@ -248,6 +281,65 @@ export function nativeKernelConfigs(addon: NativeAddon, fallbacks: Record<string
     const info = info3d(x!.shape, a.filterShape, { ...a, dilations: 1 });
     const dw = new Float32Array(size(a.filterShape));
     addon.convBackwardWeights(xv, dyv, dw, params3d(info));
+    return b.makeTensorInfo([...a.filterShape], 'float32', dw);
+  });
+
+  // The atrous op's conv and its two gradients (runtime/ops/atrous.ts), dilation and pads given to oneDNN as they
+  // are: one primitive each, where the forward-conv formulation pads, flips and transposes around three convs.
+  add(ATROUS_CONV_KERNEL, (args, b) => {
+    const { x, filter } = args.inputs as Record<string, TensorInfo>;
+    const xv = f32(b, x);
+    const wv = f32(b, filter);
+    if (!xv || !wv) return null;
+    const p = atrousParams(x!.shape, filter!.shape, args.attrs as unknown as AtrousAttrs);
+    if (!p) return null;
+    const y = new Float32Array(size(p.outShape));
+    addon.convForward(xv, wv, null, y, p.params, 0);
+    return b.makeTensorInfo(p.outShape, 'float32', y);
+  });
+
+  add(ATROUS_BACKPROP_INPUT_KERNEL, (args, b) => {
+    const { dy, filter } = args.inputs as Record<string, TensorInfo>;
+    const a = args.attrs as unknown as AtrousAttrs & { inputShape: number[] };
+    const dyv = f32(b, dy);
+    const wv = f32(b, filter);
+    if (!dyv || !wv) return null;
+    const p = atrousParams(a.inputShape, filter!.shape, a);
+    if (!p || p.outShape.some((d, i) => d !== dy!.shape[i])) return null;
+    const dx = new Float32Array(size(a.inputShape));
+    // dx is also the forward conv of dy, at the same rates, with the filter flipped and in/out swapped and pads
+    // (k − 1)·rate − pad, and oneDNN 2.6's forward primitive is the faster one: its dilated backward-data falls
+    // back to gemm (measured for one [2, 19, 36, 36, 128] 1×3×3 conv: 118 → 50 ms at rates [1, 15, 15], 433 → 64 ms
+    // at [1, 7, 7], 80 → 72 ms at [1, 2, 2]). Pads beyond (k − 1)·rate (a single cropped tap reading partly
+    // outside the map) would be negative there: those go to backward-data.
+    const nd = a.rates.length;
+    const k = filter!.shape.slice(0, nd);
+    const flipPads = a.pads.map(([before, after], i): [number, number] => [(k[i]! - 1) * a.rates[i]! - before, (k[i]! - 1) * a.rates[i]! - after]);
+    if (flipPads.some(([before, after]) => before < 0 || after < 0)) {
+      addon.convBackwardData(dyv, wv, dx, p.params);
+    } else {
+      const [ic, oc] = [filter!.shape[nd]!, filter!.shape[nd + 1]!];
+      const flipShape = [...k, oc, ic];
+      const st = stridesOf(filter!.shape);
+      const flipped = new Float32Array(wv.length);
+      const from = k.reduce((acc, d, i) => acc + (d - 1) * st[i]!, 0);
+      addon.stridedCopy(wv, flipped, copyParams(flipShape, from, [...k.map((_, i) => -st[i]!), 1, oc], 0, stridesOf(flipShape)));
+      const q = atrousParams(dy!.shape, flipShape, { rates: a.rates, pads: flipPads })!;
+      addon.convForward(dyv, flipped, null, dx, q.params, 0);
+    }
+    return b.makeTensorInfo([...a.inputShape], 'float32', dx);
+  });
+
+  add(ATROUS_BACKPROP_FILTER_KERNEL, (args, b) => {
+    const { x, dy } = args.inputs as Record<string, TensorInfo>;
+    const a = args.attrs as unknown as AtrousAttrs & { filterShape: number[] };
+    const xv = f32(b, x);
+    const dyv = f32(b, dy);
+    if (!xv || !dyv) return null;
+    const p = atrousParams(x!.shape, a.filterShape, a);
+    if (!p || p.outShape.some((d, i) => d !== dy!.shape[i])) return null;
+    const dw = new Float32Array(size(a.filterShape));
+    addon.convBackwardWeights(xv, dyv, dw, p.params);
     return b.makeTensorInfo([...a.filterShape], 'float32', dw);
   });
 

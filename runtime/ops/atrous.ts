@@ -19,8 +19,25 @@
  * 16-row map) are cropped from the filter: their output contribution and gradient are exactly zero, so this
  * is exact and turns such convs into cheaper ones (a 3×3 at rate 63 on a 16×20 map becomes a 1×1).
  * Rate 1 on every remaining axis delegates to tf.conv2d/conv3d, whose own gradients are correct.
+ *
+ * On a backend that registers the three ATROUS_* kernels below (the 'native' one: oneDNN convolutions take the
+ * dilation and explicit pads directly), the padded-and-dilated conv and both its gradients are one kernel each
+ * instead: no padded copies of x or dy, no transposed x or dy (3–4× faster forward + backward on BRATS18's
+ * shapes). The tap cropping above is kept (it still makes the conv cheaper); only its zero padding becomes the
+ * kernels' pads. Other backends take the forward-conv formulation.
  */
 import * as tf from '@tensorflow/tfjs';
+
+/**
+ * Stride-1 dilated conv with explicit zero pads, channels-last, 2D or 3D: inputs { x, filter }, attrs
+ * { rates: number[], pads: [before, after][] } (one entry per spatial axis); output length per axis
+ * in + before + after − (k − 1)·rate.
+ */
+export const ATROUS_CONV_KERNEL = 'TdcAtrousConv';
+/** Its gradient w.r.t. x: inputs { dy, filter }, attrs { inputShape, rates, pads }. */
+export const ATROUS_BACKPROP_INPUT_KERNEL = 'TdcAtrousBackpropInput';
+/** Its gradient w.r.t. the filter: inputs { x, dy }, attrs { filterShape, rates, pads }. */
+export const ATROUS_BACKPROP_FILTER_KERNEL = 'TdcAtrousBackpropFilter';
 
 export type AtrousPadding = 'same' | 'valid';
 
@@ -167,6 +184,35 @@ const dilatedValid3d = (rates: [number, number, number]) =>
     return { value, gradFunc };
   });
 
+/** Whether the active backend registers the three atrous kernels (see the file header). */
+function atrousKernelsRegistered(): boolean {
+  const backend = tf.getBackend();
+  return [ATROUS_CONV_KERNEL, ATROUS_BACKPROP_INPUT_KERNEL, ATROUS_BACKPROP_FILTER_KERNEL].every(
+    (k) => tf.getKernel(k, backend) !== undefined,
+  );
+}
+
+/**
+ * Stride-1 dilated conv with explicit pads, 2D or 3D, as the backend's ATROUS_* kernels. It saves x unpadded,
+ * where the forward-conv formulation saves the padded copy.
+ */
+const atrousByKernels = (rates: number[], pads: Array<[number, number]>) =>
+  tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [x, w, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+    save([x, w]);
+    const run = (kernel: string, inputs: tf.NamedTensorMap, attrs: Record<string, unknown>) =>
+      tf.engine().runKernel(kernel, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
+    const value = run(ATROUS_CONV_KERNEL, { x, filter: w }, { rates, pads });
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
+      const [xs, ws] = saved as [tf.Tensor, tf.Tensor];
+      return [
+        run(ATROUS_BACKPROP_INPUT_KERNEL, { dy, filter: ws }, { inputShape: xs.shape, rates, pads }),
+        run(ATROUS_BACKPROP_FILTER_KERNEL, { x: xs, dy }, { filterShape: ws.shape, rates, pads }),
+      ];
+    };
+    return { value, gradFunc };
+  });
+
 /** Output of zeros (every tap reads padding on some axis), still connected to x and the filter with zero gradients. */
 const zerosOut = (outShape: number[]) =>
   tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
@@ -233,20 +279,24 @@ function atrousConvNd(op: string, x: tf.Tensor, filter: tf.Tensor, rates: number
     return zerosOut(outShape)(x, filter);
   }
   const ps = plans as AxisPlan[];
+  const byKernels = x.dtype === 'float32' && filter.dtype === 'float32' && atrousKernelsRegistered();
 
   return tf.tidy(() => {
     let xin = x;
     if (ps.some((p, a) => p.cropLo > 0 || p.cropHi < x.shape[a + 1])) {
       xin = sliceByAxes(xin, [0, ...ps.map((p) => p.cropLo), 0], [-1, ...ps.map((p) => p.cropHi - p.cropLo), -1]);
     }
-    if (ps.some((p) => p.padBefore > 0 || p.padAfter > 0)) {
-      xin = padFast(xin, [[0, 0], ...ps.map((p): [number, number] => [p.padBefore, p.padAfter]), [0, 0]]);
-    }
     let w = filter;
     if (ps.some((p, a) => p.kLo > 0 || p.kHi < filter.shape[a])) {
       w = sliceByAxes(w, [...ps.map((p) => p.kLo), 0, 0], [...ps.map((p) => p.kHi - p.kLo), -1, -1]);
     }
+    const pads = ps.map((p): [number, number] => [p.padBefore, p.padAfter]);
+    const padded = pads.some(([before, after]) => before > 0 || after > 0);
     const eff = ps.map((p) => p.rate);
+    // Left with neither dilation nor pads (e.g. a 3×3 at rate 63 on a 16×20 map cropped to its centre tap), the
+    // plain conv below is the same primitive and its rate-1 gradients are at least as fast.
+    if (byKernels && (padded || eff.some((r) => r > 1))) return atrousByKernels(eff, pads)(xin, w);
+    if (padded) xin = padFast(xin, [[0, 0], ...pads, [0, 0]]);
     if (eff.every((r) => r === 1)) {
       return nsp === 2
         ? tf.conv2d(xin as tf.Tensor4D, w as tf.Tensor4D, 1, 'valid')
