@@ -1,6 +1,7 @@
 /** The published JSON Schema of the written spec, compiled once, and a walker that finds the subschema at a path. */
-import { Ajv2020 } from 'ajv/dist/2020.js';
-import type { ValidateFunction } from 'ajv';
+import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
+import type { Options, ValidateFunction } from 'ajv';
 import schemaJson from '../../spec/tdc.schema.json' with { type: 'json' };
 import type { Path } from '../parse/index.js';
 
@@ -21,22 +22,54 @@ export const SPEC_SCHEMA = schemaJson as unknown as SchemaNode & { $defs: Record
 let compiled: ValidateFunction | undefined;
 
 /**
- * The ajv validator: all errors, defaults written into the data, and the schema kept on errors (`verbose`).
- * Compiling is most of `tdc check`'s start-up time, so two costs are skipped: checking the schema against the
- * meta-schema (tests/spec-examples.test.ts compiles it with plain ajv, which does) and ajv's code optimizer
- * (measured: ~150 → ~80 ms CPU).
+ * ajv's options for the spec validator: all errors, defaults written into the data, and the schema kept on errors
+ * (`verbose`). Two compile-time costs are skipped: checking the schema against the meta-schema
+ * (tests/spec-examples.test.ts compiles it with plain ajv, which does) and ajv's code optimizer.
+ */
+export const VALIDATOR_OPTIONS: Options = {
+  allErrors: true,
+  useDefaults: true,
+  verbose: true,
+  strict: false,
+  allowUnionTypes: true,
+  validateSchema: false,
+  code: { optimize: false },
+};
+
+/** sha256 of the schema as tdc loads it; the precompiled validator records the one it was generated from. */
+export function schemaHash(): string {
+  return createHash('sha256').update(JSON.stringify(SPEC_SCHEMA)).digest('hex');
+}
+
+/** File name of the validator `npm run build` generates next to this module (scripts/build-validator.mjs). */
+export const PRECOMPILED_VALIDATOR = 'spec-validator.cjs';
+
+/**
+ * The spec validator. Compiling the schema with ajv was the largest part of `tdc check`'s start-up (~40 ms, plus
+ * loading ajv itself), so the build writes the compiled validator as a standalone module (ajv's standalone code,
+ * same options) and this loads it; when it is absent (running from the TypeScript sources, as the tests do) or
+ * was generated from another schema, the schema is compiled here as before.
  */
 export function specValidator(): ValidateFunction {
-  compiled ??= new Ajv2020({
-    allErrors: true,
-    useDefaults: true,
-    verbose: true,
-    strict: false,
-    allowUnionTypes: true,
-    validateSchema: false,
-    code: { optimize: false },
-  }).compile(SPEC_SCHEMA);
+  compiled ??= loadPrecompiled() ?? compileValidator();
   return compiled;
+}
+
+function loadPrecompiled(): ValidateFunction | undefined {
+  try {
+    const validate = createRequire(import.meta.url)(`./${PRECOMPILED_VALIDATOR}`) as ValidateFunction & { schemaHash?: string };
+    if (typeof validate === 'function' && validate.schemaHash === schemaHash()) return validate;
+  } catch {
+    // not built: compile instead
+  }
+  return undefined;
+}
+
+/** Compiles the schema with ajv at run time. */
+export function compileValidator(): ValidateFunction {
+  // Loaded on demand: a build with the precompiled validator never loads ajv's compiler.
+  const { Ajv2020 } = createRequire(import.meta.url)('ajv/dist/2020.js') as typeof import('ajv/dist/2020.js');
+  return new Ajv2020(VALIDATOR_OPTIONS).compile(SPEC_SCHEMA);
 }
 
 function deref(node: SchemaNode): SchemaNode {
