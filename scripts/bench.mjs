@@ -3,13 +3,15 @@
 // PyTorch on the same architecture (read from `tdc explain --json`) and the machine's fp32 matmul peak.
 //
 //   npm run bench [-- --quick] [--only robot18,brats18] [--backend native|wasm|cpu] [--threads N]
-//                 [--steps N] [--warmup N] [--no-torch] [--json out.json]
+//                 [--steps N] [--warmup N] [--no-torch] [--no-memory] [--json out.json]
 //
 // Needs the build (`npm run build`, done by `npm ci`). Each network is measured in its own child process, so the
 // peak RSS reported is that network's alone. Times are the median of `--steps` steps after `--warmup` steps; a
 // train step is one forward + backward of the full multi-task loss (seg CE + (1 − IoU), class and scene BCE,
 // sync BCE, weights 1) and one SGD update, at batch 2. GFLOP/s counts the compiler IR's forward FLOPs
 // (`explainJson(...).totals.flops`, 2 per multiply-add) and 3× that for a train step (forward, dx, dW).
+// Then (unless --quick or --no-memory) memory over a long run: scripts/bench-memory.mjs, the quickstart trained
+// for 1,000 steps through `tdc train`'s path, RSS / heap / live tensors after step 100 and step 1,000.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -26,7 +28,7 @@ const BATCH = 2;
 const TRAIN_SETS = {};
 
 function parseArgs(argv) {
-  const o = { quick: false, only: null, backend: undefined, threads: undefined, steps: undefined, warmup: undefined, torch: true, json: null, worker: null, trainSet: [] };
+  const o = { quick: false, only: null, backend: undefined, threads: undefined, steps: undefined, warmup: undefined, torch: true, memory: true, json: null, worker: null, trainSet: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -41,12 +43,13 @@ function parseArgs(argv) {
     else if (a === '--steps') o.steps = positiveInt(a, next());
     else if (a === '--warmup') o.warmup = nonNegativeInt(a, next());
     else if (a === '--no-torch') o.torch = false;
+    else if (a === '--no-memory') o.memory = false;
     else if (a === '--json') o.json = next();
     else if (a === '--worker') o.worker = next();
     else if (a === '--train-set') o.trainSet.push(next());
     else if (a === '--onednn-peak') o.onednnPeak = Number(next()); // internal: child mode of matmulPeak
     else if (a === '--help' || a === '-h') {
-      console.log('usage: npm run bench [-- --quick] [--only spec,…] [--backend name] [--threads N] [--steps N] [--warmup N] [--no-torch] [--json file]');
+      console.log('usage: npm run bench [-- --quick] [--only spec,…] [--backend name] [--threads N] [--steps N] [--warmup N] [--no-torch] [--no-memory] [--json file]');
       process.exit(0);
     } else fail(`unknown option ${a} (see --help)`);
   }
@@ -311,8 +314,21 @@ async function main() {
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
+  // Memory over a long run: the quickstart through the real `tdc train` path for 1,000 steps (scripts/bench-memory.mjs,
+  // in its own process with --expose-gc), on the same backend. Skipped by --quick and --no-memory.
+  let memory = null;
+  if (o.memory && !o.quick) {
+    const margs = ['--expose-gc', path.join(root, 'scripts', 'bench-memory.mjs'), '--steps', '1000'];
+    if (o.backend) margs.push('--backend', o.backend);
+    const m = spawnSync(process.execPath, margs, { encoding: 'utf8', env: { ...process.env, ...(o.threads ? { OMP_NUM_THREADS: String(o.threads) } : {}) } });
+    const lines = (m.stdout || '').trim().split('\n').filter((l) => /^\s*\d+ steps in|after step|^\s+\d+\s|^change /.test(l));
+    console.log('\nmemory, quickstart trained for 1,000 steps (tdc train path, after a forced GC):');
+    if (m.status === 0) for (const l of lines) console.log(`  ${l}`);
+    else console.log(`  failed: ${(m.stderr || '').trim().split('\n').slice(-1)[0]}`);
+    memory = m.status === 0 ? lines : null;
+  }
   console.log(`total ${((performance.now() - started) / 1000).toFixed(0)} s`);
-  if (o.json) writeFileSync(o.json, JSON.stringify({ peaks, rows }, null, 2));
+  if (o.json) writeFileSync(o.json, JSON.stringify({ peaks, rows, memory }, null, 2));
 }
 
 function printRow(r, peak, header) {
