@@ -321,7 +321,7 @@ async function main() {
     const margs = ['--expose-gc', path.join(root, 'scripts', 'bench-memory.mjs'), '--steps', '1000'];
     if (o.backend) margs.push('--backend', o.backend);
     const m = spawnSync(process.execPath, margs, { encoding: 'utf8', env: { ...process.env, ...(o.threads ? { OMP_NUM_THREADS: String(o.threads) } : {}) } });
-    const lines = (m.stdout || '').trim().split('\n').filter((l) => /^\s*\d+ steps in|after step|^\s+\d+\s|^change /.test(l));
+    const lines = (m.stdout || '').trim().split('\n').filter((l) => /^\s*\d+ steps in|after step|^\s+\d+\s|^change|^RSS over/.test(l));
     console.log('\nmemory, quickstart trained for 1,000 steps (tdc train path, after a forced GC):');
     if (m.status === 0) for (const l of lines) console.log(`  ${l}`);
     else console.log(`  failed: ${(m.stderr || '').trim().split('\n').slice(-1)[0]}`);
