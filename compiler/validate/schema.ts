@@ -17,6 +17,8 @@ export interface SchemaNode {
   [k: string]: unknown;
 }
 
+const require = createRequire(import.meta.url);
+
 export const SPEC_SCHEMA = schemaJson as unknown as SchemaNode & { $defs: Record<string, SchemaNode> };
 
 let compiled: ValidateFunction | undefined;
@@ -57,7 +59,7 @@ export function specValidator(): ValidateFunction {
 
 function loadPrecompiled(): ValidateFunction | undefined {
   try {
-    const validate = createRequire(import.meta.url)(`./${PRECOMPILED_VALIDATOR}`) as ValidateFunction & { schemaHash?: string };
+    const validate = require(`./${PRECOMPILED_VALIDATOR}`) as ValidateFunction & { schemaHash?: string };
     if (typeof validate === 'function' && validate.schemaHash === schemaHash()) return validate;
   } catch {
     // not built: compile instead
@@ -68,7 +70,7 @@ function loadPrecompiled(): ValidateFunction | undefined {
 /** Compiles the schema with ajv at run time. */
 export function compileValidator(): ValidateFunction {
   // Loaded on demand: a build with the precompiled validator never loads ajv's compiler.
-  const { Ajv2020 } = createRequire(import.meta.url)('ajv/dist/2020.js') as typeof import('ajv/dist/2020.js');
+  const { Ajv2020 } = require('ajv/dist/2020.js') as typeof import('ajv/dist/2020.js');
   return new Ajv2020(VALIDATOR_OPTIONS).compile(SPEC_SCHEMA);
 }
 

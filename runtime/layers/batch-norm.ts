@@ -1,5 +1,6 @@
 /** BatchNorm: channels-last batch normalization for any rank (tfjs-layers' own refuses rank-5 3D feature maps). */
 import * as tf from '@tensorflow/tfjs';
+import { backendHasKernels } from '../ops/registered.js';
 import { singleShape, type LayerArgs } from './atrous-conv.js';
 
 /**
@@ -82,8 +83,7 @@ export class BatchNorm extends tf.layers.Layer {
     const update = (v: tf.LayerVariable, batch: tf.Tensor) => v.write(tf.tidy(() => tf.sub(v.read(), tf.mul(tf.sub(v.read(), batch), decay))));
     // Where the backend has the one-call kernels (native), forward and backward are two passes over the map each
     // instead of tfjs's chain of elementwise kernels; same values, same saved tensors.
-    const backend = tf.getBackend();
-    const fused = x.dtype === 'float32' && !!tf.getKernel(BATCH_NORM_TRAIN_KERNEL, backend) && !!tf.getKernel(BATCH_NORM_GRAD_KERNEL, backend);
+    const fused = x.dtype === 'float32' && backendHasKernels(BATCH_NORM_TRAIN_KERNEL, BATCH_NORM_GRAD_KERNEL);
     const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
       const [input, g, b] = args as [tf.Tensor, tf.Tensor, tf.Tensor];
       const save = args[3] as tf.GradSaveFunc;

@@ -5,8 +5,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { trainingKernelsFor } from '../backend/kernels.js';
 import { ATROUS_BACKPROP_FILTER_KERNEL, ATROUS_BACKPROP_INPUT_KERNEL, ATROUS_CONV_KERNEL } from '../ops/atrous.js';
-import { registerLeanGradients } from '../ops/lean-grads.js';
-import { BATCH_NORM_GRAD, BATCH_NORM_TRAIN, nativeKernelConfigs, RELU_GRAD } from './kernels.js';
+import { registerLeanGradients, RELU_GRAD_KERNEL } from '../ops/lean-grads.js';
+import { BATCH_NORM_GRAD_KERNEL, BATCH_NORM_TRAIN_KERNEL } from '../layers/batch-norm.js';
+import { nativeKernelConfigs } from './kernels.js';
 import { loadNative, nativeUnavailableReason } from './loader.js';
 
 export interface RegisterNativeArgs {
@@ -58,80 +59,94 @@ export function registerNativeBackend(args: RegisterNativeArgs = {}): NativeBack
   const fallbacks: Record<string, tf.KernelConfig['kernelFunc'] | undefined> = Object.fromEntries(
     tf.getKernelsForBackend('native').map((k) => [k.kernelName, k.kernelFunc]),
   );
-  // The kernels tdc adds fall back to tfjs's own expressions, run kernel by kernel on this backend (inside a kernel
-  // there is no engine: intermediates are freed by hand).
-  const run = (backend: unknown, name: string, ins: Record<string, tf.TensorInfo>, attrs: Record<string, unknown> = {}) =>
-    tf.getKernel(name, 'native')!.kernelFunc({ inputs: ins, backend: backend as tf.KernelBackend, attrs: attrs as tf.NamedAttrMap }) as tf.TensorInfo;
-  const free = (backend: unknown, ...ts: tf.TensorInfo[]) => {
-    for (const t of ts) (backend as tf.KernelBackend).disposeData(t.dataId);
-  };
-  const scalar = (backend: unknown, v: number) =>
-    (backend as { makeTensorInfo(shape: number[], dtype: tf.DataType, values: Float32Array): tf.TensorInfo }).makeTensorInfo([], 'float32', Float32Array.of(v));
-  fallbacks[RELU_GRAD] = ({ inputs, backend }) => {
-    const { dy, x } = inputs as { dy: tf.TensorInfo; x: tf.TensorInfo };
-    const step = run(backend, 'Step', { x }, { alpha: 0 });
-    const out = run(backend, 'Multiply', { a: dy, b: step });
-    free(backend, step);
-    return out;
-  };
-  const leading = (x: tf.TensorInfo) => ({ axis: x.shape.slice(0, -1).map((_, i) => i), keepDims: false });
-  // Kernels, unlike ops, do not upcast: a cpu Sub of int32 and float32 inputs is int32. Cast first, as tf.sub does.
-  const floats = <K extends string>(backend: unknown, ins: Record<K, tf.TensorInfo>, casts: tf.TensorInfo[]) =>
-    Object.fromEntries(
-      Object.entries<tf.TensorInfo>(ins).map(([k, t]) => {
-        if (t.dtype === 'float32') return [k, t];
-        const c = run(backend, 'Cast', { x: t }, { dtype: 'float32' });
-        casts.push(c);
-        return [k, c];
-      }),
-    ) as Record<K, tf.TensorInfo>;
-  // moments → y = (x − mean)·(gamma·invstd) + beta, invstd = rsqrt(variance + eps), as trainNormalize writes it.
-  fallbacks[BATCH_NORM_TRAIN] = ({ inputs, backend, attrs }) => {
-    const casts: tf.TensorInfo[] = [];
-    const { x, gamma, beta } = floats(backend, inputs as Record<'x' | 'gamma' | 'beta', tf.TensorInfo>, casts);
-    const mean = run(backend, 'Mean', { x }, leading(x));
-    const centered = run(backend, 'Sub', { a: x, b: mean });
-    const sq = run(backend, 'Square', { x: centered });
-    const variance = run(backend, 'Mean', { x: sq }, leading(x));
-    const eps = scalar(backend, (attrs as { epsilon: number }).epsilon);
-    const shifted = run(backend, 'Add', { a: variance, b: eps });
-    const invstd = run(backend, 'Rsqrt', { x: shifted });
-    const scale = run(backend, 'Multiply', { a: gamma, b: invstd });
-    const scaled = run(backend, 'Multiply', { a: centered, b: scale });
-    const y = run(backend, 'Add', { a: scaled, b: beta });
-    free(backend, centered, sq, eps, shifted, scale, scaled, ...casts);
-    return [y, mean, variance, invstd] as unknown as tf.TensorInfo;
-  };
-  // dβ = Σ dy, dγ = Σ dy·x̂, dx = γ·σ⁻¹/M · (M·dy − dβ − x̂·dγ).
-  fallbacks[BATCH_NORM_GRAD] = ({ inputs, backend }) => {
-    const casts: tf.TensorInfo[] = [];
-    const { dy, x, mean, invstd, gamma } = floats(backend, inputs as Record<'dy' | 'x' | 'mean' | 'invstd' | 'gamma', tf.TensorInfo>, casts);
-    const m = x.shape.slice(0, -1).reduce((a, b) => a * b, 1);
-    const centered = run(backend, 'Sub', { a: x, b: mean });
-    const xhat = run(backend, 'Multiply', { a: centered, b: invstd });
-    const dbeta = run(backend, 'Sum', { x: dy }, leading(x));
-    const prod = run(backend, 'Multiply', { a: dy, b: xhat });
-    const dgamma = run(backend, 'Sum', { x: prod }, leading(x));
-    const mS = scalar(backend, m);
-    const invM = run(backend, 'RealDiv', { a: invstd, b: mS });
-    const coef = run(backend, 'Multiply', { a: gamma, b: invM });
-    const dyM = run(backend, 'Multiply', { a: dy, b: mS });
-    const t1 = run(backend, 'Sub', { a: dyM, b: dbeta });
-    const t2 = run(backend, 'Multiply', { a: xhat, b: dgamma });
-    const t3 = run(backend, 'Sub', { a: t1, b: t2 });
-    const dx = run(backend, 'Multiply', { a: coef, b: t3 });
-    free(backend, centered, xhat, prod, mS, invM, coef, dyM, t1, t2, t3, ...casts);
-    return [dx, dgamma, dbeta] as unknown as tf.TensorInfo;
-  };
+  Object.assign(fallbacks, reluGradFallbacks(), batchNormFallbacks());
   Object.assign(fallbacks, atrousFallbacks());
   const kernels = nativeKernelConfigs(addon, fallbacks);
   for (const k of kernels) put(k);
-  registerLeanGradients(); // its Relu gradient runs RELU_GRAD where registered
+  registerLeanGradients(); // its Relu gradient runs RELU_GRAD_KERNEL where registered
   registered = { name: 'native', threads: addon.threads(), library: addon.version(), kernels: kernels.map((k) => k.kernelName) };
   return { ...registered };
 }
 
 type KernelFunc = tf.KernelConfig['kernelFunc'];
+type Info = tf.TensorInfo;
+
+/** What a fallback body gets: `run` a stock 'native' kernel, or make a float32 scalar; both are freed afterwards. */
+interface Compose {
+  run(name: string, inputs: Record<string, Info>, attrs?: Record<string, unknown>): Info;
+  scalar(v: number): Info;
+}
+
+/**
+ * Runs a fallback written as a chain of this backend's stock kernels. Inside a kernel there is no engine to tidy
+ * up, so every intermediate is freed here, except what the body returns (one output or several).
+ */
+function compose(args: Parameters<KernelFunc>[0], body: (k: Compose) => Info | Info[]): Info | Info[] {
+  const backend = args.backend as tf.KernelBackend & { makeTensorInfo(shape: number[], dtype: tf.DataType, values: Float32Array): Info };
+  const temps: Info[] = [];
+  const track = (t: Info) => (temps.push(t), t);
+  const k: Compose = {
+    run: (name, inputs, attrs = {}) =>
+      track(tf.getKernel(name, 'native')!.kernelFunc({ inputs, backend, attrs: attrs as tf.NamedAttrMap }) as Info),
+    scalar: (v) => track(backend.makeTensorInfo([], 'float32', Float32Array.of(v))),
+  };
+  let out: Info | Info[] = [];
+  try {
+    out = body(k);
+    return out;
+  } finally {
+    const kept = new Set(Array.isArray(out) ? out : [out]);
+    for (const t of temps) if (!kept.has(t)) backend.disposeData(t.dataId);
+  }
+}
+
+/** The one-pass relu gradient's fallback: tfjs's own mul(dy, step(x)). */
+function reluGradFallbacks(): Record<string, KernelFunc> {
+  return {
+    [RELU_GRAD_KERNEL]: (args) =>
+      compose(args, (k) => {
+        const { dy, x } = args.inputs as { dy: Info; x: Info };
+        return k.run('Multiply', { a: dy, b: k.run('Step', { x }, { alpha: 0 }) });
+      }) as Info,
+  };
+}
+
+/** Fallbacks of the training batch-norm kernels: trainNormalize's own expressions (runtime/layers/batch-norm.ts). */
+function batchNormFallbacks(): Record<string, KernelFunc> {
+  const leading = (x: Info) => ({ axis: x.shape.slice(0, -1).map((_, i) => i), keepDims: false });
+  // Kernels, unlike ops, do not upcast: a cpu Sub of int32 and float32 inputs is int32. Cast first, as tf.sub does.
+  const floats = <K extends string>(k: Compose, ins: Record<K, Info>) =>
+    Object.fromEntries(
+      Object.entries<Info>(ins).map(([name, t]) => [name, t.dtype === 'float32' ? t : k.run('Cast', { x: t }, { dtype: 'float32' })]),
+    ) as Record<K, Info>;
+  return {
+    // moments → y = (x − mean)·(gamma·invstd) + beta, invstd = rsqrt(variance + eps), as trainNormalize writes it.
+    [BATCH_NORM_TRAIN_KERNEL]: (args) =>
+      compose(args, (k) => {
+        const { x, gamma, beta } = floats(k, args.inputs as Record<'x' | 'gamma' | 'beta', Info>);
+        const mean = k.run('Mean', { x }, leading(x));
+        const centered = k.run('Sub', { a: x, b: mean });
+        const variance = k.run('Mean', { x: k.run('Square', { x: centered }) }, leading(x));
+        const eps = k.scalar((args.attrs as unknown as { epsilon: number }).epsilon);
+        const invstd = k.run('Rsqrt', { x: k.run('Add', { a: variance, b: eps }) });
+        const scaled = k.run('Multiply', { a: centered, b: k.run('Multiply', { a: gamma, b: invstd }) });
+        return [k.run('Add', { a: scaled, b: beta }), mean, variance, invstd];
+      }) as unknown as Info,
+    // dβ = Σ dy, dγ = Σ dy·x̂, dx = γ·σ⁻¹/M · (M·dy − dβ − x̂·dγ).
+    [BATCH_NORM_GRAD_KERNEL]: (args) =>
+      compose(args, (k) => {
+        const { dy, x, mean, invstd, gamma } = floats(k, args.inputs as Record<'dy' | 'x' | 'mean' | 'invstd' | 'gamma', Info>);
+        const m = k.scalar(x.shape.slice(0, -1).reduce((a, b) => a * b, 1));
+        const xhat = k.run('Multiply', { a: k.run('Sub', { a: x, b: mean }), b: invstd });
+        const dbeta = k.run('Sum', { x: dy }, leading(x));
+        const dgamma = k.run('Sum', { x: k.run('Multiply', { a: dy, b: xhat }) }, leading(x));
+        const coef = k.run('Multiply', { a: gamma, b: k.run('RealDiv', { a: invstd, b: m }) });
+        const t1 = k.run('Sub', { a: k.run('Multiply', { a: dy, b: m }), b: dbeta });
+        const t3 = k.run('Sub', { a: t1, b: k.run('Multiply', { a: xhat, b: dgamma }) });
+        return [k.run('Multiply', { a: coef, b: t3 }), dgamma, dbeta];
+      }) as unknown as Info,
+  };
+}
 
 /**
  * Fallbacks of the atrous kernels (run when the addon declines or throws): the forward-conv formulation of
@@ -140,41 +155,27 @@ type KernelFunc = tf.KernelConfig['kernelFunc'];
  * transposed to [cin, …, B]) with dy (transposed to [(oD,) oH, oW, B, cout]) at strides = rates, transposed back.
  */
 export function atrousFallbacks(): Record<string, KernelFunc> {
-  type Info = tf.TensorInfo;
   interface Attrs {
     rates: number[];
     pads: Array<[number, number]>;
     inputShape?: number[];
     filterShape?: number[];
   }
-  const compose = (args: Parameters<KernelFunc>[0], body: (run: (name: string, ins: Record<string, Info>, attrs: Record<string, unknown>) => Info, a: Attrs) => Info): Info => {
-    const temps: Info[] = [];
-    const run = (name: string, ins: Record<string, Info>, attrs: Record<string, unknown>) => {
-      const out = tf.getKernel(name, 'native')!.kernelFunc({ inputs: ins, backend: args.backend, attrs: attrs as tf.NamedAttrMap }) as Info;
-      temps.push(out);
-      return out;
-    };
-    let out: Info | undefined;
-    try {
-      out = body(run, args.attrs as unknown as Attrs);
-      return out;
-    } finally {
-      for (const t of temps) if (t !== out) (args.backend as tf.KernelBackend).disposeData(t.dataId);
-    }
-  };
   const conv = (nd: number) => (nd === 2 ? { name: 'Conv2D', dataFormat: 'NHWC' } : { name: 'Conv3D', dataFormat: 'NDHWC' });
   const spatial = (nd: number) => Array.from({ length: nd }, (_, i) => i + 1);
   return {
     [ATROUS_CONV_KERNEL]: (args) =>
-      compose(args, (run, a) => {
+      compose(args, ({ run }) => {
+        const a = args.attrs as unknown as Attrs;
         const { x, filter } = args.inputs as { x: Info; filter: Info };
         const nd = a.rates.length;
         const xp = run('PadV2', { x }, { paddings: [[0, 0], ...a.pads, [0, 0]], constantValue: 0 });
         const c = conv(nd);
         return run(c.name, { x: xp, filter }, { strides: 1, pad: 'valid', dataFormat: c.dataFormat, dilations: a.rates });
-      }),
+      }) as Info,
     [ATROUS_BACKPROP_INPUT_KERNEL]: (args) =>
-      compose(args, (run, a) => {
+      compose(args, ({ run }) => {
+        const a = args.attrs as unknown as Attrs;
         const { dy, filter } = args.inputs as { dy: Info; filter: Info };
         const nd = a.rates.length;
         const span = a.rates.map((r, i) => (filter.shape[i]! - 1) * r);
@@ -184,9 +185,10 @@ export function atrousFallbacks(): Record<string, KernelFunc> {
         const c = conv(nd);
         const dxp = run(c.name, { x: dyp, filter: wt }, { strides: 1, pad: 'valid', dataFormat: c.dataFormat, dilations: a.rates });
         return run('Slice', { x: dxp }, { begin: [0, ...a.pads.map((p) => p[0]), 0], size: a.inputShape! });
-      }),
+      }) as Info,
     [ATROUS_BACKPROP_FILTER_KERNEL]: (args) =>
-      compose(args, (run, a) => {
+      compose(args, ({ run }) => {
+        const a = args.attrs as unknown as Attrs;
         const { x, dy } = args.inputs as { x: Info; dy: Info };
         const nd = a.rates.length;
         const xp = run('PadV2', { x }, { paddings: [[0, 0], ...a.pads, [0, 0]], constantValue: 0 });
@@ -195,7 +197,7 @@ export function atrousFallbacks(): Record<string, KernelFunc> {
         const c = conv(nd);
         const dwT = run(c.name, { x: xT, filter: gT }, { strides: a.rates, pad: 'valid', dataFormat: c.dataFormat, dilations: 1 });
         return run('Transpose', { x: dwT }, { perm: [...spatial(nd), 0, nd + 1] });
-      }),
+      }) as Info,
   };
 }
 

@@ -20,15 +20,6 @@ import { ATROUS_BACKPROP_FILTER_KERNEL, ATROUS_BACKPROP_INPUT_KERNEL, ATROUS_CON
 import { RELU_GRAD_KERNEL } from '../ops/lean-grads.js';
 import type { NativeAddon } from './loader.js';
 
-/** Name of the one-pass relu-gradient kernel (registered for 'native' only; the Relu gradient of
- * runtime/ops/lean-grads.ts runs it where it is registered). */
-export const RELU_GRAD = RELU_GRAD_KERNEL;
-
-/** Names of the training batch-norm kernels (registered for 'native' only; the BatchNorm layer runs them where
- * registered): forward with batch statistics, and its gradient. */
-export const BATCH_NORM_TRAIN = BATCH_NORM_TRAIN_KERNEL;
-export const BATCH_NORM_GRAD = BATCH_NORM_GRAD_KERNEL;
-
 type TensorInfo = tf.TensorInfo;
 type KernelFunc = tf.KernelConfig['kernelFunc'];
 type KernelArgs = Parameters<KernelFunc>[0];
@@ -464,7 +455,7 @@ function addMemoryBound(addon: NativeAddon, add: (name: string, fast: (args: Ker
   });
 
   // The relu's gradient in one pass (tfjs computes mul(dy, step(x)): two passes, two arrays); see reluGrad.ts.
-  add(RELU_GRAD, (args, b) => {
+  add(RELU_GRAD_KERNEL, (args, b) => {
     const { dy, x } = args.inputs as Record<string, TensorInfo>;
     const dyv = f32(b, dy);
     const xv = f32(b, x);
@@ -476,7 +467,7 @@ function addMemoryBound(addon: NativeAddon, add: (name: string, fast: (args: Ker
 
   // Training batch norm (runtime/layers/batch-norm.ts): tfjs's expressions are ~5 passes forward and ~12 backward
   // over the map; these are 2 each. The statistics are over every axis but the last, i.e. x as [M, C].
-  add(BATCH_NORM_TRAIN, (args, b) => {
+  add(BATCH_NORM_TRAIN_KERNEL, (args, b) => {
     const { x, gamma, beta } = args.inputs as Record<string, TensorInfo>;
     const { epsilon } = args.attrs as unknown as { epsilon: number };
     const xv = f32(b, x);
@@ -498,7 +489,7 @@ function addMemoryBound(addon: NativeAddon, add: (name: string, fast: (args: Ker
       b.makeTensorInfo([c], 'float32', invstd),
     ] as unknown as TensorInfo;
   });
-  add(BATCH_NORM_GRAD, (args, b) => {
+  add(BATCH_NORM_GRAD_KERNEL, (args, b) => {
     const { dy, x, mean, invstd, gamma } = args.inputs as Record<string, TensorInfo>;
     const dyv = f32(b, dy);
     const xv = f32(b, x);

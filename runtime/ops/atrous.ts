@@ -27,6 +27,7 @@
  * kernels' pads. Other backends take the forward-conv formulation.
  */
 import * as tf from '@tensorflow/tfjs';
+import { backendHasKernels } from './registered.js';
 
 /**
  * Stride-1 dilated conv with explicit zero pads, channels-last, 2D or 3D: inputs { x, filter }, attrs
@@ -184,14 +185,6 @@ const dilatedValid3d = (rates: [number, number, number]) =>
     return { value, gradFunc };
   });
 
-/** Whether the active backend registers the three atrous kernels (see the file header). */
-function atrousKernelsRegistered(): boolean {
-  const backend = tf.getBackend();
-  return [ATROUS_CONV_KERNEL, ATROUS_BACKPROP_INPUT_KERNEL, ATROUS_BACKPROP_FILTER_KERNEL].every(
-    (k) => tf.getKernel(k, backend) !== undefined,
-  );
-}
-
 /**
  * Stride-1 dilated conv with explicit pads, 2D or 3D, as the backend's ATROUS_* kernels. It saves x unpadded,
  * where the forward-conv formulation saves the padded copy.
@@ -279,7 +272,10 @@ function atrousConvNd(op: string, x: tf.Tensor, filter: tf.Tensor, rates: number
     return zerosOut(outShape)(x, filter);
   }
   const ps = plans as AxisPlan[];
-  const byKernels = x.dtype === 'float32' && filter.dtype === 'float32' && atrousKernelsRegistered();
+  const byKernels =
+    x.dtype === 'float32' &&
+    filter.dtype === 'float32' &&
+    backendHasKernels(ATROUS_CONV_KERNEL, ATROUS_BACKPROP_INPUT_KERNEL, ATROUS_BACKPROP_FILTER_KERNEL);
 
   return tf.tidy(() => {
     let xin = x;

@@ -9,6 +9,7 @@
  * at 144×144×19 that halves what a train step holds.
  */
 import * as tf from '@tensorflow/tfjs';
+import { backendHasKernels } from './registered.js';
 
 /** x + b for a per-channel bias b (broadcast over all but the last axis), saving nothing for its gradient. */
 export function biasAdd<T extends tf.Tensor>(x: T, b: tf.Tensor1D | tf.Tensor): T {
@@ -49,7 +50,7 @@ export function registerLeanGradients(): void {
       const [y] = saved as [tf.Tensor];
       return {
         x: () =>
-          y.dtype === 'float32' && tf.getKernel(RELU_GRAD_KERNEL, tf.getBackend())
+          y.dtype === 'float32' && backendHasKernels(RELU_GRAD_KERNEL)
             ? (tf.engine().runKernel(RELU_GRAD_KERNEL, { dy: d, x: y }, {}) as tf.Tensor)
             : tf.mul(d, tf.cast(tf.step(y), 'float32')),
       };

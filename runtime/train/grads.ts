@@ -81,7 +81,7 @@ function withShapeOnlySaves<T>(engine: EngineInternals, f: () => T): T {
   const save = engine.saveTensorsForBackwardMode;
   engine.getTensorsForGradient = function (kernelName, inputs, outputs) {
     const tensors = get.call(this, kernelName, inputs, outputs);
-    return SHAPE_ONLY_GRADIENTS.has(kernelName) ? tensors.map((t) => (isShapeOnly(t) ? t : shapeOnly(t))) : tensors;
+    return SHAPE_ONLY_GRADIENTS.has(kernelName) ? tensors.map((t) => shapeOnly(t as tf.Tensor)) : tensors;
   };
   engine.saveTensorsForBackwardMode = function (tensors) {
     if (!tensors.some(isShapeOnly)) return save.call(this, tensors);
@@ -103,7 +103,7 @@ export function lowMemoryGradientsAvailable(): boolean {
 }
 
 /** The tape nodes on a path from one of `xs` to `y`, in tape order, with inputs not depending on `xs` pruned. */
-export function nodesFromXsToY(tape: readonly TapeNode[], xs: readonly tf.Tensor[], y: tf.Tensor): TapeNode[] {
+function nodesFromXsToY(tape: readonly TapeNode[], xs: readonly tf.Tensor[], y: tf.Tensor): TapeNode[] {
   const fromX = new Set<number>(xs.map((x) => x.id));
   const nodeFromX = new Set<number>();
   for (const node of tape) {
