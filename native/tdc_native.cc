@@ -228,6 +228,15 @@ void reorderAlone(dnnl::reorder &r, memory &from, memory &to) {
   omp_set_num_threads(before);
 }
 
+// The user's weights as the primitive wants them: as given, or reordered into the entry's buffer (forward and
+// backward data; backward weights reorders the other way, after the primitive).
+memory weightsIn(ConvEntry &e, memory &wu) {
+  if (!e.needReorder) return wu;
+  if (!e.wBuf) e.wBuf = memory(e.wWant, eng());
+  reorderAlone(e.reorder, wu, e.wBuf);
+  return e.wBuf;
+}
+
 std::mutex cacheMutex;
 std::unordered_map<std::string, std::shared_ptr<ConvEntry>> cache;
 
@@ -269,12 +278,7 @@ napi_value ConvForward(napi_env env, napi_callback_info info) {
       return out;
     });
     memory xm(c.src(), eng(), x), ym(c.dst(), eng(), y), wu(c.wUser(), eng(), w);
-    memory wm = wu;
-    if (e->needReorder) {
-      if (!e->wBuf) e->wBuf = memory(e->wWant, eng());
-      wm = e->wBuf;
-      reorderAlone(e->reorder, wu, wm);
-    }
+    memory wm = weightsIn(*e, wu);
     std::unordered_map<int, memory> m{{DNNL_ARG_SRC, xm}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DST, ym}};
     if (withBias) m.emplace(DNNL_ARG_BIAS, memory(c.bias(), eng(), b));
     e->prim.execute(strm(), m);
@@ -305,12 +309,7 @@ napi_value ConvBackwardData(napi_env env, napi_callback_info info) {
       return out;
     });
     memory dym(c.dst(), eng(), dy), dxm(c.src(), eng(), dx), wu(c.wUser(), eng(), w);
-    memory wm = wu;
-    if (e->needReorder) {
-      if (!e->wBuf) e->wBuf = memory(e->wWant, eng());
-      wm = e->wBuf;
-      reorderAlone(e->reorder, wu, wm);
-    }
+    memory wm = weightsIn(*e, wu);
     e->prim.execute(strm(), {{DNNL_ARG_DIFF_DST, dym}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DIFF_SRC, dxm}});
     strm().wait();
     return undef(env);
