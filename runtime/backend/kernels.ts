@@ -386,6 +386,26 @@ function conv3dInfo(xShape: number[], filterShape: number[], a: Conv3DAttrs) {
   );
 }
 
+/** The in-plane part of a Conv3D as the attrs of the 2D kernel each depth tap runs (explicit pads, NHWC). */
+function planeAttrs(info: tf.backend_util.Conv3DInfo): { strides: [number, number]; pad: number[][]; dataFormat: 'NHWC' } {
+  const { top, bottom, left, right } = info.padInfo;
+  return { strides: [info.strideHeight, info.strideWidth], pad: [[0, 0], [top, bottom], [left, right], [0, 0]], dataFormat: 'NHWC' };
+}
+
+/** Depth tap t of a filter viewed as [kd, kh·kw·cin·cout] (`w2`), as a 2D filter [kh, kw, cin, cout]. */
+function tapFilter(c: Calls, w2: TensorInfo, t: number, plane: [number, number, number, number]): TensorInfo {
+  const n = plane[0] * plane[1] * plane[2] * plane[3];
+  return c.reshape(c.run('Slice', { x: w2 }, { begin: [t, 0], size: [1, n] }), plane);
+}
+
+/** x as [B, D, H·W·cin], zero-padded along depth by the conv's front / back pads. */
+function depthPadded(c: Calls, x: TensorInfo, info: tf.backend_util.Conv3DInfo): TensorInfo {
+  const [B, D, H, W, cin] = x.shape as [number, number, number, number, number];
+  const { front, back } = info.padInfo;
+  const x3 = c.reshape(x, [B, D, H * W * cin]);
+  return front > 0 || back > 0 ? c.placeDepth(x3, front, D + front + back) : x3;
+}
+
 /**
  * Conv3D as a sum over depth taps of 2D convs: out[:, od] = Σ_kd conv2d(x[:, od·sd + kd·dd − front], W[kd]),
  * each one Conv2D over all (batch, output depth) pairs folded into the batch. wasm's own Conv3D is a plain
@@ -400,27 +420,16 @@ export function makeConv3D(backendName: string): tf.KernelConfig {
       const a = attrs as unknown as Conv3DAttrs;
       const info = conv3dInfo(x.shape, filter.shape, a);
       const c = new Calls(backendName, backend as KernelBackend);
-      const [B, D, H, W, cin] = x.shape;
+      const [B, , H, W, cin] = x.shape;
       const [kd, kh, kw, , cout] = filter.shape;
-      const { front, back, top, bottom, left, right } = info.padInfo;
-      let x3 = c.reshape(x, [B, D, H * W * cin]);
-      if (front > 0 || back > 0) x3 = c.placeDepth(x3, front, D + front + back);
+      const x3 = depthPadded(c, x, info);
       const w2 = c.reshape(filter, [kd, kh * kw * cin * cout]);
       let acc: TensorInfo | null = null;
       for (let t = 0; t < kd; t++) {
         const sl = c.depthSlices(x3, t * info.dilationDepth, info.strideDepth, info.outDepth);
         const x4 = c.reshape(sl, [B * info.outDepth, H, W, cin]);
-        const wk = c.reshape(c.run('Slice', { x: w2 }, { begin: [t, 0], size: [1, kh * kw * cin * cout] }), [kh, kw, cin, cout]);
-        const y = c.run(
-          'Conv2D',
-          { x: x4, filter: wk },
-          {
-            strides: [info.strideHeight, info.strideWidth],
-            pad: [[0, 0], [top, bottom], [left, right], [0, 0]],
-            dataFormat: 'NHWC',
-            dilations: [info.dilationHeight, info.dilationWidth],
-          },
-        );
+        const wk = tapFilter(c, w2, t, [kh, kw, cin, cout]);
+        const y = c.run('Conv2D', { x: x4, filter: wk }, { ...planeAttrs(info), dilations: [info.dilationHeight, info.dilationWidth] });
         acc = c.add(acc, y);
       }
       const out = c.run('Reshape', { x: acc! }, { shape: [B, info.outDepth, info.outHeight, info.outWidth, cout] }, true);
@@ -441,7 +450,7 @@ export function makeConv3DBackpropInputV2(backendName: string): tf.KernelConfig 
       const c = new Calls(backendName, backend as KernelBackend);
       const [B, D, H, W, cin] = a.inputShape;
       const [kd, kh, kw, , cout] = filter.shape;
-      const { front, top, bottom, left, right } = info.padInfo;
+      const { front } = info.padInfo;
       const oD = info.outDepth;
       const sd = info.strideDepth;
       const dy4 = c.reshape(dy, [B * oD, info.outHeight, info.outWidth, cout]);
@@ -449,17 +458,8 @@ export function makeConv3DBackpropInputV2(backendName: string): tf.KernelConfig 
       const rest = H * W * cin;
       let acc: TensorInfo | null = null;
       for (let t = 0; t < kd; t++) {
-        const wk = c.reshape(c.run('Slice', { x: w2 }, { begin: [t, 0], size: [1, kh * kw * cin * cout] }), [kh, kw, cin, cout]);
-        const g = c.run(
-          'Conv2DBackpropInput',
-          { dy: dy4, filter: wk },
-          {
-            inputShape: [B * oD, H, W, cin],
-            strides: [info.strideHeight, info.strideWidth],
-            pad: [[0, 0], [top, bottom], [left, right], [0, 0]],
-            dataFormat: 'NHWC',
-          },
-        );
+        const wk = tapFilter(c, w2, t, [kh, kw, cin, cout]);
+        const g = c.run('Conv2DBackpropInput', { dy: dy4, filter: wk }, { ...planeAttrs(info), inputShape: [B * oD, H, W, cin] });
         let g3 = c.reshape(g, [B, oD, rest]);
         if (sd > 1) {
           // Zero-insert along depth: output depth od lands on input depth od·sd (+ tap offset).
@@ -485,26 +485,15 @@ export function makeConv3DBackpropFilterV2(backendName: string): tf.KernelConfig
       const a = attrs as unknown as Conv3DAttrs & { filterShape: [number, number, number, number, number] };
       const info = conv3dInfo(x.shape, a.filterShape, a);
       const c = new Calls(backendName, backend as KernelBackend);
-      const [B, D, H, W, cin] = x.shape;
+      const [B, , H, W, cin] = x.shape;
       const [kd, kh, kw, , cout] = a.filterShape;
-      const { front, back, top, bottom, left, right } = info.padInfo;
-      let x3 = c.reshape(x, [B, D, H * W * cin]);
-      if (front > 0 || back > 0) x3 = c.placeDepth(x3, front, D + front + back);
+      const x3 = depthPadded(c, x, info);
       const dy4 = c.reshape(dy, [B * info.outDepth, info.outHeight, info.outWidth, cout]);
       const parts: TensorInfo[] = [];
       for (let t = 0; t < kd; t++) {
         const sl = c.depthSlices(x3, t, info.strideDepth, info.outDepth);
         const x4 = c.reshape(sl, [B * info.outDepth, H, W, cin]);
-        const dw = c.run(
-          'Conv2DBackpropFilter',
-          { x: x4, dy: dy4 },
-          {
-            strides: [info.strideHeight, info.strideWidth],
-            pad: [[0, 0], [top, bottom], [left, right], [0, 0]],
-            dataFormat: 'NHWC',
-            filterShape: [kh, kw, cin, cout],
-          },
-        );
+        const dw = c.run('Conv2DBackpropFilter', { x: x4, dy: dy4 }, { ...planeAttrs(info), filterShape: [kh, kw, cin, cout] });
         parts.push(c.reshape(dw, [1, kh, kw, cin, cout]));
       }
       const out = kd === 1 ? c.run('Reshape', { x: parts[0] }, { shape: [1, kh, kw, cin, cout] }, true) : c.run('Concat', parts, { axis: 0 }, true);
