@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { SpecHost } from '../compiler/frontend.js';
 import type { Block, ModelIR } from '../compiler/ir/index.js';
 import { compile } from '../compiler/pipeline.js';
-import { buildNetwork } from '../runtime/layers/network.js';
+import { buildNetwork, networkArgsFromSpec } from '../runtime/layers/network.js';
 import type { Spec } from '../spec/types.js';
 
 const example = (name: string): string => readFileSync(fileURLToPath(new URL(`../examples/${name}.yaml`, import.meta.url)), 'utf8');
@@ -60,17 +60,7 @@ beforeAll(async () => {
 describe('IR = runtime network', () => {
   it.each(CASES)('%s', (_label, name, edits) => {
     const { spec, ir } = build(name, edits);
-    const { model, outputs } = buildNetwork({
-      dims: spec.task.dims,
-      size: spec.task.size,
-      channels: spec.task.channels,
-      numClasses: spec.task.classes.length,
-      numScenes: spec.task.scenes.length,
-      encoder: spec.model.encoder,
-      context: spec.model.context,
-      decoder: spec.model.decoder,
-      heads: spec.model.heads,
-    });
+    const { model, outputs } = buildNetwork(networkArgsFromSpec(spec));
     try {
       expect(model.countParams()).toBe(ir.totals.params);
       const shapeOf = (n: string) => ir.blocks.find((b) => b.name === n)!.outShape;
