@@ -3,7 +3,7 @@ export { AtrousConv, atrousConv } from './atrous-conv.js';
 export type { AtrousConvArgs, Activation, LayerArgs } from './atrous-conv.js';
 export { BatchNorm, batchNorm } from './batch-norm.js';
 export type { BatchNormArgs } from './batch-norm.js';
-export { UpsampleTo, upsampleTo, GlobalAvgPool, globalAvgPool, resizeNearest } from './upsample.js';
+export { UpsampleTo, upsampleTo, GlobalAvgPool, globalAvgPool } from './upsample.js';
 export type { UpsampleToArgs, UpsampleMode, GlobalAvgPoolArgs } from './upsample.js';
 export { makeInitializer, SeedSequence } from './init.js';
 export type { KernelInit } from './init.js';

@@ -1,6 +1,6 @@
 /** UpsampleTo and GlobalAvgPool: resizing a feature map to a fixed spatial size, and pooling it to one vector. */
 import * as tf from '@tensorflow/tfjs';
-import { resizeBilinear2d, resizeTrilinear3d } from '../ops/index.js';
+import { resizeBilinear2d, resizeNearestNd, resizeTrilinear3d } from '../ops/index.js';
 import { singleShape, type LayerArgs } from './atrous-conv.js';
 
 /** 'bilinear' and 'trilinear' both mean linear interpolation on every spatial axis (the spec names either). */
@@ -47,7 +47,7 @@ export class UpsampleTo extends tf.layers.Layer {
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     return tf.tidy(() => {
       const x = Array.isArray(inputs) ? inputs[0]! : inputs;
-      if (this.mode === 'nearest') return resizeNearest(x, this.size);
+      if (this.mode === 'nearest') return resizeNearestNd(x, this.size);
       if (this.size.length === 2) {
         return resizeBilinear2d(x as tf.Tensor4D, [this.size[0]!, this.size[1]!], this.alignCorners);
       }
@@ -64,24 +64,6 @@ tf.serialization.registerClass(UpsampleTo);
 /** Resizes a [B, …spatial, C] map to `size` (linear or nearest); see UpsampleToArgs. */
 export function upsampleTo(args: UpsampleToArgs): UpsampleTo {
   return new UpsampleTo(args);
-}
-
-/**
- * Nearest-neighbour resize as one gather per spatial axis, source index floor(i·in/out) (tf.image's default
- * rule, the same one the linear modes use). Gathers have gradients on every backend and work for 3D, which
- * tf.image.resizeNearestNeighbor does not; from a 1-pixel map this is an exact broadcast.
- */
-export function resizeNearest(x: tf.Tensor, size: readonly number[]): tf.Tensor {
-  let y = x;
-  size.forEach((out, i) => {
-    const axis = i + 1;
-    const inSize = x.shape[axis]!;
-    if (inSize === out) return;
-    const idx = new Int32Array(out);
-    for (let o = 0; o < out; o++) idx[o] = Math.min(inSize - 1, Math.floor((o * inSize) / out));
-    y = tf.gather(y, tf.tensor1d(idx, 'int32'), axis);
-  });
-  return y;
 }
 
 export interface GlobalAvgPoolArgs extends LayerArgs {

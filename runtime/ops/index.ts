@@ -7,6 +7,7 @@
  *   atrousConv3d(x: tf.Tensor5D, filter: tf.Tensor5D, rates: [number, number, number], padding: 'same' | 'valid'): tf.Tensor5D
  *   resizeBilinear2d(x: tf.Tensor4D, size: [number, number], alignCorners?: boolean): tf.Tensor4D
  *   resizeTrilinear3d(x: tf.Tensor5D, size: [number, number, number], alignCorners?: boolean): tf.Tensor5D
+ *   resizeNearestNd(x: tf.Tensor, size: number[]): tf.Tensor  // 2D or 3D, floor(i·in/out) on each axis
  *   interpolationMatrix(inLen: number, outLen: number, alignCorners: boolean): Float32Array  // [outLen, inLen]
  *   biasAdd(x, b): x + per-channel b, saving nothing for its gradient; registerLeanGradients(): a ReLU gradient
  *   that saves the output, not the input (registered on import)
@@ -14,5 +15,5 @@
  */
 export { atrousConv2d, atrousConv3d } from './atrous.js';
 export type { AtrousConvArgs, AtrousPadding } from './atrous.js';
-export { interpolationMatrix, resizeBilinear2d, resizeTrilinear3d } from './resize.js';
+export { interpolationMatrix, nearestMatrix, resizeBilinear2d, resizeNearestNd, resizeTrilinear3d } from './resize.js';
 export { biasAdd, registerLeanGradients } from './lean-grads.js';

@@ -10,6 +10,9 @@
  *   - resizeBilinear2d: forward is tf.image.resizeBilinear (native and fastest on each backend), wrapped in
  *     tf.customGrad so the gradient is Aᵀ-products instead of the backend's ResizeBilinearGrad kernel.
  *   - resizeTrilinear3d: forward and gradient are the matMul chain (gradients come from matMul).
+ *   - resizeNearestNd: forward is one gather per axis; the gradient is the Aᵀ-product with A's 0/1 rows, not
+ *     gather's own gradient (an unsortedSegmentSum that the cpu/wasm/native backends run as one masked sum
+ *     per output index: quadratic in the map size, which made `upsample: nearest` train 5–20× slower).
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -31,6 +34,22 @@ export function interpolationMatrix(inLen: number, outLen: number, alignCorners:
     m[o * inLen + hi] += frac;
   }
   return Float32Array.from(m);
+}
+
+/** The nearest-neighbour source index along one axis: floor(o·in/out), tf.image's default rule. */
+function nearestIndex(inLen: number, outLen: number): Int32Array {
+  const idx = new Int32Array(outLen);
+  for (let o = 0; o < outLen; o++) idx[o] = Math.min(inLen - 1, Math.floor((o * inLen) / outLen));
+  return idx;
+}
+
+/** The [outLen, inLen] 0/1 matrix of a nearest-neighbour resize along one axis (one 1 per row). */
+export function nearestMatrix(inLen: number, outLen: number): Float32Array {
+  const m = new Float32Array(outLen * inLen);
+  nearestIndex(inLen, outLen).forEach((i, o) => {
+    m[o * inLen + i] = 1;
+  });
+  return m;
 }
 
 /** Applies one [out, in] matrix per spatial axis (null = leave the axis alone) to x [B, ...S, C]. */
@@ -94,4 +113,31 @@ export function resizeTrilinear3d(
   return tf.tidy(
     () => applyAlongAxes(x, matrices([x.shape[1], x.shape[2], x.shape[3]], size, alignCorners, false)) as tf.Tensor5D,
   );
+}
+
+/**
+ * Nearest-neighbour resize of [B, …spatial, C] maps (2D or 3D) to `size`, source index floor(i·in/out) on each
+ * axis. From a 1-pixel map this is an exact broadcast (the ASPP image-pooling branch).
+ */
+export function resizeNearestNd(x: tf.Tensor, size: readonly number[]): tf.Tensor {
+  if (x.rank !== size.length + 2) checkSize('resizeNearestNd', x, size, size.length + 2);
+  const inSizes = x.shape.slice(1, -1);
+  if (inSizes.every((n, a) => n === size[a])) return x;
+  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    let y = args[0] as tf.Tensor;
+    size.forEach((out, a) => {
+      if (inSizes[a] !== out) y = tf.gather(y, tf.tensor1d(nearestIndex(inSizes[a]!, out), 'int32'), a + 1);
+    });
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor) =>
+        tf.tidy(() =>
+          applyAlongAxes(
+            dy,
+            inSizes.map((n, a) => (n === size[a] ? null : (tf.transpose(tf.tensor2d(nearestMatrix(n, size[a]!), [size[a]!, n])) as tf.Tensor2D))),
+          ),
+        ),
+    };
+  });
+  return op(x);
 }
