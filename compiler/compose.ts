@@ -57,8 +57,9 @@ function loadChain(
   sources: SpanTable,
 ): Loaded | undefined {
   files.push(file);
-  sources.addSource(file, text);
   const parsed = parseYaml(file, text);
+  // A binary file's bytes are never printed back (parseYaml keeps no source for it either).
+  if (!parsed.diagnostics.some((d) => d.code === 'TDC0106')) sources.addSource(file, text);
   diagnostics.push(...parsed.diagnostics);
   const { data, spans } = parsed.value;
   if (data === undefined) return undefined;

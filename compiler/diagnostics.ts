@@ -20,6 +20,8 @@ export const CODES = {
   TDC0103: 'A tab is used for indentation; YAML indents with spaces.',
   TDC0104: 'A YAML tag is not known and was read as plain text (warning).',
   TDC0105: 'The document is empty or is not a mapping of keys to values.',
+  TDC0106: 'The file is not text (it holds binary data): a spec is a YAML text file.',
+  TDC0107: 'YAML aliases expand the document beyond a safe size (an alias bomb).',
   // TDC02xx schema (engineer S1)
   TDC0201: 'A value has the wrong type.',
   TDC0202: 'A required key is missing.',
@@ -66,6 +68,9 @@ export const CODES = {
   TDC0518: 'A stage freezes an unknown part of the model.',
   TDC0519: 'Context pairs repeat a pair or pair a task with itself.',
   TDC0520: 'A loss term is defined but never used by any stage.',
+  TDC0521: 'Two classes share a mask value or colour (a pixel could belong to either).',
+  TDC0522: 'Two stages have the same name (logs, checkpoints and --resume name stages).',
+  TDC0523: 'A stage loss gives a loss term a negative weight (training would maximise that loss).',
   // TDC06xx dataset checks (engineer D2, runtime/data/scan.ts)
   TDC0601: 'The dataset folder does not exist.',
   TDC0602: 'The dataset folder holds no samples of the declared format.',

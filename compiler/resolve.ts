@@ -83,11 +83,12 @@ class Reader {
   /** Evaluates vars and weights together (they may refer to each other); returns the two maps. */
   namespace(): { vars: Record<string, number>; weights: Record<string, number> } {
     const entries: { name: string; value: number | string; group: 'vars' | 'weights' }[] = [];
+    // By name, so a spec with many thousands of vars is checked in linear time.
+    const byName = new Map<string, (typeof entries)[number]>();
     for (const group of ['vars', 'weights'] as const) {
       for (const [name, value] of Object.entries(this.obj([group]))) {
         if (typeof value !== 'number' && typeof value !== 'string') continue;
-        const twin = entries.find((e) => e.name === name);
-        if (twin) {
+        if (byName.has(name)) {
           const d: Diagnostic = {
             code: 'TDC0406',
             severity: 'error',
@@ -99,12 +100,14 @@ class Reader {
           this.diagnostics.push(d);
           continue;
         }
-        entries.push({ name, value, group });
+        const e = { name, value, group };
+        entries.push(e);
+        byName.set(name, e);
       }
     }
     const r = evaluateNamespace(entries);
     for (const { entry, problem } of r.problems) {
-      const e = entries.find((x) => x.name === entry)!;
+      const e = byName.get(entry)!;
       this.problem([e.group, entry], String(e.value), problem);
     }
     this.env = r.values;

@@ -131,6 +131,7 @@ function checkTask(spec: Spec, r: Report): void {
     r.add('TDC0502', 'error', ['task', 'scenes', index], `scene '${t.scenes[index]}' is listed twice (scene ids ${first} and ${index})`, 'scene names must be unique');
   if (t.classes.length < 2)
     r.add('TDC0503', 'error', ['task', 'classes'], `segmentation needs at least 2 classes, got ${t.classes.length}`, 'list the background class and at least one foreground class');
+  checkSharedMaskValues(t, r);
   if (t.scenes.length < 1) r.add('TDC0504', 'error', ['task', 'scenes'], 'no scene labels: the scene head has nothing to predict', 'list at least one scene');
   const classNames = new Set(t.classes.map((c) => c.name));
   for (const [region, members] of Object.entries(t.regions))
@@ -142,6 +143,48 @@ function checkTask(spec: Spec, r: Report): void {
     r.add('TDC0517', 'error', ['task', 'size'], `task.size has ${t.size.length} numbers, but a ${t.dims}D task needs ${t.dims}`, t.dims === 3 ? 'write [x, y, z], e.g. [144, 144, 19]' : 'write [height, width]');
   if (t.dims === 3 && t.modalities && t.modalities.length !== t.channels)
     r.add('TDC0513', 'error', ['task', 'channels'], `channels is ${t.channels}, but ${t.modalities.length} modalities are listed (${t.modalities.join(', ')})`, `set channels: ${t.modalities.length}`);
+}
+
+/** A mask value (or colour) written for two classes: each pixel gets one class id, so one of them would be lost. */
+function checkSharedMaskValues(t: Spec['task'], r: Report): void {
+  const owner = new Map<string, number>();
+  t.classes.forEach((c, i) => {
+    const keys = [...(c.values ?? []).map((v) => ({ key: `v${v}`, what: `mask value ${v}`, path: ['values', c.values!.indexOf(v)] })),
+      ...(c.color ? [{ key: `c${c.color.join(',')}`, what: `colour (${c.color.join(', ')})`, path: ['color'] }] : [])];
+    for (const k of keys) {
+      const first = owner.get(k.key);
+      if (first === undefined) owner.set(k.key, i);
+      else if (first !== i)
+        r.add('TDC0521', 'error', ['task', 'classes', i, ...k.path], `class '${c.name}' uses ${k.what}, which already belongs to class '${t.classes[first]!.name}'`, 'each value or colour in the masks maps to one class; a class that contains another (a disc around a cup) is a nesting option of the format (data.nested_disc), not a shared value');
+    }
+  });
+}
+
+/**
+ * Each loss term's weight in a linear stage loss: f(term = 1, others 0) − f(all 0), evaluated with the spec's
+ * weights and vars. Undefined when a name is unknown (reported elsewhere).
+ */
+function termCoefficients(e: Expr, terms: readonly string[], numbers: Record<string, number>): Map<string, number> | undefined {
+  const at = (one: string | undefined): number => {
+    const go = (x: Expr): number => {
+      switch (x.kind) {
+        case 'num':
+          return x.value;
+        case 'ref':
+          return terms.includes(x.name) ? (x.name === one ? 1 : 0) : (numbers[x.name] ?? NaN);
+        case 'neg':
+          return -go(x.operand);
+        case 'bin': {
+          const [a, b] = [go(x.left), go(x.right)];
+          return x.op === '+' ? a + b : x.op === '-' ? a - b : x.op === '*' ? a * b : a / b;
+        }
+      }
+    };
+    return go(e);
+  };
+  const base = at(undefined);
+  if (!Number.isFinite(base)) return undefined;
+  return new Map(terms.map((t) => [t, at(t) - base]));
 }
 
 function checkModel(spec: Spec, r: Report, opts: SemanticOptions, doc: ComposedDoc): void {
@@ -265,6 +308,8 @@ function checkLossesAndStages(spec: Spec, r: Report): void {
       r.add('TDC0504', 'error', ['losses', t.name], `softmax_ce term '${t.name}' needs at least 2 scenes, got ${spec.task.scenes.length}`, 'add scenes, or drop the scene loss');
   }
 
+  for (const { index, first } of duplicates(spec.stages.map((s) => s.name)))
+    r.add('TDC0522', 'error', ['stages', index, 'name'], `stage name '${spec.stages[index]!.name}' is used twice (stages ${first + 1} and ${index + 1})`, 'give each stage its own name: logs, checkpoints and --resume refer to stages by name');
   const used = new Set<string>();
   spec.stages.forEach((stage, i) => {
     const names = refs(stage.loss);
@@ -278,9 +323,17 @@ function checkLossesAndStages(spec: Spec, r: Report): void {
     }
     if (unknown.size === 0 && !names.some((n) => terms.has(n)))
       r.inLoss('TDC0506', i, stage.lossText, undefined, `stage '${stage.name}': the loss uses no loss term`, `loss terms: ${[...terms.keys()].join(', ')}`);
-    degree(stage.loss, (n) => terms.has(n), (why, name) =>
-      r.inLoss('TDC0507', i, stage.lossText, name, `stage '${stage.name}': the loss must be a weighted sum of loss terms, but it ${why}`, 'write it like seg + w1*class + w3*sync'),
-    );
+    let linear = true;
+    degree(stage.loss, (n) => terms.has(n), (why, name) => {
+      linear = false;
+      r.inLoss('TDC0507', i, stage.lossText, name, `stage '${stage.name}': the loss must be a weighted sum of loss terms, but it ${why}`, 'write it like seg + w1*class + w3*sync');
+    });
+    const usedTerms = [...new Set(names.filter((n) => terms.has(n)))];
+    const coefs = linear && unknown.size === 0 ? termCoefficients(stage.loss, usedTerms, { ...spec.vars, ...spec.weights }) : undefined;
+    for (const [term, w] of coefs ?? []) {
+      if (w < 0)
+        r.inLoss('TDC0523', i, stage.lossText, term, `stage '${stage.name}': loss term '${term}' has weight ${+w.toPrecision(6)}; a negative weight makes training maximise it`, 'loss weights are non-negative; check the sign of the weight and of the expression');
+    }
     const heads = new Set(names.flatMap((n) => (terms.has(n) ? termHeads(terms.get(n)!).map((h) => [h, n] as const) : [])).map(([h, n]) => `${h}:${n}`));
     for (const hn of heads) {
       const [head, n] = hn.split(':') as ['seg' | 'class' | 'scene', string];

@@ -1,5 +1,5 @@
 /** YAML text → plain data plus a span for every key and value node, with YAML problems as diagnostics. */
-import { isMap, isScalar, isSeq, parseDocument, type Node, type YAMLError } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, parseDocument, type Node, type YAMLError } from 'yaml';
 import type { Diagnostic, Result } from '../diagnostics.js';
 import { LineMap, SpanTable, type Path } from './spans.js';
 
@@ -31,12 +31,25 @@ const MESSAGES: Record<string, string> = {
 export function parseYaml(file: string, text: string): Result<ParsedYaml> {
   const lines = new LineMap(file, text);
   const spans = new SpanTable();
+  const binary = binaryAt(text);
+  if (binary !== undefined) {
+    // The source is not kept: printing a line of it would echo raw bytes to the terminal.
+    const at = lines.span(binary, binary + 1);
+    return {
+      value: { data: undefined, spans },
+      diagnostics: [{ code: 'TDC0106', severity: 'error', message: `not a YAML text file: binary data at line ${at.line}, column ${at.col}`, span: at, hint: 'give the spec file (.yaml), not an image, archive or build output' }],
+    };
+  }
   spans.addSource(file, text);
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false, keepSourceTokens: true });
+  // yaml's own duplicate-key check compares each key with every earlier one (quadratic: a mapping of 300k vars
+  // never finished); duplicateKeys finds the same keys with one Set per mapping.
+  const doc = parseDocument(text, { uniqueKeys: false, prettyErrors: false, keepSourceTokens: true });
   const diagnostics: Diagnostic[] = [];
   let fatal = false;
   const seenLines = new Set<number>();
-  for (const err of doc.errors) {
+  const errors: Array<Pick<YAMLError, 'code' | 'pos' | 'message'>> = [...doc.errors, ...duplicateKeys(doc.contents)];
+  errors.sort((a, b) => a.pos[0] - b.pos[0]);
+  for (const err of errors) {
     const d = yamlErrorDiagnostic(err, lines, text);
     if (d.code !== 'TDC0102') fatal = true;
     const line = d.span!.line;
@@ -65,10 +78,62 @@ export function parseYaml(file: string, text: string): Result<ParsedYaml> {
     spans.set([], rangeSpan(root, lines));
     walk(root, [], spans, lines);
   }
-  return { value: { data: root ? doc.toJS({ maxAliasCount: 1000 }) : null, spans }, diagnostics };
+  let data: unknown = null;
+  if (root) {
+    try {
+      data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    } catch (e) {
+      // yaml throws a ReferenceError when aliases expand past maxAliasCount (a "billion laughs" document).
+      if (!(e instanceof ReferenceError)) throw e;
+      const alias = firstAlias(root);
+      diagnostics.push({
+        code: 'TDC0107',
+        severity: 'error',
+        message: `YAML aliases expand the document past ${MAX_ALIAS_COUNT} copies of an anchored value`,
+        span: (alias && rangeSpan(alias, lines)) ?? lines.span(0, 1),
+        hint: 'write the values out, or anchor a smaller part',
+      });
+      return { value: { data: undefined, spans }, diagnostics };
+    }
+  }
+  return { value: { data, spans }, diagnostics };
 }
 
-function yamlErrorDiagnostic(err: YAMLError, lines: LineMap, text: string): Diagnostic {
+/** How many times aliases may expand an anchored value (yaml's resource-exhaustion guard). */
+const MAX_ALIAS_COUNT = 1000;
+
+/**
+ * Offset of the first character no YAML text holds (NUL or another C0 control other than tab/newline/CR), or of
+ * the first of several U+FFFD left by decoding non-UTF-8 bytes; undefined for a text file.
+ */
+function binaryAt(text: string): number | undefined {
+  let replacements = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 32 && c !== 9 && c !== 10 && c !== 13) return i;
+    if (c === 0xfffd && ++replacements >= 4) return text.indexOf('\ufffd');
+  }
+  return undefined;
+}
+
+/** The first alias node (`*name`) of a document, in document order. */
+function firstAlias(node: unknown): Node | undefined {
+  if (isAlias(node)) return node;
+  if (isMap(node)) {
+    for (const p of node.items) {
+      const found = firstAlias(p.key) ?? firstAlias(p.value);
+      if (found) return found;
+    }
+  } else if (isSeq(node)) {
+    for (const item of node.items) {
+      const found = firstAlias(item);
+      if (found) return found;
+    }
+  }
+  return undefined;
+}
+
+function yamlErrorDiagnostic(err: Pick<YAMLError, 'code' | 'pos' | 'message'>, lines: LineMap, text: string): Diagnostic {
   const [start, end] = err.pos;
   if (err.code === 'DUPLICATE_KEY') {
     // yaml points at the key's first character; take the whole key token (plain or quoted).
@@ -136,6 +201,28 @@ function unmatchedOpen(text: string, before: number, open: string, close: string
     else if (ch === close) stack.pop();
   }
   return stack.at(-1);
+}
+
+/** Every key that repeats an earlier key of its mapping (scalar keys, compared by value), as yaml reports them. */
+function duplicateKeys(root: Node | null): Array<Pick<YAMLError, 'code' | 'pos' | 'message'>> {
+  const out: Array<Pick<YAMLError, 'code' | 'pos' | 'message'>> = [];
+  const visit = (node: unknown): void => {
+    if (isMap(node)) {
+      const seen = new Set<unknown>();
+      for (const pair of node.items) {
+        const k = pair.key;
+        if (isScalar(k) && k.range) {
+          if (seen.has(k.value)) out.push({ code: 'DUPLICATE_KEY', pos: [k.range[0], k.range[1]], message: 'Map keys must be unique' });
+          seen.add(k.value);
+        }
+        visit(pair.value);
+      }
+    } else if (isSeq(node)) {
+      for (const item of node.items) visit(item);
+    }
+  };
+  visit(root);
+  return out;
 }
 
 function rangeSpan(node: Node, lines: LineMap) {
