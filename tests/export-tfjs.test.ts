@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildNetwork, networkArgsFromSpec, upsampleTo, type NetworkArgs } from '../runtime/layers/index.js';
+import { atrousConv, buildNetwork, networkArgsFromSpec, upsampleTo, type NetworkArgs } from '../runtime/layers/index.js';
 import { exportTfjs, layerClassesOf, STANDARD_LAYER_CLASSES, toStandardModel, ExportError } from '../runtime/export/index.js';
 import { readWeights, saveCheckpoint } from '../runtime/train/index.js';
 import { compile } from '../compiler/pipeline.js';
@@ -219,6 +219,27 @@ describe('export to the standard tfjs Layers format', () => {
     }
     expect(worst).toBeLessThan(1e-5);
     standard.dispose();
+  });
+
+  it('a dilation far past the map (a warned 1e8) exports capped at the map size, in no time, with the same outputs', () => {
+    const input = tf.input({ batchShape: [1, 5, 7, 2] });
+    const layer = atrousConv({ name: 'wide', filters: 3, kernelSize: [3, 3], rates: [1e8, 4], seed: 2, useBias: true });
+    const model = tf.model({ inputs: input, outputs: layer.apply(input) as tf.SymbolicTensor });
+    scrambleWeights(model, 4);
+    const standard = toStandardModel(model);
+    const conv = standard.layers.find((l) => l.name === 'wide')!;
+    expect((conv.getConfig() as { dilationRate: number[] }).dilationRate).toEqual([5, 4]);
+    const x = tf.randomUniform([1, 5, 7, 2], -1, 1, 'float32', 9);
+    // The reference: off-centre rows read only padding, so only the kernel's middle row contributes.
+    const [w, b] = layer.getWeights();
+    const middle = tf.slice(w!, [1, 0, 0, 0], [1, 3, 2, 3]);
+    const ref = tf.add(tf.conv2d(x as tf.Tensor4D, middle as tf.Tensor4D, 1, 'same', 'NHWC', [1, 4]), b!);
+    const y = standard.predict(x) as tf.Tensor;
+    expect(tf.max(tf.abs(tf.sub(y, ref))).dataSync()[0]).toBeLessThan(1e-5);
+    expect(tf.max(tf.abs(tf.sub(model.predict(x) as tf.Tensor, ref))).dataSync()[0]).toBeLessThan(1e-5);
+    tf.dispose([x, middle, ref, y]);
+    standard.dispose();
+    model.dispose();
   });
 
   it('refuses, with one line, resizes that no standard layer expresses', () => {

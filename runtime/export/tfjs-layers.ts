@@ -129,13 +129,21 @@ function translate(
   switch (layer.getClassName()) {
     case 'AtrousConv': {
       const kernelSize = cfg.kernelSize as number[];
+      const padding = cfg.padding as 'same' | 'valid';
+      // With 'same' padding, a rate at least the map's length puts every off-centre tap on that axis in the zero
+      // padding, and so does the rate equal to that length: the capped conv computes the same, while tfjs would
+      // pad by (k−1)·rate/2 per side (a warned dilation of 1e8 padded by 1e8 and ran out of memory).
+      const rates = (cfg.rates as number[]).map((r, a) => {
+        const n = spatial[a];
+        return padding === 'same' && typeof n === 'number' ? Math.min(r, Math.max(1, n)) : r;
+      });
       const args: Parameters<typeof tf.layers.conv2d>[0] = {
         name,
         trainable,
         filters: cfg.filters as number,
         kernelSize,
-        dilationRate: cfg.rates as [number, number],
-        padding: cfg.padding as 'same' | 'valid',
+        dilationRate: rates as [number, number],
+        padding,
         useBias: cfg.useBias as boolean,
         activation: cfg.activation as 'linear' | 'relu',
         strides: 1,
