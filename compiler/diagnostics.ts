@@ -82,6 +82,7 @@ export const CODES = {
   TDC0608: 'A sample has no scene label (warning).',
   TDC0609: 'A split names a sequence, subject or stem that is not in the dataset.',
   TDC0610: 'A split is empty, or a class never occurs in the training split (warning).',
+  TDC0611: 'A file has the wrong number of dimensions (e.g. a 4D NIfTI where a 3D volume is expected).',
 } as const satisfies Record<string, string>;
 
 export type Code = keyof typeof CODES;

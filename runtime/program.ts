@@ -109,7 +109,7 @@ export function dataSpecs(program: Program<unknown, string>, buildDir: string): 
   return { data: resolveDataPaths(data, resolvePath(buildDir, specDir)), task };
 }
 
-/** How many samples the scan before training decodes (all are listed). */
+/** How many samples the scan before training decodes, shared among the splits (all are listed and header-checked). */
 const SCAN_IMAGES = 400;
 const SCAN_VOLUMES = 4;
 
@@ -127,8 +127,9 @@ export async function openProgramData(program: Program<unknown, string>, buildDi
   const notes: string[] = [];
   const synth = await ensureDataset(data, task);
   if (synth) notes.push(`generated a ${data.format} stand-in dataset at ${data.root}`);
-  // Training does not start on a broken dataset: the scan lists every sample, decodes the first ones (a few
-  // volumes in 3D, where one takes seconds) and names each problem's file. `tdc check --data` decodes all.
+  // Training does not start on a broken dataset: the scan lists every sample, checks every file's header in every
+  // split (existence, size, dimensions), decodes a share of each split (a few volumes in 3D, where one takes
+  // seconds; its table says when counts are partial) and names each problem's file. `tdc check --data` decodes all.
   const full = await scanDataset({ data, task, train: { seed: program.train.seed } }, { limit: task.dims === 3 ? SCAN_VOLUMES : SCAN_IMAGES });
   const errors = full.diagnostics.filter((d) => d.severity === 'error');
   if (errors.length) {

@@ -303,3 +303,74 @@ describe('folders reader', () => {
     }
   });
 });
+
+describe('folders reader: errors say where they looked and what they expected', () => {
+  const task2d = (scenes = ['glaucoma', 'normal']) => ({
+    dims: 2 as const,
+    size: [3, 4],
+    channels: 3,
+    classes: ['bg', 'one'].map((name) => ({ name, weight: 1 })),
+    scenes,
+    regions: {},
+  });
+
+  it('an empty root names the path and the expected tree', async () => {
+    const root = path.join(tmp.dir, 'folders-empty');
+    await fs.mkdir(root, { recursive: true });
+    const err = (await openDataset({ data: dataSpec('folders', root), task: task2d(), seed: 0 }).catch((e: unknown) => e)) as DataError;
+    expect(err.kind).toBe('no-samples');
+    expect(err.message).toBe(`${root}: no folders samples found; expected ${root}/images/<stem>.{png,jpg,bmp} with masks in ${root}/masks/<stem>.png (see docs/data.md)`);
+  });
+
+  it('a scene file with a header row works whatever its columns are called; a missing mask names its image', async () => {
+    const root = path.join(tmp.dir, 'folders-header');
+    for (const s of ['c1', 'c2']) await write(path.join(root, 'images', `${s}.png`), encodePng({ width: 4, height: 3, channels: 3, data: rgbPattern(4, 3, 1) }));
+    await write(path.join(root, 'masks', 'c1.png'), encodePng({ width: 4, height: 3, channels: 1, data: new Uint8Array(12) }));
+    for (const header of ['image,label', 'case,diagnosis', 'filename,class']) {
+      await fs.writeFile(path.join(root, 'labels.csv'), `${header}\nc1,normal\nc2,glaucoma\n`);
+      const ds = await openDataset({ data: dataSpec('folders', root), task: task2d(), seed: 0 });
+      expect(ds.samples.map((s) => [s.id, s.scene])).toEqual([['c1', 1], ['c2', 0]]);
+    }
+    // Without a header the first row is data; an unknown scene in it is still an error, not a header.
+    await fs.writeFile(path.join(root, 'labels.csv'), 'c1,normal\nc2,glaucom\n');
+    await expect(openDataset({ data: dataSpec('folders', root), task: task2d(), seed: 0 })).rejects.toThrow(/line 2: unknown scene 'glaucom'/);
+    await fs.writeFile(path.join(root, 'labels.csv'), 'c1,normal\n');
+    const ds = await openDataset({ data: dataSpec('folders', root), task: task2d(), seed: 0 });
+    expect(ds.samples.map((s) => s.scene)).toEqual([1, -1]);
+    const err = (await ds.load(ds.samples[1]!).catch((e: unknown) => e)) as DataError;
+    expect(err.message).toBe(`${path.join(root, 'masks', 'c2.png')}: file not found (expected there: the mask of ${path.join(root, 'images', 'c2.png')})`);
+  });
+
+  it('an RGB mask colour that no class has prints as (r, g, b)', async () => {
+    const root = path.join(tmp.dir, 'folders-rgb');
+    const mask = new Uint8Array(4 * 3 * 3);
+    mask.set([200, 10, 30], (1 * 4 + 2) * 3);
+    await write(path.join(root, 'images', 'a.png'), encodePng({ width: 4, height: 3, channels: 3, data: rgbPattern(4, 3, 2) }));
+    await write(path.join(root, 'masks', 'a.png'), encodePng({ width: 4, height: 3, channels: 3, data: mask }));
+    const task = { ...task2d(), classes: [{ name: 'bg', color: [0, 0, 0] as [number, number, number], weight: 1 }, { name: 'one', color: [0, 255, 0] as [number, number, number], weight: 1 }] };
+    const ds = await openDataset({ data: dataSpec('folders', root), task, seed: 0 });
+    const err = (await ds.load(ds.samples[0]!).catch((e: unknown) => e)) as DataError;
+    expect(err.message).toBe(`${path.join(root, 'masks', 'a.png')}: colour (200, 10, 30) at (2, 1) is not the colour of any class (known: (0, 0, 0), (0, 255, 0))`);
+  });
+
+  it('3D: a 4D mask is refused naming the file and its shape; a NaN intensity names the file and the voxel', async () => {
+    const root = path.join(tmp.dir, 'folders-4d');
+    const [X, Y, Z] = [3, 2, 2];
+    const n = X * Y * Z;
+    const img = Float32Array.from({ length: n }, (_, i) => 1 + i);
+    img[7] = NaN;
+    await fs.mkdir(path.join(root, 'images'), { recursive: true });
+    await fs.mkdir(path.join(root, 'masks'), { recursive: true });
+    await writeNiftiFile(path.join(root, 'images', 'v.nii.gz'), { dims: [X, Y, Z], spacing: [1, 1, 1], datatype: 'float32', data: img });
+    await writeNiftiFile(path.join(root, 'masks', 'v.nii.gz'), { dims: [X, Y, Z, 2], spacing: [1, 1, 1, 1], datatype: 'uint8', data: new Uint8Array(2 * n) });
+    const task = { dims: 3 as const, size: [X, Y, Z], channels: 1, classes: ['a', 'b'].map((name) => ({ name, weight: 1 })), scenes: ['s'], regions: {} };
+    const ds = await openDataset({ data: dataSpec('folders', root), task, seed: 0 });
+    const err = (await ds.load(ds.samples[0]!).catch((e: unknown) => e)) as DataError;
+    expect(err.kind).toBe('wrong-shape');
+    expect(err.message).toBe(`${path.join(root, 'masks', 'v.nii.gz')}: a 4D file (3×2×2×2) where a 3D volume is expected`);
+    await writeNiftiFile(path.join(root, 'masks', 'v.nii.gz'), { dims: [X, Y, Z], spacing: [1, 1, 1], datatype: 'uint8', data: new Uint8Array(n) });
+    const nan = (await ds.load(ds.samples[0]!).catch((e: unknown) => e)) as DataError;
+    // Voxel 7 of a 3×2×2 volume: x = 1, y = 0, z = 1.
+    expect(nan.message).toBe(`${path.join(root, 'images', 'v.nii.gz')}: value NaN at (1, 0, 1); intensities must be finite numbers`);
+  });
+});

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { encodePng } from '../runtime/io/index.js';
+import { encodePng, writeNiftiFile } from '../runtime/io/index.js';
 import { formatScan, scanDataset, synthesize } from '../runtime/data/index.js';
 import type { DataSpec } from '../spec/types.js';
 import { CODES } from '../compiler/diagnostics.js';
@@ -92,5 +92,41 @@ describe('scanDataset', () => {
     const extra = { ...t, classes: [...t.classes, { name: 'ghost', values: [7], weight: 1 }] };
     const r2 = await scanDataset({ data: dataSpec('brats18', root), task: extra });
     expect(r2.diagnostics.find((x) => x.code === 'TDC0610')?.message).toContain('ghost');
+  });
+
+  it('checks every file of every split before decoding: a broken val file is found with a decode limit of 1, and partial counts say so', async () => {
+    const { root, data } = await robotSet('headers');
+    // Cut a val label short (header intact, data gone) and drop another val label altogether.
+    const label = path.join(root, 'seq_2', 'labels', 'frame001.png');
+    const bytes = await fs.readFile(label);
+    await fs.writeFile(label, bytes.subarray(0, 40));
+    await fs.rm(path.join(root, 'seq_2', 'labels', 'frame002.png'));
+    const report = await scanDataset({ data: { ...data, splits: { val: ['seq_2'] } }, task }, { limit: 1 });
+    expect(report.decoded).toBe(1);
+    expect(report.diagnostics.filter((d) => d.severity === 'error').map((d) => [d.code, d.message])).toEqual([
+      ['TDC0606', `${label}: corrupt or unreadable (truncated PNG (it does not end with an IEND chunk))`],
+      ['TDC0603', `${path.join(root, 'seq_2', 'labels', 'frame002.png')}: file not found (expected there: the mask of ${path.join(root, 'seq_2', 'left_frames', 'frame002.png')})`],
+    ]);
+    const text = formatScan(report, task);
+    expect(text).toMatch(/decoded\s+1\s+0\s+0/);
+    expect(text).toContain('DECODED samples only: partial counts');
+    expect(text).toContain('partial: 1 of 6 samples decoded');
+    // Scenes come from the listing: complete even when decoding is partial.
+    expect(report.splits.train.scenes.reduce((a, b) => a + b, 0) + report.splits.val.scenes.reduce((a, b) => a + b, 0)).toBe(6);
+    const full = formatScan(await scanDataset({ data: { ...data, splits: { val: ['seq_2'] } }, task }), task);
+    expect(full).not.toMatch(/partial[:\s]/);
+  });
+
+  it('BRATS: a 4D volume where 3D is expected is an error naming the file and its shape, from the header alone', async () => {
+    const root = path.join(tmp.dir, 'brats4d');
+    await synthesize('brats18', root, { n: 2, seed: 1, size: [24, 24, 8] });
+    const t = bratsTask([24, 24, 8]);
+    const [subject] = (await fs.readdir(path.join(root, 'HGG'))).sort();
+    const flair = path.join(root, 'HGG', subject!, `${subject}_flair.nii.gz`);
+    await writeNiftiFile(flair, { dims: [24, 24, 8, 2], spacing: [1, 1, 1, 1], datatype: 'int16', data: new Int16Array(24 * 24 * 8 * 2) });
+    const report = await scanDataset({ data: dataSpec('brats18', root), task: t }, { limit: 0 });
+    expect(report.diagnostics.filter((d) => d.severity === 'error').map((d) => [d.code, d.message])).toEqual([
+      ['TDC0611', `${flair}: a 4D file (24×24×8×2) where a 3D volume is expected`],
+    ]);
   });
 });

@@ -7,7 +7,7 @@
 import * as path from 'node:path';
 import type { DataSpec, TaskSpec } from '../../spec/types.js';
 import { presence } from './arrays.js';
-import { folderScene, isDir, listDir, loadNifti, mapValues, requireRoot, valueMap } from './common.js';
+import { folderScene, isDir, listDir, loadNifti, mapValues, requireFinite, requireRoot, valueMap, volumeSize } from './common.js';
 import { DataError, type DatasetReader, type Sample, type SampleDescriptor } from './types.js';
 
 export const BRATS_MODALITIES = ['t1', 't1ce', 't2', 'flair'];
@@ -93,11 +93,11 @@ export class Brats18Reader implements DatasetReader {
 
   async load(d: SampleDescriptor): Promise<Sample> {
     const roles = [...this.modalities, 'seg'];
-    const vols = await Promise.all(roles.map((r) => loadNifti(d.files[r]!)));
+    const vols = await Promise.all(roles.map((r) => loadNifti(d.files[r]!, `the ${r} volume of subject ${d.id}`)));
     const seg = vols[vols.length - 1]!;
-    const [X, Y, Z] = [seg.dims[0]!, seg.dims[1]!, seg.dims[2] ?? 1];
+    const [X, Y, Z] = volumeSize(seg, d.files.seg!);
     vols.forEach((v, i) => {
-      const [x, y, z] = [v.dims[0]!, v.dims[1]!, v.dims[2] ?? 1];
+      const [x, y, z] = volumeSize(v, d.files[roles[i]!]!);
       if (x !== X || y !== Y || z !== Z) {
         throw new DataError(
           'size-mismatch',
@@ -109,7 +109,11 @@ export class Brats18Reader implements DatasetReader {
     const n = X * Y * Z;
     const c = this.modalities.length;
     const image = new Float32Array(n * c);
-    for (let k = 0; k < c; k++) zscoreBrainInto(vols[k]!.scaled().subarray(0, n), image, c, k);
+    for (let k = 0; k < c; k++) {
+      const values = vols[k]!.scaled();
+      requireFinite(values, d.files[roles[k]!]!, [Z, Y, X]);
+      zscoreBrainInto(values, image, c, k);
+    }
     const mask = mapValues(seg.scaled().subarray(0, n), this.values, d.files.seg!, [Z, Y, X]);
     const sp = seg.spacing;
     return {

@@ -9,9 +9,12 @@ import { presence, resizeBilinear, resizeNearest } from './arrays.js';
 import { FormatError, readImageFile, readNiftiFile, type Image2D, type NiftiVolume } from '../io/index.js';
 import { DataError, type Sample, type SampleDescriptor } from './types.js';
 
-/** Decode an image file; any decoder failure becomes a `corrupt` DataError naming the file. */
-export async function loadImage(file: string): Promise<Image2D> {
-  await requireFile(file);
+/**
+ * Decode an image file; any decoder failure becomes a `corrupt` DataError naming the file. `what` says what the
+ * file is to the layout (e.g. "the mask of images/a.png"), for the message when it is missing.
+ */
+export async function loadImage(file: string, what?: string): Promise<Image2D> {
+  await requireFile(file, what);
   try {
     return await readImageFile(file);
   } catch (e) {
@@ -19,9 +22,9 @@ export async function loadImage(file: string): Promise<Image2D> {
   }
 }
 
-/** Decode a NIfTI file; any failure becomes a `corrupt` DataError naming the file. */
-export async function loadNifti(file: string): Promise<NiftiVolume> {
-  await requireFile(file);
+/** Decode a NIfTI file; any failure becomes a `corrupt` DataError naming the file (`what`: as for loadImage). */
+export async function loadNifti(file: string, what?: string): Promise<NiftiVolume> {
+  await requireFile(file, what);
   try {
     return await readNiftiFile(file);
   } catch (e) {
@@ -30,11 +33,11 @@ export async function loadNifti(file: string): Promise<NiftiVolume> {
 }
 
 /** A missing file is its own problem kind (a missing pair), not a corrupt one. */
-async function requireFile(file: string): Promise<void> {
+async function requireFile(file: string, what?: string): Promise<void> {
   try {
     await fs.access(file);
   } catch {
-    throw new DataError('missing-file', `${file}: file not found`, file);
+    throw new DataError('missing-file', `${file}: file not found${what ? ` (expected there: ${what})` : ''}`, file);
   }
 }
 
@@ -98,8 +101,44 @@ export function valueMap(classes: readonly ClassSpec[], defaults: readonly numbe
   return map;
 }
 
-/** Map raw values to class ids; an unknown value is an error naming the file, the pixel and the value. */
-export function mapValues(raw: ArrayLike<number>, map: Map<number, number>, file: string, dims: readonly number[]): Int32Array {
+/**
+ * A volume's x×y×z, refusing a file with more dimensions than its role allows (a 4D file where a 3D volume is
+ * expected would otherwise be cut to its first volume without a word). `channels`: a 4th dimension of exactly
+ * this size is allowed (a multi-channel image).
+ */
+export function volumeSize(vol: NiftiVolume, file: string, channels?: number): [number, number, number] {
+  const extra = vol.dims.slice(3);
+  const ok = extra.every((d) => d === 1) || (channels !== undefined && extra.length === 1 && extra[0] === channels);
+  if (!ok) {
+    const expected = channels !== undefined && channels > 1 ? `a 3D volume or ${channels} channels as a 4th dimension` : 'a 3D volume';
+    throw new DataError('wrong-shape', `${file}: a ${vol.dims.length}D file (${vol.dims.join('×')}) where ${expected} is expected`, file);
+  }
+  return [vol.dims[0]!, vol.dims[1] ?? 1, vol.dims[2] ?? 1];
+}
+
+/**
+ * Refuses NaN and ±Inf intensities, naming the file and the first such voxel. `values` is one or more channels
+ * of spatial shape `dims` ([Z, Y, X], x fastest), channel after channel, as a NIfTI file stores them.
+ */
+export function requireFinite(values: ArrayLike<number>, file: string, dims: readonly number[]): void {
+  const n = dims.reduce((a, b) => a * b, 1);
+  for (let i = 0; i < values.length; i++) {
+    if (Number.isFinite(values[i]!)) continue;
+    const channel = n > 0 && i >= n ? ` of channel ${Math.floor(i / n)}` : '';
+    throw new DataError('corrupt', `${file}: value ${values[i]} at ${position(i % n, dims)}${channel}; intensities must be finite numbers`, file);
+  }
+}
+
+/** A packed 0xRRGGBB colour as `(r, g, b)`, the way colours are written in specs and label tables. */
+export function rgbText(v: number): string {
+  return `(${(v >> 16) & 255}, ${(v >> 8) & 255}, ${v & 255})`;
+}
+
+/**
+ * Map raw values to class ids; an unknown value is an error naming the file, the pixel and the value. With
+ * `colours`, the values are packed 0xRRGGBB colours and print as (r, g, b).
+ */
+export function mapValues(raw: ArrayLike<number>, map: Map<number, number>, file: string, dims: readonly number[], colours = false): Int32Array {
   const out = new Int32Array(raw.length);
   let lastV = NaN;
   let lastC = 0;
@@ -110,7 +149,9 @@ export function mapValues(raw: ArrayLike<number>, map: Map<number, number>, file
       if (c === undefined) {
         throw new DataError(
           'unknown-value',
-          `${file}: value ${v} at ${position(i, dims)} is not a value of any class (known: ${[...map.keys()].sort((a, b) => a - b).join(', ')})`,
+          colours
+            ? `${file}: colour ${rgbText(v)} at ${position(i, dims)} is not the colour of any class (known: ${[...map.keys()].sort((a, b) => a - b).map(rgbText).join(', ')})`
+            : `${file}: value ${v} at ${position(i, dims)} is not a value of any class (known: ${[...map.keys()].sort((a, b) => a - b).join(', ')})`,
           file,
         );
       }
@@ -141,6 +182,21 @@ export function sceneIndex(task: TaskSpec, value: string, where: string, file: s
   throw new DataError('bad-scene-file', `${file}: ${where}: unknown scene '${v}' (scenes: ${task.scenes.join(', ')})`, file);
 }
 
+/** Whether a scene-file field names a scene of the task (by name or index). */
+export function isSceneValue(task: TaskSpec, value: string): boolean {
+  const v = value.trim();
+  return task.scenes.includes(v) || (/^\d+$/.test(v) && Number(v) < task.scenes.length);
+}
+
+/**
+ * Splits off a CSV's header row: the first row is a header when it is not a data row (`isData`), whatever its
+ * columns are named (`id,scene`, `image,label`, `case,diagnosis` …).
+ */
+export function splitHeader(rows: string[][], isData: (row: string[]) => boolean): { header?: string[]; rows: string[][] } {
+  if (rows.length === 0 || isData(rows[0]!)) return { rows };
+  return { header: rows[0]!, rows: rows.slice(1) };
+}
+
 /** Sorted names in a folder, or [] when it does not exist. */
 export async function listDir(dir: string): Promise<string[]> {
   try {
@@ -159,7 +215,7 @@ export async function isDir(p: string): Promise<boolean> {
 }
 
 export async function requireRoot(root: string): Promise<void> {
-  if (!(await isDir(root))) throw new DataError('missing-root', `${root}: dataset folder not found`, root);
+  if (!(await isDir(root))) throw new DataError('missing-root', `${root}: dataset folder not found (data.root, relative to the spec file's folder)`, root);
 }
 
 /** The file name without its extension(s): `a.nii.gz` → `a`, `frame001.png` → `frame001`. */

@@ -27,6 +27,28 @@ export function createReader(data: DataSpec, task: TaskSpec): DatasetReader {
   }
 }
 
+/** Where a layout looks for its samples, as one line (docs/data.md draws each layout as a tree). */
+export function expectedLayout(data: DataSpec, task: TaskSpec): string {
+  const r = data.root;
+  switch (data.format) {
+    case 'robot18':
+      return `${r}/<sequence>/left_frames/<frame>.png with colour masks in ${r}/<sequence>/labels/<frame>.png`;
+    case 'refuge18':
+      return `${r}/Training400/{Glaucoma,Non-Glaucoma}/<stem>.jpg with masks in ${r}/Annotation-Training400/Disc_Cup_Masks/<folder>/<stem>.bmp`;
+    case 'brats18':
+      return `${r}/{HGG,LGG}/<subject>/<subject>_{${[...(task.modalities ?? ['t1', 't1ce', 't2', 'flair']), 'seg'].join(',')}}.nii.gz`;
+    case 'folders':
+      return task.dims === 3
+        ? `${r}/images/<stem>.nii.gz with masks in ${r}/masks/<stem>.nii.gz`
+        : `${r}/images/<stem>.{png,jpg,bmp} with masks in ${r}/masks/<stem>.png`;
+  }
+}
+
+/** The one-line error for a root that lists no sample: where tdc looked and what it expected there. */
+export function noSamplesMessage(data: DataSpec, task: TaskSpec): string {
+  return `${data.root}: no ${data.format} samples found; expected ${expectedLayout(data, task)} (see docs/data.md)`;
+}
+
 /**
  * `data.synthesize`: when set and the root does not exist, write a generated stand-in there first (what
  * `tdc train` does before opening the dataset). 2D stand-ins are written at task.size; 3D volumes at least
@@ -73,7 +95,7 @@ export class Dataset {
     const reader = args.reader ?? createReader(args.data, args.task);
     const samples = await reader.list();
     if (samples.length === 0) {
-      throw new DataError('no-samples', `${args.data.root}: no ${args.data.format} samples found (see the layout in the docs of runtime/data/${args.data.format}.ts)`, args.data.root);
+      throw new DataError('no-samples', noSamplesMessage(args.data, args.task), args.data.root);
     }
     return new Dataset(args.data, args.task, reader, samples, splitSamples(samples, args.data.splits, args.seed));
   }

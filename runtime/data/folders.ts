@@ -16,7 +16,7 @@ import * as path from 'node:path';
 import type { DataSpec, TaskSpec } from '../../spec/types.js';
 import { presence } from './arrays.js';
 import { zscoreBrainInto } from './brats18.js';
-import { finish2d, greyValues, listDir, loadImage, loadNifti, mapValues, parseCsv, requireRoot, sceneIndex, stem, toChannels, valueMap } from './common.js';
+import { finish2d, greyValues, isSceneValue, requireFinite, volumeSize, listDir, loadImage, loadNifti, mapValues, parseCsv, requireRoot, sceneIndex, splitHeader, stem, toChannels, valueMap } from './common.js';
 import { colorTable } from './robot18.js';
 import { DataError, type DatasetReader, type Sample, type SampleDescriptor } from './types.js';
 
@@ -40,13 +40,13 @@ export class FoldersReader implements DatasetReader {
   async list(): Promise<SampleDescriptor[]> {
     const { data, task } = this.args;
     await requireRoot(data.root);
-    const labels = await this.readLabels();
+    const images = (await listDir(path.join(data.root, 'images'))).filter((f) => IMAGE_EXT.test(f));
+    const labels = await this.readLabels(new Set(images.map(stem)));
     const maskNames = await listDir(path.join(data.root, 'masks'));
     const maskByStem = new Map<string, string>();
     for (const m of maskNames) if (MASK_EXTS.some((e) => m.toLowerCase().endsWith(e))) maskByStem.set(stem(m), m);
     const out: SampleDescriptor[] = [];
-    for (const f of await listDir(path.join(data.root, 'images'))) {
-      if (!IMAGE_EXT.test(f)) continue;
+    for (const f of images) {
       const s = stem(f);
       const maskName = maskByStem.get(s) ?? `${s}${task.dims === 3 ? '.nii.gz' : '.png'}`;
       const row = labels.get(s);
@@ -61,7 +61,8 @@ export class FoldersReader implements DatasetReader {
     return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
-  private async readLabels(): Promise<Map<string, { scene: number; classes?: number[] }>> {
+  /** The scene file's rows by stem; `stems` (the images' stems) tell a header row from a data row. */
+  private async readLabels(stems: ReadonlySet<string>): Promise<Map<string, { scene: number; classes?: number[] }>> {
     const { data, task } = this.args;
     const file = data.scenes.from === 'file' ? path.resolve(data.scenes.file) : path.join(data.root, 'labels.csv');
     let text: string;
@@ -71,19 +72,21 @@ export class FoldersReader implements DatasetReader {
       if (data.scenes.from === 'file') throw new DataError('bad-scene-file', `${file}: scene file not found`, file);
       return new Map();
     }
-    const rows = parseCsv(text);
+    // The first row is data when it names an image, or a scene and numeric class columns; else it is a header,
+    // whatever its columns are called (id,scene · image,label · case,diagnosis,…).
+    const isData = (r: string[]) => stems.has(r[0]!) || (isSceneValue(task, r[1] ?? '') && r.slice(2).every((f) => /^\d+(\.\d*)?$/.test(f)));
+    const { header, rows } = splitHeader(parseCsv(text), isData);
     let classCols: number[] = [];
-    if (rows[0]?.[0]?.toLowerCase() === 'id') {
-      const header = rows.shift()!;
+    if (header) {
       classCols = header.slice(2).map((name) => {
         const k = task.classes.findIndex((c) => c.name === name);
-        if (k < 0) throw new DataError('bad-scene-file', `${file}: column '${name}' is not a class of the spec`, file);
+        if (k < 0) throw new DataError('bad-scene-file', `${file}: header column '${name}' is not a class of the spec (expected id,scene[,<class name>,…]; classes: ${task.classes.map((c) => c.name).join(', ')})`, file);
         return k;
       });
     }
     const out = new Map<string, { scene: number; classes?: number[] }>();
     rows.forEach((r, i) => {
-      const where = `row ${i + 1}`;
+      const where = `line ${i + 1 + (header ? 1 : 0)}`;
       const scene = r[1] === undefined || r[1] === '' ? -1 : sceneIndex(task, r[1], where, file);
       let classes: number[] | undefined;
       if (classCols.length > 0) {
@@ -106,7 +109,7 @@ export class FoldersReader implements DatasetReader {
 
   private async load2d(d: SampleDescriptor, data: DataSpec): Promise<Sample> {
     const { task } = this.args;
-    const [img, lab] = await Promise.all([loadImage(d.files.image!), loadImage(d.files.mask!)]);
+    const [img, lab] = await Promise.all([loadImage(d.files.image!), loadImage(d.files.mask!, `the mask of ${d.files.image}`)]);
     if (img.width !== lab.width || img.height !== lab.height) {
       throw new DataError(
         'size-mismatch',
@@ -124,7 +127,7 @@ export class FoldersReader implements DatasetReader {
         const s = p * lab.channels;
         packed[p] = (lab.data[s]! << 16) | (lab.data[s + 1]! << 8) | lab.data[s + 2]!;
       }
-      mask = mapValues(packed, table, d.files.mask!, [lab.height, lab.width]);
+      mask = mapValues(packed, table, d.files.mask!, [lab.height, lab.width], true);
     } else {
       mask = mapValues(greyValues(lab), this.values, d.files.mask!, [lab.height, lab.width]);
     }
@@ -133,10 +136,11 @@ export class FoldersReader implements DatasetReader {
 
   private async load3d(d: SampleDescriptor): Promise<Sample> {
     const { task } = this.args;
-    const [vol, seg] = await Promise.all([loadNifti(d.files.image!), loadNifti(d.files.mask!)]);
-    const [X, Y, Z] = [vol.dims[0]!, vol.dims[1]!, vol.dims[2] ?? 1];
-    if (seg.dims[0] !== X || seg.dims[1] !== Y || (seg.dims[2] ?? 1) !== Z) {
-      throw new DataError('size-mismatch', `${d.files.mask}: mask is ${seg.dims.slice(0, 3).join('×')} but its image is ${X}×${Y}×${Z}`, d.files.mask);
+    const [vol, seg] = await Promise.all([loadNifti(d.files.image!), loadNifti(d.files.mask!, `the mask of ${d.files.image}`)]);
+    const [X, Y, Z] = volumeSize(vol, d.files.image!, task.channels);
+    const segSize = volumeSize(seg, d.files.mask!);
+    if (segSize[0] !== X || segSize[1] !== Y || segSize[2] !== Z) {
+      throw new DataError('size-mismatch', `${d.files.mask}: mask is ${segSize.join('×')} but its image is ${X}×${Y}×${Z}`, d.files.mask);
     }
     const n = X * Y * Z;
     const c = vol.dims[3] ?? 1;
@@ -144,6 +148,7 @@ export class FoldersReader implements DatasetReader {
       throw new DataError('size-mismatch', `${d.files.image}: has ${c} channel(s), the task expects ${task.channels}`, d.files.image);
     }
     const all = vol.scaled();
+    requireFinite(all, d.files.image!, [Z, Y, X]);
     const image = new Float32Array(n * c);
     for (let k = 0; k < c; k++) zscoreBrainInto(all.subarray(k * n, (k + 1) * n), image, c, k);
     const mask = mapValues(seg.scaled().subarray(0, n), this.values, d.files.mask!, [Z, Y, X]);

@@ -63,7 +63,7 @@ export class Refuge18Reader implements DatasetReader {
 
   async load(d: SampleDescriptor): Promise<Sample> {
     const { task, data } = this.args;
-    const [img, lab] = await Promise.all([loadImage(d.files.image!), loadImage(d.files.mask!)]);
+    const [img, lab] = await Promise.all([loadImage(d.files.image!), loadImage(d.files.mask!, `the mask of ${d.files.image}`)]);
     if (img.width !== lab.width || img.height !== lab.height) {
       throw new DataError(
         'size-mismatch',

@@ -13,7 +13,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { DataSpec, TaskSpec } from '../../spec/types.js';
-import { finish2d, isDir, listDir, loadImage, parseCsv, requireRoot, sceneIndex, toChannels } from './common.js';
+import { finish2d, isDir, listDir, loadImage, parseCsv, requireRoot, sceneIndex, splitHeader, toChannels } from './common.js';
 import { DataError, type DatasetReader, type Sample, type SampleDescriptor } from './types.js';
 
 /** One entry of an EndoVis `labels.json`. */
@@ -92,8 +92,8 @@ export async function readSceneFile(file: string, task: TaskSpec): Promise<Scene
       throw new DataError('bad-scene-file', `${file}: invalid JSON scene file (${(e as Error).message})`, file);
     }
   } else {
-    const table = parseCsv(text);
-    if (table[0]?.[0]?.toLowerCase() === 'seq') table.shift();
+    // A data row has a frame number (or a start and an end); a first row without is a header, however named.
+    const { rows: table } = splitHeader(parseCsv(text), (r) => r.length >= 3 && r.slice(1, -1).every((f) => !Number.isNaN(frameNumber(f))));
     rows = table.map((r, i) => {
       if (r.length === 3) return { seq: r[0]!, frame: r[1]!, scene: r[2]! };
       if (r.length === 4) return { seq: r[0]!, start: r[1]!, end: r[2]!, scene: r[3]! };
@@ -166,7 +166,7 @@ export class Robot18Reader implements DatasetReader {
     const { task, data } = this.args;
     this.table ??= colorTable(task, data.labelsFile ? path.resolve(data.labelsFile) : undefined);
     const table = await this.table;
-    const [img, lab] = await Promise.all([loadImage(d.files.image!), loadImage(d.files.mask!)]);
+    const [img, lab] = await Promise.all([loadImage(d.files.image!), loadImage(d.files.mask!, `the mask of ${d.files.image}`)]);
     if (img.width !== lab.width || img.height !== lab.height) {
       throw new DataError(
         'size-mismatch',

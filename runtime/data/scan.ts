@@ -5,8 +5,10 @@
  */
 import type { Code, Diagnostic } from '../../compiler/diagnostics.js';
 import type { DataSpec, TaskSpec } from '../../spec/types.js';
-import { createReader, StatsAccumulator, type DatasetStats } from './dataset.js';
+import { createReader, noSamplesMessage, StatsAccumulator, type DatasetStats } from './dataset.js';
 import { splitSamples, type SplitName } from './splits.js';
+import { promises as fs } from 'node:fs';
+import { FormatError, probeFile } from '../io/index.js';
 import { DataError, type DataErrorKind, type DatasetReader, type SampleDescriptor } from './types.js';
 
 const CODE_OF: Record<DataErrorKind, Code> = {
@@ -20,6 +22,7 @@ const CODE_OF: Record<DataErrorKind, Code> = {
   'bad-scene-file': 'TDC0607',
   'bad-labels-file': 'TDC0607',
   'unknown-split': 'TDC0609',
+  'wrong-shape': 'TDC0611',
 };
 
 export interface ScanReport {
@@ -27,8 +30,13 @@ export interface ScanReport {
   root: string;
   /** Samples listed (all splits, including unreadable ones). */
   samples: number;
-  /** Per split: listed samples, distinct groups, and class/scene statistics of the samples that decoded. */
-  splits: Record<SplitName, { samples: number; groups: number; stats: DatasetStats }>;
+  /** Samples decoded in full (class statistics come from these); `samples` when the scan is complete. */
+  decoded: number;
+  /**
+   * Per split: listed samples, distinct groups, scenes per task scene (from the listing: complete), how many
+   * samples were decoded, and the class statistics of those.
+   */
+  splits: Record<SplitName, { samples: number; groups: number; scenes: number[]; decoded: number; stats: DatasetStats }>;
   /** Problems, errors first, each naming its file. */
   diagnostics: Diagnostic[];
 }
@@ -38,7 +46,10 @@ export interface ScanOptions {
   seed?: number;
   /** A reader to use instead of the format's own. */
   reader?: DatasetReader;
-  /** Stop decoding after this many samples (the listing is always complete). */
+  /**
+   * Decode at most this many samples, shared fairly among the splits and spread over each (the listing and the
+   * header checks of every file are always complete).
+   */
   limit?: number;
 }
 
@@ -48,6 +59,65 @@ export function toDiagnostic(e: unknown): Diagnostic {
   return { code: 'TDC0606', severity: 'error', message: e instanceof Error ? e.message.split('\n')[0]! : String(e) };
 }
 
+/**
+ * The cheap checks of one sample, from file headers only: every file exists and its header reads, an image and
+ * its mask have one size, the volumes of a subject share their x×y×z, and a volume has the dimensions its role
+ * needs (3D; a `folders` image may carry the task's channels as a 4th dimension). Returns the problems found.
+ */
+export async function checkSampleFiles(d: SampleDescriptor, task: TaskSpec): Promise<DataError[]> {
+  const problems: DataError[] = [];
+  const probes: { role: string; file: string; dims: number[] }[] = [];
+  for (const [role, file] of Object.entries(d.files)) {
+    try {
+      await fs.access(file);
+    } catch {
+      const what = role === 'image' ? undefined : d.files.image ? `the ${role} of ${d.files.image}` : `the ${role} volume of ${d.id}`;
+      problems.push(new DataError('missing-file', `${file}: file not found${what ? ` (expected there: ${what})` : ''}`, file));
+      continue;
+    }
+    try {
+      probes.push({ role, file, dims: (await probeFile(file)).dims });
+    } catch (e) {
+      const msg = e instanceof FormatError ? e.problem : e instanceof Error ? e.message : String(e);
+      problems.push(new DataError('corrupt', `${file}: corrupt or unreadable (${msg})`, file));
+    }
+  }
+  if (problems.length > 0 || probes.length === 0) return problems;
+  const n = task.dims;
+  for (const p of probes) {
+    const extra = p.dims.slice(n).filter((x) => x !== 1);
+    const channelsOk = p.role === 'image' && task.dims === 3 && p.dims.length === 4 && p.dims[3] === task.channels;
+    if (extra.length > 0 && !channelsOk) {
+      const expected = p.role === 'image' && task.dims === 3 ? `a 3D volume (or ${task.channels} channel${task.channels > 1 ? 's' : ''} as a 4th dimension)` : `a ${n}D ${n === 2 ? 'image' : 'volume'}`;
+      problems.push(new DataError('wrong-shape', `${p.file}: a ${p.dims.length}D file (${p.dims.join('×')}) where ${expected} is expected`, p.file));
+    }
+  }
+  const ref = probes.find((p) => p.role === 'mask' || p.role === 'seg') ?? probes[0]!;
+  const size = (p: { dims: number[] }) => Array.from({ length: n }, (_, a) => p.dims[a] ?? 1);
+  for (const p of probes) {
+    if (p === ref || size(p).every((v, a) => v === size(ref)[a])) continue;
+    problems.push(new DataError('size-mismatch', `${p.file}: is ${size(p).join('×')} but ${ref.file} is ${size(ref).join('×')}`, p.file));
+  }
+  return problems;
+}
+
+/** How many of each split's samples to decode: `limit` shared out evenly, what a small split leaves going to the others. */
+function quotas(lengths: number[], limit: number): number[] {
+  const q = lengths.map(() => 0);
+  let left = Math.min(limit, lengths.reduce((a, b) => a + b, 0));
+  while (left > 0) {
+    const open = lengths.map((l, i) => (l > q[i]! ? i : -1)).filter((i) => i >= 0);
+    const share = Math.max(1, Math.floor(left / open.length));
+    for (const i of open) {
+      const add = Math.min(share, lengths[i]! - q[i]!, left);
+      q[i]! += add;
+      left -= add;
+      if (left === 0) break;
+    }
+  }
+  return q;
+}
+
 export async function scanDataset(spec: { data: DataSpec; task: TaskSpec; train?: { seed: number } }, opts: ScanOptions = {}): Promise<ScanReport> {
   const { data, task } = spec;
   const reader = opts.reader ?? createReader(data, task);
@@ -55,12 +125,15 @@ export async function scanDataset(spec: { data: DataSpec; task: TaskSpec; train?
   const empty = (): ScanReport['splits'][SplitName] => ({
     samples: 0,
     groups: 0,
+    scenes: task.scenes.map(() => 0),
+    decoded: 0,
     stats: new StatsAccumulator(task.classes.length, task.scenes.length).result(),
   });
   const report: ScanReport = {
     format: data.format,
     root: data.root,
     samples: 0,
+    decoded: 0,
     splits: { train: empty(), val: empty(), test: empty() },
     diagnostics,
   };
@@ -73,7 +146,7 @@ export async function scanDataset(spec: { data: DataSpec; task: TaskSpec; train?
   }
   report.samples = samples.length;
   if (samples.length === 0) {
-    diagnostics.push({ code: 'TDC0602', severity: 'error', message: `${data.root}: no ${data.format} samples found` });
+    diagnostics.push({ code: 'TDC0602', severity: 'error', message: noSamplesMessage(data, task) });
     return report;
   }
   let splits: Record<SplitName, SampleDescriptor[]>;
@@ -92,14 +165,24 @@ export async function scanDataset(spec: { data: DataSpec; task: TaskSpec; train?
       message: `${first.files.image ?? first.id}: no scene label${noScene.length > 1 ? ` (and ${noScene.length - 1} more samples)` : ''}`,
     });
   }
-  let decoded = 0;
-  const limit = opts.limit ?? Infinity;
-  for (const name of ['train', 'val', 'test'] as const) {
+  // Every file of every split: the header checks (cheap), so that no split holds a broken file unseen.
+  const broken = new Set<SampleDescriptor>();
+  for (const d of samples) {
+    const problems = await checkSampleFiles(d, task);
+    if (problems.length > 0) broken.add(d);
+    for (const p of problems) diagnostics.push(toDiagnostic(p));
+  }
+  const names = ['train', 'val', 'test'] as const;
+  const quota = quotas(names.map((n) => splits[n].length), opts.limit ?? Infinity);
+  for (const [i, name] of names.entries()) {
     const items = splits[name];
     const acc = new StatsAccumulator(task.classes.length, task.scenes.length);
-    for (const d of items) {
-      if (decoded >= limit) break;
+    let decoded = 0;
+    // Spread over the split (every k-th sample), so that a partial scan sees all of its sequences or subjects.
+    for (let j = 0; j < quota[i]!; j++) {
+      const d = items[Math.floor((j * items.length) / quota[i]!)]!;
       decoded++;
+      if (broken.has(d)) continue;
       try {
         acc.add(await reader.load(d));
       } catch (e) {
@@ -107,7 +190,10 @@ export async function scanDataset(spec: { data: DataSpec; task: TaskSpec; train?
       }
     }
     const stats = acc.result();
-    report.splits[name] = { samples: items.length, groups: new Set(items.map((s) => s.group)).size, stats };
+    const scenes = task.scenes.map(() => 0);
+    for (const d of items) if (d.scene >= 0 && d.scene < scenes.length) scenes[d.scene]!++;
+    report.splits[name] = { samples: items.length, groups: new Set(items.map((s) => s.group)).size, scenes, decoded, stats };
+    report.decoded += decoded;
     const named = data.splits[name] !== undefined || (name === 'val' && data.splits.valFraction);
     if (items.length === 0 && (name === 'train' || named)) {
       diagnostics.push({ code: 'TDC0610', severity: 'warning', message: `${data.root}: the ${name} split is empty` });
@@ -115,7 +201,8 @@ export async function scanDataset(spec: { data: DataSpec; task: TaskSpec; train?
     if (name === 'train' && stats.samples > 0) {
       const never = task.classes.filter((_, k) => stats.pixels[k] === 0).map((c) => c.name);
       if (never.length > 0) {
-        diagnostics.push({ code: 'TDC0610', severity: 'warning', message: `${data.root}: class${never.length > 1 ? 'es' : ''} ${never.join(', ')} never occur${never.length > 1 ? '' : 's'} in the training split` });
+        const where = decoded < items.length ? `the ${decoded} decoded samples of the training split (of ${items.length})` : 'the training split';
+        diagnostics.push({ code: 'TDC0610', severity: 'warning', message: `${data.root}: class${never.length > 1 ? 'es' : ''} ${never.join(', ')} never occur${never.length > 1 ? '' : 's'} in ${where}` });
       }
     }
   }
@@ -123,24 +210,26 @@ export async function scanDataset(spec: { data: DataSpec; task: TaskSpec; train?
   return report;
 }
 
-/** The report as the CLI prints it: one line per problem, then a count table. */
+/** The report as the CLI prints it: one line per problem, then a count table (saying when it is partial). */
 export function formatScan(report: ScanReport, task: TaskSpec): string {
   const lines: string[] = [];
   for (const d of report.diagnostics) lines.push(`${d.severity} ${d.code}: ${d.message}`);
   lines.push(`${report.format} dataset at ${report.root}: ${report.samples} samples`);
-  const width = Math.max(5, ...task.classes.map((c) => c.name.length), ...task.scenes.map((s) => s.length));
+  const width = Math.max(7, ...task.classes.map((c) => c.name.length), ...task.scenes.map((s) => s.length));
   const splits = ['train', 'val', 'test'] as const;
+  const row = (label: string, f: (s: (typeof splits)[number]) => number) => `  ${label.padEnd(width)}  ${splits.map((s) => String(f(s)).padStart(7)).join(' ')}`;
+  const partial = report.decoded < report.samples;
   lines.push(`  ${''.padEnd(width)}  ${splits.map((s) => s.padStart(7)).join(' ')}`);
-  lines.push(`  ${'samples'.padEnd(width)}  ${splits.map((s) => String(report.splits[s].samples).padStart(7)).join(' ')}`);
-  lines.push(`  ${'groups'.padEnd(width)}  ${splits.map((s) => String(report.splits[s].groups).padStart(7)).join(' ')}`);
-  lines.push('  classes (samples containing each):');
-  task.classes.forEach((c, k) => {
-    lines.push(`  ${c.name.padEnd(width)}  ${splits.map((s) => String(report.splits[s].stats.present[k] ?? 0).padStart(7)).join(' ')}`);
-  });
+  lines.push(row('samples', (s) => report.splits[s].samples));
+  lines.push(row('groups', (s) => report.splits[s].groups));
+  if (partial) lines.push(row('decoded', (s) => report.splits[s].decoded));
+  lines.push(partial ? '  classes (samples containing each, among the DECODED samples only: partial counts):' : '  classes (samples containing each):');
+  task.classes.forEach((c, k) => lines.push(row(c.name, (s) => report.splits[s].stats.present[k] ?? 0)));
   lines.push('  scenes:');
-  task.scenes.forEach((name, i) => {
-    lines.push(`  ${name.padEnd(width)}  ${splits.map((s) => String(report.splits[s].stats.scenes[i] ?? 0).padStart(7)).join(' ')}`);
-  });
+  task.scenes.forEach((name, i) => lines.push(row(name, (s) => report.splits[s].scenes[i] ?? 0)));
+  if (partial) {
+    lines.push(`  partial: ${report.decoded} of ${report.samples} samples decoded (every file's header was checked); tdc check <spec> --data decodes all`);
+  }
   const errors = report.diagnostics.filter((d) => d.severity === 'error').length;
   const warnings = report.diagnostics.length - errors;
   lines.push(`${errors} error(s), ${warnings} warning(s)`);

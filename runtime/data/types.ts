@@ -60,6 +60,7 @@ export type DataErrorKind =
   | 'corrupt'
   | 'unknown-value'
   | 'size-mismatch'
+  | 'wrong-shape'
   | 'bad-scene-file'
   | 'bad-labels-file'
   | 'unknown-split'

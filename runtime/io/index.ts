@@ -29,3 +29,5 @@ export {
 export type { Image2D, ImageInput, ImageFormat } from './image.js';
 export { inspectFile } from './inspect.js';
 export type { InspectReport, LabelCount } from './inspect.js';
+export { probeFile, probeBytes } from './probe.js';
+export type { FileProbe } from './probe.js';
