@@ -97,10 +97,11 @@ function probeNifti(head: Uint8Array, tail: Uint8Array, size: number, name: stri
   const voxOffset = version === 1 ? dv.getFloat32(108, le) : Number(dv.getBigInt64(168, le));
   const needed = voxOffset + (dims.reduce((a, b) => a * b, 1) * bitpix) / 8;
   if (!gz && size < needed) throw new FormatError(name, `truncated NIfTI (${size} of ${needed} bytes)`);
-  // gzip's trailer holds the uncompressed size mod 2^32: a cut-off .nii.gz ends with other bytes.
+  // gzip's trailer holds the uncompressed size mod 2^32: a cut-off .nii.gz ends with other, random-looking bytes.
+  // (Up to 1 MiB past the data is allowed for writers that pad; a random 32-bit value almost never lands there.)
   if (gz && tail.length >= 4) {
     const isize = new DataView(tail.buffer, tail.byteOffset + tail.length - 4, 4).getUint32(0, true);
-    if (needed < 2 ** 32 && isize < needed) {
+    if (needed + 2 ** 20 < 2 ** 32 && (isize < needed || isize > needed + 2 ** 20)) {
       throw new FormatError(name, `truncated or corrupt .nii.gz (its gzip trailer says ${isize} bytes, the header needs ${needed})`);
     }
   }
