@@ -57,3 +57,31 @@ describe('StatsAccumulator', () => {
     s.classWeights.forEach((w, k) => expect(w).toBeCloseTo(8 / 12 / f[k]!, 12));
   });
 });
+
+describe('splitSamples: valFraction stratifies by scene', () => {
+  it('every scene with two or more groups is in validation, for every seed', () => {
+    // 3 scenes with 6, 2 and 2 groups (frames of a group share its scene), and one single-group scene.
+    const scenes = [0, 0, 0, 0, 0, 0, 1, 1, 2, 2, 3];
+    const list: SampleDescriptor[] = scenes.flatMap((scene, g) => [0, 1].map((i) => ({ id: `g${g}/${i}`, group: `g${g}`, files: {}, scene })));
+    for (let seed = 0; seed < 20; seed++) {
+      const s = splitSamples(list, { valFraction: 0.2 }, seed);
+      const valScenes = new Set(s.val.map((x) => x.scene));
+      expect([...valScenes].sort()).toEqual([0, 1, 2]);
+      // The single-group scene keeps training; a scene never goes to validation whole.
+      for (const scene of [0, 1, 2, 3]) expect(s.train.some((x) => x.scene === scene)).toBe(true);
+      expect(groups(s.val)).toHaveLength(3);
+    }
+  });
+
+  it('a group takes the scene most of its frames have', () => {
+    const list: SampleDescriptor[] = [
+      ...['a', 'b'].flatMap((g) => [0, 0, 1].map((scene, i) => ({ id: `${g}/${i}`, group: g, files: {}, scene }))),
+      ...['c', 'd'].flatMap((g) => [1, 1, 0].map((scene, i) => ({ id: `${g}/${i}`, group: g, files: {}, scene }))),
+    ];
+    for (let seed = 0; seed < 10; seed++) {
+      const v = groups(splitSamples(list, { valFraction: 0.25 }, seed).val);
+      expect(v).toHaveLength(2);
+      expect(v.filter((g) => g === 'a' || g === 'b')).toHaveLength(1);
+    }
+  });
+});
