@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FormatError, encodePng, inspectFile } from '../runtime/io/index.js';
+import { FormatError, encodeNifti, encodePng, inspectFile } from '../runtime/io/index.js';
 import { runCli } from '../compiler/cli/main.js';
 
 const DATA = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'shared', 'data');
@@ -46,6 +46,24 @@ describe('inspectFile', () => {
     expect(r.valueRange.max!).toBeCloseTo(REFERENCE[rel].scaled_max, 3);
     expect(r.labels).toBeUndefined();
     expect(r.dims).toEqual([17, 21, 3, 20]);
+  });
+
+  it('an integer intensity volume (a few hundred distinct values) gets intensity statistics, not labels', () => {
+    // int16 "MRI": 0 background and 200 intensity levels; a 4-label mask of the same size stays a label map.
+    const n = 20 * 20 * 5;
+    const mri = Int16Array.from({ length: n }, (_, i) => (i % 5 === 0 ? 0 : 100 + (i % 200)));
+    const r = inspectFile(encodeNifti({ dims: [20, 20, 5], spacing: [1, 1, 3], datatype: 'int16', data: mri }), 'mri.nii');
+    expect(r.labels).toBeUndefined();
+    const v = Array.from(mri).sort((a, b) => a - b);
+    const mean = v.reduce((a, b) => a + b, 0) / n;
+    expect(r.intensity!.mean).toBeCloseTo(mean, 3);
+    expect(r.intensity!.std).toBeCloseTo(Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / n), 3);
+    expect([r.intensity!.p1, r.intensity!.p50, r.intensity!.p99]).toEqual([v[Math.ceil(0.01 * n) - 1], v[Math.ceil(0.5 * n) - 1], v[Math.ceil(0.99 * n) - 1]]);
+    expect(r.intensity!.nonzero).toBe(n - n / 5);
+    const mask = Uint8Array.from({ length: n }, (_, i) => [0, 1, 2, 4][i % 4]!);
+    const m = inspectFile(encodeNifti({ dims: [20, 20, 5], spacing: [1, 1, 3], datatype: 'uint8', data: mask }), 'seg.nii');
+    expect(m.labels?.map((l) => l.value)).toEqual([0, 1, 2, 4]);
+    expect(m.intensity).toBeUndefined();
   });
 
   it('a big-endian volume without orientation codes', () => {

@@ -35,13 +35,24 @@ export interface InspectReport {
   /** Min and max of the (scaled) values over all channels; NaNs are skipped (null when there are no numbers). */
   valueRange: { min: number | null; max: number | null };
   /**
-   * Present when the file looks like a label map: integer values with at most 256 distinct ones (for an
-   * indexed image, the palette indices; for RGB, the distinct colours). Sorted by value.
+   * Present when the file looks like a label map: integer values with at most MAX_LABELS distinct ones (for an
+   * indexed image, its palette indices, up to 256; for RGB, the distinct colours). Sorted by value.
    */
   labels?: LabelCount[];
+  /**
+   * Present when the file is not a label map (an intensity image or volume): statistics of its finite values
+   * over all channels (population std; percentiles by the nearest rank).
+   */
+  intensity?: { mean: number; std: number; p1: number; p50: number; p99: number; nonzero: number; nonFinite: number };
 }
 
-const MAX_LABELS = 256;
+/**
+ * Most distinct values a label map has here: label maps have a handful (BraTS 4, EndoVis 12), while an integer
+ * intensity volume (int16 MRI, an 8-bit grey photo) easily has a few hundred, which are not labels.
+ */
+const MAX_LABELS = 64;
+/** A palette image is a label map by construction: its indices are labels up to the palette's 256 entries. */
+const MAX_PALETTE_LABELS = 256;
 
 /** Inspects NIfTI (.nii, .nii.gz) or PNG/JPEG/BMP bytes; throws FormatError for anything else. */
 export function inspectFile(bytes: Uint8Array, name: string): InspectReport {
@@ -82,6 +93,7 @@ function inspectNifti(bytes: Uint8Array, name: string): InspectReport {
   report.valueRange = range(scaledValues);
   const labels = vol.datatype === 'rgb24' ? colourLabels(vol.raw, 3) : valueLabels(scaledValues);
   if (labels) report.labels = labels;
+  else report.intensity = intensityStats(scaledValues);
   return report;
 }
 
@@ -99,14 +111,36 @@ function inspectImage(bytes: Uint8Array, name: string): InspectReport {
   let labels: LabelCount[] | undefined;
   if (img.palette && img.indices) {
     report.paletteSize = img.palette.length;
-    labels = valueLabels(img.indices);
+    labels = valueLabels(img.indices, MAX_PALETTE_LABELS);
   } else if (img.channels === 1) {
     labels = valueLabels(img.data);
   } else if (img.channels === 3) {
     labels = colourLabels(img.data, 3);
   }
   if (labels) report.labels = labels;
+  else report.intensity = intensityStats(img.data);
   return report;
+}
+
+function intensityStats(values: ArrayLike<number>): NonNullable<InspectReport['intensity']> {
+  const finite = new Float64Array(values.length);
+  let n = 0;
+  let sum = 0;
+  let nonzero = 0;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (!Number.isFinite(v)) continue;
+    finite[n++] = v;
+    sum += v;
+    if (v !== 0) nonzero++;
+  }
+  const sorted = finite.subarray(0, n).sort();
+  const mean = n > 0 ? sum / n : NaN;
+  let sq = 0;
+  for (let i = 0; i < n; i++) sq += (sorted[i]! - mean) ** 2;
+  const at = (p: number) => (n > 0 ? sorted[Math.min(n - 1, Math.max(0, Math.ceil((p / 100) * n) - 1))]! : NaN);
+  const round = (v: number) => Number(v.toPrecision(6));
+  return { mean: round(mean), std: round(Math.sqrt(sq / Math.max(1, n))), p1: at(1), p50: at(50), p99: at(99), nonzero, nonFinite: values.length - n };
 }
 
 function range(values: ArrayLike<number>): { min: number | null; max: number | null } {
@@ -121,14 +155,14 @@ function range(values: ArrayLike<number>): { min: number | null; max: number | n
 }
 
 /** Distinct values with counts, or undefined when a value is not an integer or there are too many. */
-function valueLabels(values: ArrayLike<number>): LabelCount[] | undefined {
+function valueLabels(values: ArrayLike<number>, max = MAX_LABELS): LabelCount[] | undefined {
   const counts = new Map<number, number>();
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
     if (!Number.isInteger(v)) return undefined;
     const c = counts.get(v);
     if (c === undefined) {
-      if (counts.size === MAX_LABELS) return undefined;
+      if (counts.size === max) return undefined;
       counts.set(v, 1);
     } else counts.set(v, c + 1);
   }
