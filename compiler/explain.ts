@@ -1,6 +1,7 @@
 /** `tdc explain`: the resolved spec and a per-block table of the model IR, as text or as JSON. */
 import { Document, isScalar, visit } from 'yaml';
 import type { Spec } from '../spec/types.js';
+import { sizeAxes, sizeText } from '../spec/shape.js';
 import { formatExpr } from './expr/parser.js';
 import { canonicalize, type Block, type ModelIR } from './ir/index.js';
 
@@ -64,7 +65,7 @@ export function explainText(spec: Spec, ir: ModelIR): string {
   const table = ir.blocks.map((b) => [
     b.name,
     b.kind,
-    b.outShape.join('×'),
+    sizeText(b.outShape, { dims: ir.dims, channels: true }),
     rfText(b),
     b.params.toLocaleString('en-US'),
     b.flops === 0 ? '0' : humanFlops(b.flops),
@@ -74,12 +75,12 @@ export function explainText(spec: Spec, ir: ModelIR): string {
   const line = (r: string[]): string =>
     r.map((c, i) => (i >= 4 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
   const rule = widths.map((w) => '-'.repeat(w)).join('  ');
-  const shape = ir.dims === 3 ? 'Z×Y×X×C' : 'H×W×C';
+  const shape = sizeAxes({ dims: ir.dims, channels: true });
   return [
     `# resolved spec: ${spec.name}`,
     yaml.trimEnd(),
     '',
-    `# model (${ir.dims}D, input ${ir.inputShape.join('×')} as ${shape}, encoder stride ${ir.stride})`,
+    `# model (${ir.dims}D, input ${sizeText(ir.inputShape, { dims: ir.dims, channels: true })} as ${shape}, encoder stride ${ir.stride})`,
     line(header),
     rule,
     ...table.map(line),

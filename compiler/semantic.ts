@@ -245,7 +245,8 @@ function checkModel(spec: Spec, r: Report, opts: SemanticOptions, doc: ComposedD
   const shape = inputShape(spec);
   const latent = shape.slice(0, -1).map((n, i) => (task.dims === 3 && i === 0 ? n : Math.floor(n / stride)));
   const inPlane = task.dims === 3 ? latent.slice(1) : latent;
-  const mapText = inPlane.join('×');
+  // In task.size order (3D: x×y), as every size tdc prints.
+  const mapText = (task.dims === 3 ? [...inPlane].reverse() : inPlane).join('×');
   const degenerate = (rate: number, dims: number[]): boolean => rate > 1 && dims.every((n) => rate >= n);
   const where = `the ${mapText} feature map after the encoder (stride ${stride})`;
   model.context.dilations.forEach((rate, i) => {

@@ -90,3 +90,18 @@ describe('explainJson', () => {
     expect(j.spec.weights).toEqual({ w1: 0.5, w2: 0.25, w3: 0.1 });
   });
 });
+
+describe('sizes print in task.size order in every command', () => {
+  it('3D: explain prints x×y×z×C like the spec (not the tensor order z×y×x), and the data layer agrees', async () => {
+    const { createNodeHost } = await import('../compiler/cli/host.js');
+    const { sizeText } = await import('../spec/shape.js');
+    const r = compile('examples/brats18.yaml', createNodeHost(), ['task.size=[144, 128, 19]', 'data.crop=[144, 128, 19]']);
+    expect(r.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+    const text = explainText(r.spec!, r.ir!);
+    expect(text).toContain('input 144×128×19×4 as X×Y×Z×C');
+    expect(text).not.toContain('19×128×144');
+    // A [Z, Y, X, C] tensor shape prints the same way wherever it is printed.
+    expect(sizeText([19, 128, 144, 4], { dims: 3, channels: true })).toBe('144×128×19×4');
+    expect(sizeText([64, 80], { dims: 2 })).toBe('64×80');
+  });
+});

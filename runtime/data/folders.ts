@@ -113,7 +113,7 @@ export class FoldersReader implements DatasetReader {
     if (img.width !== lab.width || img.height !== lab.height) {
       throw new DataError(
         'size-mismatch',
-        `${d.files.mask}: mask is ${lab.width}×${lab.height} but its image ${d.files.image} is ${img.width}×${img.height}`,
+        `${d.files.mask}: mask is ${lab.height}×${lab.width} but its image ${d.files.image} is ${img.height}×${img.width} (height×width)`,
         d.files.mask,
       );
     }

@@ -9,6 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { DataSpec, TaskSpec } from '../../spec/types.js';
+import { sizeAxes, sizeText } from '../../spec/shape.js';
 import { Rng } from '../rng.js';
 import { cropBox } from './arrays.js';
 import { Augmenter } from './augment.js';
@@ -274,7 +275,8 @@ export class BatchSource implements BatchStream {
       if (this.crop) s = cropSample(s, this.crop, this.mode === 'train' ? rng : undefined);
       if (this.mode === 'train') s = this.augmenter.apply(s, rng).sample;
       if (out.shape.length && out.shape.join() !== s.shape.join()) {
-        throw new DataError('size-mismatch', `${s.id}: shape ${s.shape.join('×')} differs from ${out.shape.join('×')} in the same batch (set data.crop or use batch size 1)`);
+        const dims = s.shape.length === 4 ? 3 : 2;
+        throw new DataError('size-mismatch', `${s.id}: size ${sizeText(s.shape, { dims, channels: true })} differs from ${sizeText(out.shape, { dims, channels: true })} in the same batch (${sizeAxes({ dims, channels: true })}; set data.crop or use batch size 1)`);
       }
       out.shape = s.shape;
       out.images.push(s.image);

@@ -170,7 +170,7 @@ export class Robot18Reader implements DatasetReader {
     if (img.width !== lab.width || img.height !== lab.height) {
       throw new DataError(
         'size-mismatch',
-        `${d.files.mask}: label is ${lab.width}×${lab.height} but its frame ${d.files.image} is ${img.width}×${img.height}`,
+        `${d.files.mask}: label is ${lab.height}×${lab.width} but its frame ${d.files.image} is ${img.height}×${img.width} (height×width)`,
         d.files.mask,
       );
     }

@@ -93,10 +93,11 @@ export async function checkSampleFiles(d: SampleDescriptor, task: TaskSpec): Pro
     }
   }
   const ref = probes.find((p) => p.role === 'mask' || p.role === 'seg') ?? probes[0]!;
-  const size = (p: { dims: number[] }) => Array.from({ length: n }, (_, a) => p.dims[a] ?? 1);
+  // Files store width, height (x, y, z); sizes print in task.size order: height×width, x×y×z.
+  const size = (p: { dims: number[] }) => (n === 2 ? [p.dims[1] ?? 1, p.dims[0]!] : [0, 1, 2].map((a) => p.dims[a] ?? 1));
   for (const p of probes) {
     if (p === ref || size(p).every((v, a) => v === size(ref)[a])) continue;
-    problems.push(new DataError('size-mismatch', `${p.file}: is ${size(p).join('×')} but ${ref.file} is ${size(ref).join('×')}`, p.file));
+    problems.push(new DataError('size-mismatch', `${p.file}: is ${size(p).join('×')} but ${ref.file} is ${size(ref).join('×')} (${n === 2 ? 'height×width' : 'x×y×z'})`, p.file));
   }
   return problems;
 }
