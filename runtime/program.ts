@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { existsSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve as resolvePath } from 'node:path';
-import type { DataSpec, OptimizerSpec, ScheduleSpec, TaskSpec } from '../spec/types.js';
+import type { DataSpec, LossTermSpec, OptimizerSpec, ScheduleSpec, TaskSpec } from '../spec/types.js';
 import { openDataset, ensureDataset, type Dataset } from './data/dataset.js';
 import { batchSource } from './data/loader.js';
 import { scanDataset, formatScan } from './data/scan.js';
@@ -247,6 +247,26 @@ export interface TrainProgramOptions {
   samples?: number;
 }
 
+/**
+ * The class and scene heads that no stage trains: a stage trains a head when its loss uses a term on it (bce
+ * or softmax_ce on that head; sync on the class head, its gradient reaching only the class branch by default).
+ * Such a head keeps its initial weights, so its accuracy and probabilities mean nothing and are not reported.
+ */
+export function untrainedHeads(losses: readonly LossTermSpec[], stages: readonly { terms: readonly string[] }[]): ('class' | 'scene')[] {
+  const used = new Set(stages.flatMap((s) => s.terms));
+  const trained = new Set<string>();
+  for (const t of losses) {
+    if (!used.has(t.name)) continue;
+    if (t.type === 'bce') trained.add(t.head);
+    else if (t.type === 'softmax_ce') trained.add('scene');
+    else if (t.type === 'sync') trained.add('class');
+  }
+  return (['class', 'scene'] as const).filter((h) => !trained.has(h));
+}
+
+/** The metric of each head that validation reports. */
+const HEAD_METRIC = { class: 'class_acc', scene: 'scene_acc' } as const;
+
 /** `tdc train`: opens the data, then runs the program's stages through the generic trainer. */
 export async function trainProgram<O, T extends string>(program: Program<O, T>, opts: TrainProgramOptions): Promise<RunSummary> {
   const note = opts.note ?? ((l: string) => process.stdout.write(`${l}\n`));
@@ -268,6 +288,10 @@ export async function trainProgram<O, T extends string>(program: Program<O, T>, 
     schedule: makeSchedule(s.schedule, s.steps),
   }));
   const regions = program.dims === 3 ? program.regions : undefined;
+  // (A lock without the resolved losses, as some tests write, says nothing about the heads: all report.)
+  const lockLosses = (JSON.parse(opts.lockJson) as { resolved?: { losses?: LossTermSpec[] } }).resolved?.losses;
+  const untrained = lockLosses ? untrainedHeads(lockLosses, program.stages).map((h) => HEAD_METRIC[h] as string) : [];
+  if (untrained.length) note(`note: no stage trains the ${untrained.map((m) => m.replace('_acc', '')).join(' or ')} head: its accuracy is not reported`);
   const pretrained = program.pretrained ? resolvePath(opts.buildDir, program.data.specDir, program.pretrained) : undefined;
   let pretrainedNoted = false;
   const summary = await runTrainer({
@@ -302,7 +326,11 @@ export async function trainProgram<O, T extends string>(program: Program<O, T>, 
     layerGroups: (model) => layerGroups(model),
     train: train as unknown as BatchSource,
     val: val as unknown as BatchSource,
-    evaluate: (model, source) => evaluateModel(model, source, program.classes.length, { regions }),
+    evaluate: async (model, source) => {
+      const r = await evaluateModel(model, source, program.classes.length, { regions });
+      for (const m of untrained) delete r.extra?.[m];
+      return r;
+    },
     runDir: opts.runDir,
     seed,
     logEvery: program.train.logEvery,
@@ -314,7 +342,7 @@ export async function trainProgram<O, T extends string>(program: Program<O, T>, 
     output: opts.output,
     installSignalHandlers: opts.installSignalHandlers,
     shouldStop: opts.shouldStop,
-    metricNames: ['class_acc', 'scene_acc', ...Object.keys(regions ?? {}).flatMap((r) => [`${r}_dice`, `${r}_hd95`])],
+    metricNames: ['class_acc', 'scene_acc', ...Object.keys(regions ?? {}).flatMap((r) => [`${r}_dice`, `${r}_hd95`])].filter((m) => !untrained.includes(m)),
   });
   if (summary.status === 'completed' && (opts.samples ?? 6) > 0) {
     // The trainer disposes its models; the overlays come from the best checkpoint (else the last one).

@@ -140,6 +140,24 @@ describe('2D: train → predict → metrics → eval', () => {
     expect(typeof v.mean.iou).toBe('number');
   });
 
+  it('a head that no stage trained: predict leaves its probabilities out, eval marks its accuracy untrained', async () => {
+    // The same network with no scene term in any stage (the scene loss is only warned as unused): the trained
+    // weights fit it, and its scene head is whatever the initialisation made it.
+    const text = readFileSync(join(dir, 'tiny.yaml'), 'utf8').replace(/loss: "[^"]*"/g, 'loss: "seg + w1*class + w3*sync"');
+    writeFileSync(join(dir, 'noscene.yaml'), text);
+    expect((await tdc(['build', 'noscene.yaml', '-o', 'noscene'], dir)).code).toBe(0);
+    const frame = join(dir, 'data', 'seq_1', 'left_frames', 'frame000.png');
+    const p = await tdc(['predict', 'noscene', '--run-dir', join('build', 'run'), frame, '-o', 'out-noscene'], dir);
+    expect(p.code, p.err).toBe(0);
+    expect(p.err).toContain('note: no stage trains the scene head');
+    const j = JSON.parse(readFileSync(join(dir, 'out-noscene', 'frame000.json'), 'utf8')) as Record<string, unknown>;
+    expect(j).toMatchObject({ scenes: null, scene: null, untrained: ['scene'] });
+    expect(Object.keys(j.classes as object)).toEqual(names);
+    const e = await tdc(['eval', 'noscene', '--run-dir', join('build', 'run')], dir);
+    expect(e.code, e.err).toBe(0);
+    expect(e.out).toMatch(/class accuracy \d\.\d{3}\s+scene accuracy untrained/);
+  });
+
   it('eval agrees with predict + metrics over the same split (two code paths, one confusion matrix)', async () => {
     const e = await tdc(['eval', 'build', '--json'], dir);
     expect(e.code, e.err).toBe(0);

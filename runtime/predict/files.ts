@@ -182,36 +182,47 @@ export interface PredictionSummary {
   input: string | string[];
   mask: string;
   shape: number[];
-  /** Class-head presence probability by class name. */
-  classes: Record<string, number>;
-  /** Scene probability by scene name. */
-  scenes: Record<string, number>;
-  /** The most probable scene. */
+  /** Class-head presence probability by class name (null when no stage trained the class head). */
+  classes: Record<string, number> | null;
+  /** Scene probability by scene name (null when no stage trained the scene head). */
+  scenes: Record<string, number> | null;
+  /** The most probable scene (null when there is none, or the scene head is untrained). */
   scene: string | null;
-  /** Classes the class head predicts present (probability ≥ 0.5). */
-  present: string[];
+  /** Classes the class head predicts present (probability ≥ 0.5; null when the class head is untrained). */
+  present: string[] | null;
+  /** Heads no stage trained: their outputs are the initial weights', so they are left out above. */
+  untrained?: ('class' | 'scene')[];
   /** Classes that occur in the predicted segmentation. */
   segmented: string[];
   windows: number;
 }
 
-export function predictionSummary(pred: Prediction, task: TaskSpec, input: string | string[], mask: string): PredictionSummary {
+export function predictionSummary(
+  pred: Prediction,
+  task: TaskSpec,
+  input: string | string[],
+  mask: string,
+  untrained: readonly ('class' | 'scene')[] = [],
+): PredictionSummary {
   const names = task.classes.map((c) => c.name);
   const round = (p: number) => Math.round(p * 1e6) / 1e6;
   const classes = Object.fromEntries(names.map((n, i) => [n, round(pred.classProbs[i] ?? NaN)]));
   const scenes = Object.fromEntries(task.scenes.map((s, i) => [s, round(pred.sceneProbs[i] ?? NaN)]));
   let best = -1;
   pred.sceneProbs.forEach((p, i) => (best < 0 || p > pred.sceneProbs[best]! ? (best = i) : 0));
+  const noClass = untrained.includes('class');
+  const noScene = untrained.includes('scene');
   return {
     input,
     mask,
     shape: pred.shape,
-    classes,
-    scenes,
-    scene: best >= 0 ? task.scenes[best]! : null,
-    present: names.filter((_, i) => (pred.classProbs[i] ?? 0) >= 0.5),
+    classes: noClass ? null : classes,
+    scenes: noScene ? null : scenes,
+    scene: best >= 0 && !noScene ? task.scenes[best]! : null,
+    present: noClass ? null : names.filter((_, i) => (pred.classProbs[i] ?? 0) >= 0.5),
     segmented: presentClasses(pred.classIds, names.length).map((c) => names[c]!),
     windows: pred.windows,
+    ...(untrained.length ? { untrained: [...untrained] } : {}),
   };
 }
 

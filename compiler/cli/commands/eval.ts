@@ -33,6 +33,8 @@ export interface Trained {
   data: DataSpec;
   /** The scene head's activation, from the spec's scene loss (softmax_ce → softmax, bce → sigmoid). */
   sceneActivation: 'softmax' | 'sigmoid';
+  /** Heads no stage trains (their outputs are the initial weights': not reported). */
+  untrained: ('class' | 'scene')[];
 }
 
 const rel = (p: string) => relative(process.cwd(), p) || '.';
@@ -71,7 +73,7 @@ export async function loadTrained(dirArg: string | undefined, opts: TrainedOptio
   } catch (e) {
     throw new BuildError(e instanceof Error ? e.message : String(e), EXIT.usage);
   }
-  const { dataSpecs } = await import('../../../runtime/program.js');
+  const { dataSpecs, untrainedHeads } = await import('../../../runtime/program.js');
   const { data, task } = dataSpecs(program, buildDir);
   let model: LayersModel;
   try {
@@ -95,7 +97,13 @@ export async function loadTrained(dirArg: string | undefined, opts: TrainedOptio
     task,
     data,
     sceneActivation: sceneLoss?.type === 'softmax_ce' ? 'softmax' : 'sigmoid',
+    untrained: untrainedHeads(losses, program.stages),
   };
+}
+
+/** The stderr note for heads no stage trained. */
+export function untrainedNote(heads: readonly string[], what: string): string | undefined {
+  return heads.length ? `note: no stage trains the ${heads.join(' or ')} head: ${what}` : undefined;
 }
 
 interface EvalOptions extends TrainedOptions {
@@ -192,14 +200,18 @@ async function evaluate(dirArg: string | undefined, opts: EvalOptions): Promise<
     throw e;
   }
   const { formatTable, cell, jsonNumber } = await import('../../../runtime/evaluate/index.js');
+  if (t.untrained.includes('class')) report.classAcc = NaN;
+  if (t.untrained.includes('scene')) report.sceneAcc = NaN;
+  const skipped = untrainedNote(t.untrained, 'its accuracy is not reported');
+  if (skipped) io.err(`${skipped}\n`);
   if (opts.json) {
     const num = (v: number | undefined) => (v === undefined ? undefined : jsonNumber(v));
     const out = {
       ...report,
       classes: report.classes.map((c) => ({ name: c.name, iou: num(c.iou), dice: num(c.dice), hd95: num(c.hd95) })),
       mean: { iou: num(report.mean.iou), dice: num(report.mean.dice), hd95: num(report.mean.hd95) },
-      classAcc: num(report.classAcc),
-      sceneAcc: num(report.sceneAcc),
+      classAcc: t.untrained.includes('class') ? 'untrained' : num(report.classAcc),
+      sceneAcc: t.untrained.includes('scene') ? 'untrained' : num(report.sceneAcc),
       regions: Object.fromEntries(Object.entries(report.regions).map(([k, v]) => [k, { dice: num(v.dice), hd95: num(v.hd95) }])),
     };
     io.out(`${JSON.stringify(out, null, 2)}\n`);
@@ -216,6 +228,7 @@ async function evaluate(dirArg: string | undefined, opts: EvalOptions): Promise<
   if (regions.length) {
     io.out(`\n${formatTable(['region', 'Dice', 'HD95 mm'], regions.map(([k, v]) => [k, cell(v.dice), cell(v.hd95, 2)]))}\n`);
   }
-  io.out(`\nclass accuracy ${cell(report.classAcc)}  scene accuracy ${cell(report.sceneAcc)}\n`);
+  const acc = (head: 'class' | 'scene', v: number) => (t.untrained.includes(head) ? 'untrained' : cell(v));
+  io.out(`\nclass accuracy ${acc('class', report.classAcc)}  scene accuracy ${acc('scene', report.sceneAcc)}\n`);
   return EXIT.ok;
 }

@@ -9,7 +9,7 @@ import { basename, join, relative, resolve, sep } from 'node:path';
 import type { Command } from 'commander';
 import { EXIT, io, setExitCode } from '../host.js';
 import { BuildError } from '../build-loader.js';
-import { loadTrained, type TrainedOptions } from './eval.js';
+import { loadTrained, untrainedNote, type TrainedOptions } from './eval.js';
 
 interface PredictOptions extends TrainedOptions {
   out: string;
@@ -76,6 +76,8 @@ async function predict(args: string[], opts: PredictOptions): Promise<number> {
   const { DataError } = await import('../../../runtime/data/index.js');
   const predictor = new P.Predictor({ model: t.model, task: t.task, sceneActivation: t.sceneActivation, window: { overlap, weighting } });
   const out = opts.out;
+  const skipped = untrainedNote(t.untrained, 'its probabilities (those of its initial weights) are left out of the JSON');
+  if (skipped) io.err(`${skipped}\n`);
   try {
     if (t.task.dims === 2) {
       const palette = P.maskPalette(t.task.classes);
@@ -85,8 +87,8 @@ async function predict(args: string[], opts: PredictOptions): Promise<number> {
         const pred = await predictor.predictImage(input.image, input.height, input.width);
         const png = join(out, `${names[i]}.png`);
         await P.writeMaskPng(png, pred.classIds, input.height, input.width, palette);
-        await P.writeJson(join(out, `${names[i]}.json`), P.predictionSummary(pred, t.task, file, png));
-        io.out(`${rel(png)}  ${input.width}×${input.height}\n`);
+        await P.writeJson(join(out, `${names[i]}.json`), P.predictionSummary(pred, t.task, file, png, t.untrained));
+        io.out(`${rel(png)}  ${input.height}×${input.width}\n`);
       }
     } else {
       // Every input a folder: one subject each. Otherwise the files are the modalities of one subject.
@@ -108,7 +110,7 @@ async function predict(args: string[], opts: PredictOptions): Promise<number> {
         const labels = P.mapToLabelValues(pred.classIds, values);
         const nii = join(out, `${s.subject}_pred.nii.gz`);
         await P.writeLabelNifti(nii, labels, vol.reference);
-        await P.writeJson(join(out, `${s.subject}.json`), P.predictionSummary(pred, t.task, s.files, nii));
+        await P.writeJson(join(out, `${s.subject}.json`), P.predictionSummary(pred, t.task, s.files, nii, t.untrained));
         io.out(`${rel(nii)}  ${vol.shape.slice().reverse().join('×')}, ${pred.windows} window${pred.windows === 1 ? '' : 's'}\n`);
       }
     }
