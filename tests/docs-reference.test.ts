@@ -63,3 +63,29 @@ describe('docs/tutorial.md', () => {
     expect([...at].sort((a, b) => a - b)).toEqual(at);
   });
 });
+
+describe('docs/data.md', () => {
+  const text = readFileSync(join(ROOT, 'docs/data.md'), 'utf8');
+  const formats = (schema.properties!['data']!.properties!['format'] as { enum: string[] }).enum;
+
+  it('draws every layout of data.format as a folder tree, with where its scenes come from', async () => {
+    const { expectedLayout } = await import('../runtime/data/dataset.js');
+    for (const f of formats) {
+      const section = text.split(/\n## /).find((s) => s.startsWith(`${f} `));
+      expect(section, `a '## ${f} —' section`).toBeDefined();
+      expect(section!, f).toMatch(/```\n<root>\/\n[\s\S]*?```/);
+      expect(section!, f).toMatch(/\*\*Scenes\*\*/);
+      // The one-line layout a "no samples found" error prints names the same folders as the tree.
+      const dims = f === 'brats18' ? 3 : 2;
+      const line = expectedLayout({ format: f, root: '<root>' } as never, { dims, modalities: undefined } as never);
+      for (const dir of line.match(/<root>\/[A-Za-z_0-9-]+/g) ?? []) expect(section!, `${f}: ${dir}`).toContain(dir.slice('<root>/'.length));
+    }
+    expect(text).toMatch(/2D or\s+3D/);
+  });
+
+  it('is linked from the README and from the reference entry of data.format', () => {
+    expect(readFileSync(join(ROOT, 'README.md'), 'utf8')).toContain('(docs/data.md)');
+    const row = readFileSync(REFERENCE, 'utf8').split('\n').find((l) => l.startsWith('| `data.format`'));
+    expect(row).toContain('[docs/data.md](data.md)');
+  });
+});

@@ -2,14 +2,14 @@
  * The generic `folders` layout: `<root>/images/<stem>.{png,jpg,jpeg,bmp,nii,nii.gz}` with
  * `<root>/masks/<stem>.{png,bmp,nii,nii.gz}` and an optional `<root>/labels.csv` (or the spec's scene file):
  *
- *   id,scene[,<class name>,…]      header row required when class columns are present
+ *   id,scene[,<class name>,…]      optional header row, any names (required for class columns)
  *   case01,glaucoma,1,1,0
  *
- * `id` is the stem; the scene is a name from task.scenes or an index; class columns (0/1, named by class)
+ * The first column is the stem; the scene is a name from task.scenes or an index; class columns (0/1, named by class)
  * give the presence vector and then win over the one derived from the mask (for masks that annotate only some
  * classes). 2D masks are grey/palette values mapped through the classes' `values` (default: value = index), or
  * RGB colours when the classes carry colours; 3D images are NIfTI (a 4th dimension = channels), z-scored per
- * channel over non-zero voxels like BRATS18.
+ * channel over non-zero voxels like BRATS18. docs/data.md draws the layout as a tree.
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';

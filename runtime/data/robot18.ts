@@ -6,7 +6,7 @@
  * sequences as `seq_1` or `1`, scenes by name (from task.scenes) or index:
  * - CSV per frame:    `seq,frame,scene`      e.g. `seq_1,0,preparing`
  * - CSV per range:    `seq,start,end,scene`  (start and end inclusive) e.g. `seq_1,0,49,preparing`
- *   A header row (first field `seq`) is optional; `#` lines are comments. Rows of both kinds may be mixed.
+ *   A header row (any column names) is optional; `#` lines are comments. Rows of both kinds may be mixed.
  * - JSON: an array of objects with the same keys, e.g. `[{"seq": "seq_1", "start": 0, "end": 49, "scene": "peeling"}]`.
  * Per-frame rows win over ranges; a frame no row covers gets scene -1 (reported by `scanDataset`).
  */
