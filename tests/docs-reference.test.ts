@@ -66,7 +66,7 @@ describe('docs/tutorial.md', () => {
 
 describe('docs/data.md', () => {
   const text = readFileSync(join(ROOT, 'docs/data.md'), 'utf8');
-  const formats = (schema.properties!['data']!.properties!['format'] as { enum: string[] }).enum;
+  const formats = ((schema.properties!['data'] as SchemaNode).properties!['format'] as { enum: string[] }).enum;
 
   it('draws every layout of data.format as a folder tree, with where its scenes come from', async () => {
     const { expectedLayout } = await import('../runtime/data/dataset.js');
