@@ -1,5 +1,5 @@
 /** Composition of a spec from files: `extends` chains (deep merge, arrays replace) and `--set` overrides. */
-import type { Diagnostic, Result } from './diagnostics.js';
+import type { Diagnostic, Result } from '../spec/diagnostics.js';
 import { parseYaml, SpanTable, LineMap, type ComposedDoc, type Path, type SpanIndex } from './parse/index.js';
 import { didYouMean, displayPath, schemaAt } from './validate/index.js';
 

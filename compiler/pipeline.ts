@@ -1,8 +1,8 @@
 /** The compiler front half: load → resolve → semantic checks → model IR, stopping at the first stage with errors. */
 import type { Spec } from '../spec/types.js';
-import { hasErrors, type Diagnostic } from './diagnostics.js';
+import { hasErrors, type Diagnostic } from '../spec/diagnostics.js';
 import { loadSpec, type ComposedDoc, type SpecHost } from './frontend.js';
-import { lowerModel, type ModelIR } from './ir/index.js';
+import { lowerModel, type ModelIR } from '../spec/ir/index.js';
 import { resolve } from './resolve.js';
 import { checkSemantics, type SemanticOptions } from './semantic.js';
 

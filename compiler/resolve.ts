@@ -12,12 +12,12 @@ import type {
   TaskName,
   TaskSpec,
 } from '../spec/types.js';
-import type { Code, Diagnostic, Result } from './diagnostics.js';
+import type { Code, Diagnostic, Result } from '../spec/diagnostics.js';
 import type { ComposedDoc, Path } from './parse/index.js';
 import { evaluate, evaluateNamespace, type EvalProblem } from './expr/eval.js';
 import { exprNames, parseExpr } from './expr/parser.js';
 import { spanInString } from './expr/span.js';
-import { encoderChannels } from './ir/encoder.js';
+import { encoderChannels } from '../spec/ir/encoder.js';
 
 
 type Obj = Record<string, unknown>;

@@ -1,12 +1,12 @@
 /** Semantic checks: problems a schema cannot see, found on the resolved spec and placed on the written nodes. */
 import type { Expr, LossTermSpec, Spec } from '../spec/types.js';
-import type { Code, Diagnostic, Severity } from './diagnostics.js';
+import type { Code, Diagnostic, Severity } from '../spec/diagnostics.js';
 import { nameOffset } from './expr/eval.js';
 import { spanInString } from './expr/span.js';
 import { didYouMean } from './expr/suggest.js';
-import { encoderStride } from './ir/encoder.js';
-import { inputShape, log2Exact } from './ir/lower.js';
-import { PARTS } from './ir/types.js';
+import { encoderStride } from '../spec/ir/encoder.js';
+import { inputShape, log2Exact } from '../spec/ir/lower.js';
+import { PARTS } from '../spec/ir/types.js';
 import type { ComposedDoc, Path } from './parse/index.js';
 
 export interface SemanticOptions {

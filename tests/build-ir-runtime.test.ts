@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { planBuild } from '../compiler/cli/commands/build.js';
-import type { Block } from '../compiler/ir/index.js';
+import type { Block } from '../spec/ir/index.js';
 import { compile } from '../compiler/pipeline.js';
 import { createNodeHost } from '../compiler/cli/host.js';
 import { buildNetwork, type NetworkArgs } from '../runtime/layers/network.js';

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { SpecHost } from '../compiler/frontend.js';
-import type { Block, ModelIR } from '../compiler/ir/index.js';
+import type { Block, ModelIR } from '../spec/ir/index.js';
 import { compile } from '../compiler/pipeline.js';
 import { buildNetwork, networkArgsFromSpec } from '../runtime/layers/network.js';
 import type { Spec } from '../spec/types.js';

@@ -40,13 +40,14 @@ function setFixedWeights(model: tf.LayersModel): void {
     if (!ws.length) continue;
     layer.setWeights(
       ws.map((w, k) => {
-        const n = w.shape.reduce((a, b) => a * b, 1);
-        const fanIn = w.shape.length > 1 ? w.shape.slice(0, -1).reduce((a, b) => a * b, 1) : 1;
+        const shape = w.shape as number[];
+        const n = shape.reduce((a, b) => a * b, 1);
+        const fanIn = shape.length > 1 ? shape.slice(0, -1).reduce((a, b) => a * b, 1) : 1;
         let h = 0;
         for (const ch of `${layer.name}/${k}`) h = (h * 31 + ch.charCodeAt(0)) % 997;
         const vals = new Float32Array(n);
         for (let i = 0; i < n; i++) vals[i] = (Math.sin(0.7 * i + h) * 1.5) / Math.sqrt(fanIn);
-        return tf.tensor(vals, w.shape);
+        return tf.tensor(vals, shape);
       }),
     );
   }

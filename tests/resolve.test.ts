@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import type { Diagnostic } from '../compiler/diagnostics.js';
+import type { Diagnostic } from '../spec/diagnostics.js';
 import type { SpecHost } from '../compiler/frontend.js';
 import { loadSpec } from '../compiler/frontend.js';
 import { resolve } from '../compiler/resolve.js';

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import Handlebars from 'handlebars';
 import type { Spec } from '../../spec/types.js';
-import type { Result } from '../diagnostics.js';
+import type { Result } from '../../spec/diagnostics.js';
 import { registerHelpers } from './helpers.js';
 import { buildView, type EmitMeta } from './view.js';
 

@@ -1,6 +1,6 @@
 /** Schema validation of a composed spec: ajv errors become one-line diagnostics at the YAML node they concern. */
 import type { ErrorObject } from 'ajv';
-import type { Diagnostic, Result } from '../diagnostics.js';
+import type { Diagnostic, Result } from '../../spec/diagnostics.js';
 import type { ComposedDoc, Path, SpanIndex } from '../parse/index.js';
 import { allowedKeys, specValidator, type SchemaNode } from './schema.js';
 import { didYouMean } from './suggest.js';

@@ -3,7 +3,7 @@
  * missing pairs, size mismatches, unknown label values/colours, corrupt files, scene and split problems — each
  * as a TDC06xx diagnostic naming the file, plus counts per split, class and scene.
  */
-import type { Code, Diagnostic } from '../../compiler/diagnostics.js';
+import type { Code, Diagnostic } from '../../spec/diagnostics.js';
 import type { DataSpec, TaskSpec } from '../../spec/types.js';
 import { createReader, StatsAccumulator, type DatasetStats } from './dataset.js';
 import { splitSamples, type SplitName } from './splits.js';

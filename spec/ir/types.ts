@@ -14,7 +14,7 @@
  * context_sum | context_concat + context_fuse; aspp_rate{r}, aspp_pool, aspp_pool_conv, aspp_pool_broadcast,
  * aspp_concat, aspp_project; seg_logits, seg_upsample; {class|scene}_pool, _hidden, _dropout, _logits.
  */
-import type { Dims, TaskName } from '../../spec/types.js';
+import type { Dims, TaskName } from '../types.js';
 
 /** Model parts, as named by a stage's `freeze` list ('input' only for the input layer). */
 export type Part = 'input' | 'encoder' | 'context' | 'decoder' | 'seg' | 'class' | 'scene';

@@ -2,7 +2,7 @@
  * One diagnostic shape for every compiler stage, and the closed list of diagnostic codes.
  * Stages never throw for user errors: they return `{ value, diagnostics }` (see `Result`).
  */
-import type { Span } from '../spec/types.js';
+import type { Span } from './types.js';
 
 export type Severity = 'error' | 'warning' | 'info';
 

@@ -1,5 +1,5 @@
 /** Lowering: a resolved `Spec` becomes the `ModelIR`, computing shapes, parameters, FLOPs and receptive fields. */
-import type { Spec, TaskName } from '../../spec/types.js';
+import type { Spec, TaskName } from '../types.js';
 import type { Diagnostic, Result } from '../diagnostics.js';
 import { VGG16_CONVS, VGG16_WIDTHS, encoderChannels, encoderStride } from './encoder.js';
 import type {
