@@ -10,7 +10,7 @@ import type { DataSpec, OptimizerSpec, ScheduleSpec, TaskSpec } from '../spec/ty
 import { openDataset, ensureDataset, type Dataset } from './data/dataset.js';
 import { batchSource } from './data/loader.js';
 import { scanDataset, formatScan } from './data/scan.js';
-import { buildNetwork as buildLayersNetwork, layerGroups, type NetworkArgs as LayersNetworkArgs } from './layers/network.js';
+import { layerGroups, layerParts, type Network } from './layers/network.js';
 import { confusionMatrix, addConfusion, perClassIoU, perClassDice, meanIoU, meanDice } from './metrics/confusion.js';
 import { regionScores } from './metrics/regions.js';
 import { writeSampleOverlays } from './report/samples.js';
@@ -18,26 +18,9 @@ import { loadEncoderWeights, WeightLoadError } from './weights/index.js';
 import { train as runTrainer, schedule as makeSchedule, TrainError, loadCheckpoint, loadWeights } from './train/index.js';
 import type { Batch, BatchSource, OutputSink, RunSummary, StagePlan as TrainerStagePlan, ValidationResult } from './train/index.js';
 
-export type NetworkArgs = Omit<LayersNetworkArgs, 'seed'>;
-
-/** A built network whose outputs are typed by head. */
-export interface Network<O> {
-  model: tf.LayersModel;
-  /** Runs the network; `training` switches dropout / batch-norm to training behaviour. */
-  apply(x: tf.Tensor, training: boolean): O;
-}
-
-/** Generated `buildModel` calls this: the runtime network with typed outputs. */
-export function buildNetwork<O>(args: NetworkArgs, seed: number): Network<O> {
-  const { model, outputs } = buildLayersNetwork({ ...args, seed });
-  return {
-    model,
-    apply(x, training) {
-      const out = model.apply(x, { training }) as tf.Tensor[];
-      return { seg: out[outputs.seg], class: out[outputs.class], scene: out[outputs.scene] } as O;
-    },
-  };
-}
+export { buildNetwork, type Network } from './layers/network.js';
+export type { ModelIR } from '../spec/ir/index.js';
+import type { ModelIR } from '../spec/ir/index.js';
 
 /** One loss term from the typed outputs and a batch. */
 export type TermFn<O> = (outputs: O, batch: Batch) => tf.Scalar;
@@ -81,7 +64,12 @@ export interface Program<O, T extends string> {
   scenes: readonly string[];
   /** Region name → class indices (BraTS WT/TC/ET). */
   regions: Record<string, number[]>;
+  /** The network, as the model IR the spec lowers to (what `tdc explain` prints). */
+  network: ModelIR;
+  /** Builds `network` with weights initialised from `seed`. */
   buildModel(seed: number): Network<O>;
+  /** How scene logits become probabilities: 'softmax' when the scene loss is softmax cross-entropy (one scene per sample). */
+  sceneActivation: 'softmax' | 'sigmoid';
   /**
    * The encoder's pretrained weights (Keras .h5 or tfjs model.json), relative to the spec's folder like the data
    * paths (`data.specDir`); null or absent: random initialisation.
@@ -279,7 +267,8 @@ export async function trainProgram<O, T extends string>(program: Program<O, T>, 
           if (!pretrainedNoted) note(`warning: pretrained weights ${shown} not found; the encoder starts from random weights`);
         } else {
           try {
-            const r = await loadEncoderWeights(net.model, pretrained);
+            const encoder = [...layerParts(program.network)].filter(([, part]) => part === 'encoder').map(([name]) => name);
+            const r = await loadEncoderWeights(net.model, pretrained, { layers: encoder.filter((n) => net.model.getLayer(n).weights.length > 0) });
             if (!pretrainedNoted) note(`loaded pretrained encoder weights from ${shown} (${r.loaded.length} layers)`);
           } catch (e) {
             if (e instanceof WeightLoadError) throw new TrainError(e.message);
@@ -298,7 +287,7 @@ export async function trainProgram<O, T extends string>(program: Program<O, T>, 
     },
     stages,
     optimizer: program.optimizer,
-    layerGroups: (model) => layerGroups(model),
+    layerGroups: (model) => layerGroups(model, program.network),
     train: train as unknown as BatchSource,
     val: val as unknown as BatchSource,
     evaluate: (model, source) => evaluateModel(model, source, program.classes.length, { regions }),
@@ -321,8 +310,6 @@ export async function trainProgram<O, T extends string>(program: Program<O, T>, 
     if (!dir) return summary;
     const net = program.buildModel(seed);
     loadWeights(net.model, (await loadCheckpoint(dir)).weights, dir);
-    const resolved = (JSON.parse(opts.lockJson) as { resolved?: { losses?: { type: string }[] } }).resolved;
-    const softmaxScene = resolved?.losses?.some((l) => l.type === 'softmax_ce') ?? false;
     await writeSampleOverlays({
       model: net.model,
       source: val as unknown as BatchSource,
@@ -330,7 +317,7 @@ export async function trainProgram<O, T extends string>(program: Program<O, T>, 
       scenes: opened.task.scenes,
       runDir: opts.runDir,
       count: opts.samples ?? 6,
-      sceneActivation: softmaxScene ? 'softmax' : 'sigmoid',
+      sceneActivation: program.sceneActivation,
     });
     net.model.dispose();
   }

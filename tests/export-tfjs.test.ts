@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildNetwork, networkArgsFromSpec, upsampleTo, type NetworkArgs } from '../runtime/layers/index.js';
+import { buildNetwork, upsampleTo } from '../runtime/layers/index.js';
+import { buildNet, type NetDesc as NetworkArgs } from './helpers/network.js';
 import { exportTfjs, layerClassesOf, STANDARD_LAYER_CLASSES, toStandardModel, ExportError } from '../runtime/export/index.js';
 import { readWeights, saveCheckpoint } from '../runtime/train/index.js';
 import { compile } from '../compiler/pipeline.js';
@@ -129,7 +130,7 @@ process.stdout.write(JSON.stringify({ classes: model.layers.map((l) => l.getClas
 
 describe('export to the standard tfjs Layers format', () => {
   it('2D: plain tfjs in a separate process (no tdc code) reproduces all three outputs to 1e-5 (relative to the largest)', async () => {
-    const { model } = buildNetwork(NET2D);
+    const { model } = buildNet(NET2D);
     scrambleWeights(model, 11);
     const dir = join(work, 'net2d');
     const result = await exportTfjs(model, { outDir: dir, metadata: { tdc: { outputs: ['seg', 'class', 'scene'] } } });
@@ -172,7 +173,7 @@ describe('export to the standard tfjs Layers format', () => {
   });
 
   it('3D: aniso3d with batch norm exports to Conv3D, TimeDistributed and AveragePooling3D and matches to 1e-5 (relative)', async () => {
-    const { model } = buildNetwork(NET3D);
+    const { model } = buildNet(NET3D);
     scrambleWeights(model, 31);
     const dir = join(work, 'net3d');
     const result = await exportTfjs(model, { outDir: dir });
@@ -253,7 +254,7 @@ describe('tdc export (CLI)', () => {
   async function fakeRun(): Promise<{ runDir: string; model: tf.LayersModel }> {
     const r = compile(join(repoRoot, 'examples/quickstart.yaml'), createNodeHost());
     expect(r.spec).toBeDefined();
-    const { model } = buildNetwork(networkArgsFromSpec(r.spec!));
+    const { model } = buildNetwork(r.ir!, { seed: r.spec!.train.seed, name: r.spec!.name });
     scrambleWeights(model, 77);
     const runDir = join(work, 'build', 'run');
     mkdirSync(runDir, { recursive: true });

@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildNetwork, type NetworkArgs } from '../runtime/layers/index.js';
+import { buildNet as buildNetwork, type NetDesc as NetworkArgs } from './helpers/network.js';
 import { variableGradsLowMemory } from '../runtime/train/grads.js';
 
 type Grads = (f: () => tf.Scalar, vars: tf.Variable[]) => { value: tf.Scalar; grads: tf.NamedTensorMap };

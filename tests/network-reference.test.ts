@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { SpecHost } from '../compiler/frontend.js';
 import { compile } from '../compiler/pipeline.js';
-import { buildNetwork, networkArgsFromSpec } from '../runtime/layers/network.js';
+import { buildNetwork } from '../runtime/layers/index.js';
 import { bceLoss, segLoss, syncLoss } from '../runtime/losses/index.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/quickstart-network.json', import.meta.url));
@@ -30,7 +30,7 @@ function quickstartModel(): tf.LayersModel {
   const host: SpecHost = { readFile: (p) => (p === 'spec.yaml' ? text : undefined), resolve: (_f, rel) => rel };
   const r = compile('spec.yaml', host, []);
   expect(r.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
-  return buildNetwork(networkArgsFromSpec(r.spec!)).model;
+  return buildNetwork(r.ir!, { seed: r.spec!.train.seed, name: r.spec!.name }).model;
 }
 
 /** Weights from a formula of the weight's name and index (independent of creation order and of any RNG). */

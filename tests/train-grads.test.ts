@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildNetwork, type NetworkArgs } from '../runtime/layers/index.js';
+import { buildNet as buildNetwork, type NetDesc as NetworkArgs } from './helpers/network.js';
 import { lowMemoryGradientsAvailable, variableGradsLowMemory } from '../runtime/train/grads.js';
 
 beforeAll(async () => {

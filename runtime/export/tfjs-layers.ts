@@ -134,7 +134,7 @@ function translate(
         trainable,
         filters: cfg.filters as number,
         kernelSize,
-        dilationRate: cfg.rates as [number, number],
+        dilationRate: cfg.dilation as [number, number],
         padding: cfg.padding as 'same' | 'valid',
         useBias: cfg.useBias as boolean,
         activation: cfg.activation as 'linear' | 'relu',

@@ -2,7 +2,6 @@
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { groupOf } from '../layers/network.js';
 
 /** A user-facing failure with a one-line message (missing file, missing layer, shape mismatch, bad format). */
 export class WeightLoadError extends Error {
@@ -12,7 +11,8 @@ export class WeightLoadError extends Error {
 export interface LoadEncoderWeightsOptions {
   /** What the model's layer names carry in front of the file's names (model 'enc_block1_conv1' ← file 'block1_conv1'); default ''. */
   prefix?: string;
-  /** Model layers to fill (default: every encoder-group layer with weights whose name starts with the prefix). */
+  /** Model layers to fill (default: every layer with weights whose name starts with the prefix; a tdc network
+   *  passes its encoder's layers, as the model IR names them). */
   layers?: string[];
 }
 
@@ -113,7 +113,7 @@ function pickLayers(model: tf.LayersModel, prefix: string, names: string[] | und
       }
     });
   }
-  return model.layers.filter((l) => l.weights.length > 0 && l.name.startsWith(prefix) && groupOf(l.name) === 'encoder');
+  return model.layers.filter((l) => l.weights.length > 0 && l.name.startsWith(prefix));
 }
 
 /** 'block1_conv1/kernel:0' or 'model/block1_conv1/kernel' → 'kernel'. */

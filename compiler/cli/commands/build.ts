@@ -78,7 +78,7 @@ export async function planBuild(args: BuildArgs): Promise<BuildPlan> {
   if (hasErrors(diagnostics) || !compiled.spec || !compiled.ir) return plan;
 
   const hash = specHash(compiled.spec);
-  const emitted = emitProject(compiled.spec, {
+  const emitted = emitProject(compiled.spec, compiled.ir, {
     version: tdcVersion(),
     specPath,
     specDirFromOut: portableRelative(outDir, resolve(specAbs, '..')),

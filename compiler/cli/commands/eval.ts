@@ -82,8 +82,6 @@ export async function loadTrained(dirArg: string | undefined, opts: TrainedOptio
     if (!(e instanceof TrainError)) throw e;
     throw new BuildError(e.message.replace(/; was the spec changed\?.*$/, '; was the build changed since training? run tdc train again'));
   }
-  const losses = ((lock.resolved as { losses?: LossTermSpec[] } | undefined)?.losses ?? []) as LossTermSpec[];
-  const sceneLoss = losses.find((l) => 'head' in l && l.head === 'scene');
   return {
     program,
     lock,
@@ -94,7 +92,7 @@ export async function loadTrained(dirArg: string | undefined, opts: TrainedOptio
     model,
     task,
     data,
-    sceneActivation: sceneLoss?.type === 'softmax_ce' ? 'softmax' : 'sigmoid',
+    sceneActivation: program.sceneActivation,
   };
 }
 

@@ -86,7 +86,8 @@ async function exportCommand(dirArg: string | undefined, opts: ExportOptions): P
 
   const tf = await import('@tensorflow/tfjs');
   const { loadCheckpoint, loadWeights, TrainError } = await import('../../../runtime/train/index.js');
-  const { buildNetwork, networkArgsFromSpec } = await import('../../../runtime/layers/index.js');
+  const { buildNetwork } = await import('../../../runtime/layers/index.js');
+  const { lowerModel } = await import('../../../spec/ir/index.js');
   const { exportTfjs, ExportError } = await import('../../../runtime/export/index.js');
   const { selectBackend } = await import('../../../runtime/backend/index.js');
   try {
@@ -106,7 +107,7 @@ async function exportCommand(dirArg: string | undefined, opts: ExportOptions): P
       throw new BuildError(`checkpoint ${rel(checkpointDir)} has an unreadable spec.lock.json`);
     }
     // The checkpoint's own resolved spec rebuilds the network it was saved from, whatever the build folder holds now.
-    model = buildNetwork(networkArgsFromSpec(spec)).model;
+    model = buildNetwork(lowerModel(spec).value, { seed: spec.train.seed, name: spec.name }).model;
     loadWeights(model, ckpt.weights, rel(checkpointDir));
     const result = await exportTfjs(model, {
       outDir,

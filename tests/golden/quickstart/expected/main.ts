@@ -4,7 +4,7 @@
 /** Entry point of spec 'quickstart': everything `tdc train`, `tdc eval` and `tdc predict` need, in one object. */
 import type { Program } from 'tdc/runtime';
 import { DATA } from './data.js';
-import { buildModel, CLASSES, PRETRAINED, SCENES, type Outputs } from './model.js';
+import { buildModel, CLASSES, NETWORK, PRETRAINED, SCENES, type Outputs } from './model.js';
 import { OPTIMIZER, STAGES, TERMS, TRAIN, type Term } from './trainer.js';
 
 export const program: Program<Outputs, Term> = {
@@ -14,7 +14,9 @@ export const program: Program<Outputs, Term> = {
   classes: CLASSES,
   scenes: SCENES,
   regions: {},
+  network: NETWORK,
   buildModel,
+  sceneActivation: 'sigmoid',
   pretrained: PRETRAINED,
   terms: TERMS,
   stages: STAGES,
