@@ -3,7 +3,7 @@ import type { Expr, LossTermSpec, Spec } from '../spec/types.js';
 import type { Code, Diagnostic, Severity } from '../spec/diagnostics.js';
 import { nameOffset } from './expr/eval.js';
 import { spanInString } from './expr/span.js';
-import { didYouMean } from './expr/suggest.js';
+import { didYouMean } from './suggest.js';
 import { encoderStride } from '../spec/ir/encoder.js';
 import { inputShape, log2Exact } from '../spec/ir/lower.js';
 import { PARTS } from '../spec/ir/types.js';
