@@ -14,13 +14,14 @@ import { layerGroups, layerParts, type Network } from './layers/network.js';
 import { confusionMatrix, addConfusion, perClassIoU, perClassDice, meanIoU, meanDice } from './metrics/confusion.js';
 import { regionScores } from './metrics/regions.js';
 import { writeSampleOverlays } from './report/samples.js';
-import { loadEncoderWeights, WeightLoadError } from './weights/index.js';
-import { train as runTrainer, schedule as makeSchedule, TrainError, loadCheckpoint, loadWeights } from './train/index.js';
+import { loadEncoderWeights } from './weights/index.js';
+import { train as runTrainer, schedule as makeSchedule, loadCheckpoint, loadWeights } from './train/index.js';
 import type { Batch, BatchSource, OutputSink, RunSummary, StagePlan as TrainerStagePlan, ValidationResult } from './train/index.js';
 
 export { buildNetwork, type Network } from './layers/network.js';
 export type { ModelIR } from '../spec/ir/index.js';
 import type { ModelIR } from '../spec/ir/index.js';
+import { TdcError } from './errors.js';
 
 /** One loss term from the typed outputs and a batch. */
 export type TermFn<O> = (outputs: O, batch: Batch) => tf.Scalar;
@@ -121,7 +122,7 @@ export async function openProgramData(program: Program<unknown, string>, buildDi
   const errors = full.diagnostics.filter((d) => d.severity === 'error');
   if (errors.length) {
     const more = errors.length > 1 ? ` (and ${errors.length - 1} more problems: run tdc check <spec> --data)` : '';
-    throw new TrainError(`data: ${errors[0]!.message}${more}`);
+    throw new TdcError(`data: ${errors[0]!.message}${more}`);
   }
   notes.push(formatScan(full, task).trimEnd());
   const dataset = await openDataset({ data, task, seed: program.train.seed });
@@ -242,8 +243,8 @@ export async function trainProgram<O, T extends string>(program: Program<O, T>, 
   const seed = program.train.seed;
   const train = batchSource({ dataset: opened.dataset, split: 'train', mode: 'train', seed });
   const val = batchSource({ dataset: opened.dataset, split: 'val', mode: 'eval', seed });
-  if (train.length === 0) throw new TrainError(`data: the train split of ${opened.data.root} is empty`);
-  if (val.length === 0) throw new TrainError(`data: the val split of ${opened.data.root} is empty (set data.splits.val or val_fraction)`);
+  if (train.length === 0) throw new TdcError(`data: the train split of ${opened.data.root} is empty`);
+  if (val.length === 0) throw new TdcError(`data: the val split of ${opened.data.root} is empty (set data.splits.val or val_fraction)`);
   const stages: TrainerStagePlan[] = program.stages.map((s) => ({
     name: s.name,
     label: s.label,
@@ -266,14 +267,9 @@ export async function trainProgram<O, T extends string>(program: Program<O, T>, 
         if (!existsSync(pretrained)) {
           if (!pretrainedNoted) note(`warning: pretrained weights ${shown} not found; the encoder starts from random weights`);
         } else {
-          try {
-            const encoder = [...layerParts(program.network)].filter(([, part]) => part === 'encoder').map(([name]) => name);
-            const r = await loadEncoderWeights(net.model, pretrained, { layers: encoder.filter((n) => net.model.getLayer(n).weights.length > 0) });
-            if (!pretrainedNoted) note(`loaded pretrained encoder weights from ${shown} (${r.loaded.length} layers)`);
-          } catch (e) {
-            if (e instanceof WeightLoadError) throw new TrainError(e.message);
-            throw e;
-          }
+          const encoder = [...layerParts(program.network)].filter(([, part]) => part === 'encoder').map(([name]) => name);
+          const r = await loadEncoderWeights(net.model, pretrained, { layers: encoder.filter((n) => net.model.getLayer(n).weights.length > 0) });
+          if (!pretrainedNoted) note(`loaded pretrained encoder weights from ${shown} (${r.loaded.length} layers)`);
         }
         pretrainedNoted = true;
       }

@@ -7,8 +7,9 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { encodeBmp, encodeJpeg, encodePng, readImageFile, writeNiftiFile } from '../runtime/io/index.js';
-import { DataError, openDataset, ENDOVIS_CLASSES } from '../runtime/data/index.js';
+import { openDataset, ENDOVIS_CLASSES } from '../runtime/data/index.js';
 import { bratsTask, dataSpec, refugeTask, robotTask, tempDir } from './data-helpers.js';
+import { TdcError } from '../runtime/errors.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const REAL_LABELS = path.resolve(here, '../../shared/data/labels/endovis2018_labels.json');
@@ -117,8 +118,8 @@ describe('ROBOT18 reader', () => {
     await write(path.join(bad, 'seq_1', 'labels', 'frame000.png'), encodePng({ width: W, height: H, channels: 3, data: lab }));
     const ds = await openDataset({ data: dataSpec('robot18', bad, { labelsFile: REAL_LABELS }), task: task([H, W]), seed: 0 });
     const err = await ds.load(ds.samples[0]!).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(DataError);
-    const msg = (err as DataError).message;
+    expect(err).toBeInstanceOf(TdcError);
+    const msg = (err as TdcError).message;
     expect(msg).toContain(path.join(bad, 'seq_1', 'labels', 'frame000.png'));
     expect(msg).toContain('(1, 2, 3)');
     expect(msg).toContain('pixel (4, 3)');
@@ -239,8 +240,8 @@ describe('BRATS18 reader', () => {
     await fs.mkdir(dir, { recursive: true });
     await fs.copyFile(path.join(root, 'LGG', 'Brats18_T_1', 'Brats18_T_1_seg.nii.gz'), path.join(dir, 'S2_seg.nii.gz'));
     const ds = await openDataset({ data: dataSpec('brats18', path.dirname(path.dirname(dir))), task: bratsTask([X, Y, Z]), seed: 0 });
-    const err = (await ds.load(ds.samples[0]!).catch((e: unknown) => e)) as DataError;
-    expect(err.kind).toBe('missing-file');
+    const err = (await ds.load(ds.samples[0]!).catch((e: unknown) => e)) as TdcError;
+    expect(err.code).toBe('TDC0603');
     expect(err.message).toContain(path.join(dir, 'S2_t1.nii.gz'));
   });
 });

@@ -12,11 +12,12 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildNetwork, upsampleTo } from '../runtime/layers/index.js';
 import { buildNet, type NetDesc as NetworkArgs } from './helpers/network.js';
-import { exportTfjs, layerClassesOf, STANDARD_LAYER_CLASSES, toStandardModel, ExportError } from '../runtime/export/index.js';
+import { exportTfjs, layerClassesOf, STANDARD_LAYER_CLASSES, toStandardModel } from '../runtime/export/index.js';
 import { readWeights, saveCheckpoint } from '../runtime/train/index.js';
 import { compile } from '../compiler/pipeline.js';
 import { createNodeHost } from '../compiler/cli/host.js';
 import { runCli } from '../compiler/cli/main.js';
+import { TdcError } from '../runtime/errors.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 let work: string;
@@ -231,7 +232,7 @@ describe('export to the standard tfjs Layers format', () => {
         toStandardModel(model);
         return 'exported';
       } catch (e) {
-        expect(e).toBeInstanceOf(ExportError);
+        expect(e).toBeInstanceOf(TdcError);
         return (e as Error).message;
       }
     };

@@ -10,7 +10,8 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ModelSpec } from '../spec/types.js';
 import { buildNet } from './helpers/network.js';
-import { WeightLoadError, loadEncoderWeights } from '../runtime/weights/index.js';
+import { loadEncoderWeights } from '../runtime/weights/index.js';
+import { TdcError } from '../runtime/errors.js';
 
 let dir: string;
 let h5: typeof import('h5wasm/node');
@@ -107,14 +108,14 @@ function expectLoaded(model: tf.LayersModel, expected: Map<string, { shape: numb
   }
 }
 
-async function loadError(p: Promise<unknown>): Promise<WeightLoadError> {
+async function loadError(p: Promise<unknown>): Promise<TdcError> {
   const e = await p.then(
     () => undefined,
     (err: unknown) => err,
   );
-  expect(e).toBeInstanceOf(WeightLoadError);
+  expect(e).toBeInstanceOf(TdcError);
   expect((e as Error).message).not.toContain('\n');
-  return e as WeightLoadError;
+  return e as TdcError;
 }
 
 describe('Keras .h5', () => {

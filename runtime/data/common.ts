@@ -6,10 +6,11 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { ClassSpec, TaskSpec } from '../../spec/types.js';
 import { presence, resizeBilinear, resizeNearest } from './arrays.js';
-import { FormatError, readImageFile, readNiftiFile, type Image2D, type NiftiVolume } from '../io/index.js';
-import { DataError, type Sample, type SampleDescriptor } from './types.js';
+import { readImageFile, readNiftiFile, type Image2D, type NiftiVolume } from '../io/index.js';
+import { type Sample, type SampleDescriptor, dataError } from './types.js';
+import { TdcError } from '../errors.js';
 
-/** Decode an image file; any decoder failure becomes a `corrupt` DataError naming the file. */
+/** Decode an image file; any decoder failure becomes a `corrupt` data error (TdcError TDC0606) naming the file. */
 export async function loadImage(file: string): Promise<Image2D> {
   await requireFile(file);
   try {
@@ -19,7 +20,7 @@ export async function loadImage(file: string): Promise<Image2D> {
   }
 }
 
-/** Decode a NIfTI file; any failure becomes a `corrupt` DataError naming the file. */
+/** Decode a NIfTI file; any failure becomes a `corrupt` data error (TdcError TDC0606) naming the file. */
 export async function loadNifti(file: string): Promise<NiftiVolume> {
   await requireFile(file);
   try {
@@ -34,15 +35,15 @@ async function requireFile(file: string): Promise<void> {
   try {
     await fs.access(file);
   } catch {
-    throw new DataError('missing-file', `${file}: file not found`, file);
+    throw dataError('missing-file', `${file}: file not found`, file);
   }
 }
 
-function asDataError(e: unknown, file: string): DataError {
-  if (e instanceof DataError) return e;
-  if ((e as NodeJS.ErrnoException).code === 'ENOENT') return new DataError('missing-file', `${file}: file not found`, file);
-  const msg = e instanceof FormatError ? e.problem : e instanceof Error ? e.message : String(e);
-  return new DataError('corrupt', `${file}: corrupt or unreadable (${msg.split('\n')[0]})`, file);
+function asDataError(e: unknown, file: string): TdcError {
+  if (e instanceof TdcError && e.code) return e; // already a data error
+  if ((e as NodeJS.ErrnoException).code === 'ENOENT') return dataError('missing-file', `${file}: file not found`, file);
+  const msg = e instanceof TdcError ? e.problem : e instanceof Error ? e.message : String(e);
+  return dataError('corrupt', `${file}: corrupt or unreadable (${msg.split('\n')[0]})`, file);
 }
 
 /**
@@ -108,7 +109,7 @@ export function mapValues(raw: ArrayLike<number>, map: Map<number, number>, file
     if (v !== lastV) {
       const c = map.get(v);
       if (c === undefined) {
-        throw new DataError(
+        throw dataError(
           'unknown-value',
           `${file}: value ${v} at ${position(i, dims)} is not a value of any class (known: ${[...map.keys()].sort((a, b) => a - b).join(', ')})`,
           file,
@@ -138,7 +139,7 @@ export function sceneIndex(task: TaskSpec, value: string, where: string, file: s
   const byName = task.scenes.indexOf(v);
   if (byName >= 0) return byName;
   if (/^\d+$/.test(v) && Number(v) < task.scenes.length) return Number(v);
-  throw new DataError('bad-scene-file', `${file}: ${where}: unknown scene '${v}' (scenes: ${task.scenes.join(', ')})`, file);
+  throw dataError('bad-scene-file', `${file}: ${where}: unknown scene '${v}' (scenes: ${task.scenes.join(', ')})`, file);
 }
 
 /** Sorted names in a folder, or [] when it does not exist. */
@@ -159,7 +160,7 @@ export async function isDir(p: string): Promise<boolean> {
 }
 
 export async function requireRoot(root: string): Promise<void> {
-  if (!(await isDir(root))) throw new DataError('missing-root', `${root}: dataset folder not found`, root);
+  if (!(await isDir(root))) throw dataError('missing-root', `${root}: dataset folder not found`, root);
 }
 
 /** The file name without its extension(s): `a.nii.gz` → `a`, `frame001.png` → `frame001`. */

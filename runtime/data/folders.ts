@@ -18,7 +18,7 @@ import { presence } from './arrays.js';
 import { zscoreBrainInto } from './brats18.js';
 import { finish2d, greyValues, listDir, loadImage, loadNifti, mapValues, parseCsv, requireRoot, sceneIndex, stem, toChannels, valueMap } from './common.js';
 import { colorTable } from './robot18.js';
-import { DataError, type DatasetReader, type Sample, type SampleDescriptor } from './types.js';
+import { type DatasetReader, type Sample, type SampleDescriptor, dataError } from './types.js';
 
 const IMAGE_EXT = /\.(png|jpe?g|bmp|nii|nii\.gz)$/i;
 const MASK_EXTS = ['.png', '.bmp', '.nii.gz', '.nii'];
@@ -68,7 +68,7 @@ export class FoldersReader implements DatasetReader {
     try {
       text = await fs.readFile(file, 'utf8');
     } catch {
-      if (data.scenes.from === 'file') throw new DataError('bad-scene-file', `${file}: scene file not found`, file);
+      if (data.scenes.from === 'file') throw dataError('bad-scene-file', `${file}: scene file not found`, file);
       return new Map();
     }
     const rows = parseCsv(text);
@@ -77,7 +77,7 @@ export class FoldersReader implements DatasetReader {
       const header = rows.shift()!;
       classCols = header.slice(2).map((name) => {
         const k = task.classes.findIndex((c) => c.name === name);
-        if (k < 0) throw new DataError('bad-scene-file', `${file}: column '${name}' is not a class of the spec`, file);
+        if (k < 0) throw dataError('bad-scene-file', `${file}: column '${name}' is not a class of the spec`, file);
         return k;
       });
     }
@@ -108,7 +108,7 @@ export class FoldersReader implements DatasetReader {
     const { task } = this.args;
     const [img, lab] = await Promise.all([loadImage(d.files.image!), loadImage(d.files.mask!)]);
     if (img.width !== lab.width || img.height !== lab.height) {
-      throw new DataError(
+      throw dataError(
         'size-mismatch',
         `${d.files.mask}: mask is ${lab.width}×${lab.height} but its image ${d.files.image} is ${img.width}×${img.height}`,
         d.files.mask,
@@ -136,12 +136,12 @@ export class FoldersReader implements DatasetReader {
     const [vol, seg] = await Promise.all([loadNifti(d.files.image!), loadNifti(d.files.mask!)]);
     const [X, Y, Z] = [vol.dims[0]!, vol.dims[1]!, vol.dims[2] ?? 1];
     if (seg.dims[0] !== X || seg.dims[1] !== Y || (seg.dims[2] ?? 1) !== Z) {
-      throw new DataError('size-mismatch', `${d.files.mask}: mask is ${seg.dims.slice(0, 3).join('×')} but its image is ${X}×${Y}×${Z}`, d.files.mask);
+      throw dataError('size-mismatch', `${d.files.mask}: mask is ${seg.dims.slice(0, 3).join('×')} but its image is ${X}×${Y}×${Z}`, d.files.mask);
     }
     const n = X * Y * Z;
     const c = vol.dims[3] ?? 1;
     if (c !== task.channels) {
-      throw new DataError('size-mismatch', `${d.files.image}: has ${c} channel(s), the task expects ${task.channels}`, d.files.image);
+      throw dataError('size-mismatch', `${d.files.image}: has ${c} channel(s), the task expects ${task.channels}`, d.files.image);
     }
     const all = vol.scaled();
     const image = new Float32Array(n * c);

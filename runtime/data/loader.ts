@@ -14,7 +14,8 @@ import { cropBox } from './arrays.js';
 import { Augmenter } from './augment.js';
 import type { Dataset } from './dataset.js';
 import type { SplitName } from './splits.js';
-import { DataError, type Sample, type SampleDescriptor } from './types.js';
+import { type Sample, type SampleDescriptor, dataError } from './types.js';
+import { TdcError } from '../errors.js';
 
 /** One training/evaluation batch. The caller disposes the tensors. */
 export interface Batch {
@@ -171,11 +172,11 @@ export class BatchSource implements BatchStream {
     this.seed = args.seed >>> 0;
     this.batchSize = args.batchSize ?? this.data.batchSize;
     if (this.items.length === 0) {
-      throw new DataError('no-samples', `the ${args.split} split of ${this.data.root} is empty (check data.splits)`, this.data.root);
+      throw dataError('no-samples', `the ${args.split} split of ${this.data.root} is empty (check data.splits)`, this.data.root);
     }
     if (this.mode === 'train' && this.items.length < this.batchSize) {
       // Full batches are assembled across the epoch boundary only through repetition; say so instead.
-      throw new DataError('no-samples', `the ${args.split} split has ${this.items.length} samples, fewer than batch_size ${this.batchSize}`, this.data.root);
+      throw dataError('no-samples', `the ${args.split} split has ${this.items.length} samples, fewer than batch_size ${this.batchSize}`, this.data.root);
     }
     this.augmenter = new Augmenter({ spec: this.data.augment, dims: this.task.dims });
     const size = cropSize(this.task, this.data);
@@ -274,7 +275,7 @@ export class BatchSource implements BatchStream {
       if (this.crop) s = cropSample(s, this.crop, this.mode === 'train' ? rng : undefined);
       if (this.mode === 'train') s = this.augmenter.apply(s, rng).sample;
       if (out.shape.length && out.shape.join() !== s.shape.join()) {
-        throw new DataError('size-mismatch', `${s.id}: shape ${s.shape.join('×')} differs from ${out.shape.join('×')} in the same batch (set data.crop or use batch size 1)`);
+        throw dataError('size-mismatch', `${s.id}: shape ${s.shape.join('×')} differs from ${out.shape.join('×')} in the same batch (set data.crop or use batch size 1)`);
       }
       out.shape = s.shape;
       out.images.push(s.image);
@@ -294,14 +295,14 @@ export class BatchSource implements BatchStream {
       try {
         return await this.load(d);
       } catch (e) {
-        if (!(e instanceof DataError) || this.data.onCorrupt === 'stop') throw e;
+        if (!(e instanceof TdcError && e.code) || this.data.onCorrupt === 'stop') throw e;
         if (!this.bad.has(d.id)) {
           this.bad.add(d.id);
           this.warn(`skipping ${e.file ?? d.id}: ${e.message.replace(`${e.file}: `, '')}`);
         }
       }
     }
-    throw new DataError('no-samples', `every sample of the ${this.split} split failed to load`);
+    throw dataError('no-samples', `every sample of the ${this.split} split failed to load`);
   }
 
   private load(d: SampleDescriptor): Promise<Sample> {

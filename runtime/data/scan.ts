@@ -3,24 +3,13 @@
  * missing pairs, size mismatches, unknown label values/colours, corrupt files, scene and split problems — each
  * as a TDC06xx diagnostic naming the file, plus counts per split, class and scene.
  */
-import type { Code, Diagnostic } from '../../spec/diagnostics.js';
+import type { Diagnostic } from '../../spec/diagnostics.js';
 import type { DataSpec, TaskSpec } from '../../spec/types.js';
 import { createReader, StatsAccumulator, type DatasetStats } from './dataset.js';
 import { splitSamples, type SplitName } from './splits.js';
-import { DataError, type DataErrorKind, type DatasetReader, type SampleDescriptor } from './types.js';
+import type { DatasetReader, SampleDescriptor } from './types.js';
+import { TdcError } from '../errors.js';
 
-const CODE_OF: Record<DataErrorKind, Code> = {
-  'missing-root': 'TDC0601',
-  'no-samples': 'TDC0602',
-  'missing-file': 'TDC0603',
-  'missing-pair': 'TDC0603',
-  'size-mismatch': 'TDC0604',
-  'unknown-value': 'TDC0605',
-  corrupt: 'TDC0606',
-  'bad-scene-file': 'TDC0607',
-  'bad-labels-file': 'TDC0607',
-  'unknown-split': 'TDC0609',
-};
 
 export interface ScanReport {
   format: DataSpec['format'];
@@ -42,9 +31,9 @@ export interface ScanOptions {
   limit?: number;
 }
 
-/** Problem (as a DataError or anything else) → diagnostic. */
+/** Problem (a TdcError with its TDC06xx code, or anything else) → diagnostic. */
 export function toDiagnostic(e: unknown): Diagnostic {
-  if (e instanceof DataError) return { code: CODE_OF[e.kind], severity: 'error', message: e.message };
+  if (e instanceof TdcError && e.code) return { code: e.code, severity: 'error', message: e.message };
   return { code: 'TDC0606', severity: 'error', message: e instanceof Error ? e.message.split('\n')[0]! : String(e) };
 }
 

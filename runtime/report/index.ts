@@ -4,7 +4,6 @@ export { renderReport, formatDuration } from './html.js';
 export {
   loadRunData,
   parseLog,
-  ReportError,
   type RunData,
   type RunFacts,
   type RunStage,
