@@ -9,7 +9,7 @@ import type { TaskSpec } from '../../spec/types.js';
 import { loadImage, loadNifti, toChannels } from '../data/common.js';
 import { zscoreBrainInto, BRATS_MODALITIES } from '../data/brats18.js';
 import { encodePng, writeNiftiFile, type NiftiVolume } from '../io/index.js';
-import type { Rgb } from '../report/palette.js';
+import type { Rgb } from '../io/palette.js';
 import { presentClasses } from './labels.js';
 import type { Prediction } from './predictor.js';
 import { TdcError } from '../errors.js';

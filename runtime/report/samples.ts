@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { encodePng } from '../io/index.js';
 import type { BatchSource } from '../train/index.js';
-import { classPalette, type Rgb } from './palette.js';
+import { classPalette, type Rgb } from '../io/palette.js';
 import type { SamplesJson } from './run-data.js';
 
 export interface SampleOverlayArgs {
