@@ -399,7 +399,7 @@ export function resolve(doc: ComposedDoc): Result<Spec | undefined> {
       context,
       decoder: {
         type: 'aspp',
-        rates: r.nums(['model', 'decoder', 'rates'], { int: true, min: 1 }),
+        dilations: r.nums(['model', 'decoder', 'dilations'], { int: true, min: 1 }),
         filters: r.num(['model', 'decoder', 'filters'], { int: true, min: 1 }),
         imagePooling: r.bool(['model', 'decoder', 'image_pooling']),
       },

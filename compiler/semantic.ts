@@ -207,11 +207,11 @@ function checkModel(spec: Spec, r: Report, opts: SemanticOptions, doc: ComposedD
   const where = `the ${mapText} feature map after the encoder (stride ${stride})`;
   model.context.dilations.forEach((rate, i) => {
     if (degenerate(rate, inPlane))
-      r.add('TDC0514', 'warning', ['model', 'context', 'dilations', i], `dilation ${rate} on ${where}: every off-centre tap falls outside the map, so the 3×3 conv degenerates to a 1×1 conv`, `use rates below ${Math.max(...inPlane)}, or a larger input`);
+      r.add('TDC0514', 'warning', ['model', 'context', 'dilations', i], `dilation ${rate} on ${where}: every off-centre tap falls outside the map, so the 3×3 conv degenerates to a 1×1 conv`, `use dilations below ${Math.max(...inPlane)}, or a larger input`);
   });
-  model.decoder.rates.forEach((rate, i) => {
+  model.decoder.dilations.forEach((rate, i) => {
     if (degenerate(rate, inPlane))
-      r.add('TDC0514', 'warning', ['model', 'decoder', 'rates', i], `ASPP rate ${rate} on ${where}: every off-centre tap falls outside the map, so the 3×3 conv degenerates to a 1×1 conv`, `use rates below ${Math.max(...inPlane)}, or a larger input`);
+      r.add('TDC0514', 'warning', ['model', 'decoder', 'dilations', i], `ASPP dilation ${rate} on ${where}: every off-centre tap falls outside the map, so the 3×3 conv degenerates to a 1×1 conv`, `use dilations below ${Math.max(...inPlane)}, or a larger input`);
   });
   if (enc.type === 'aniso3d') {
     // Each level's blocks run at the in-plane size after `level` poolings; report a rate at its smallest map.

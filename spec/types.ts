@@ -145,8 +145,8 @@ export interface ContextSpec {
 
 export interface AsppSpec {
   type: 'aspp';
-  /** Atrous rates; rate 1 is a 1×1 conv (DeepLab convention). */
-  rates: number[];
+  /** Dilation of each parallel branch (DeepLab's atrous rates); 1 is a 1×1 conv (DeepLab convention). */
+  dilations: number[];
   filters: number;
   /** Add the image-pooling branch (global average pool → 1×1 conv → broadcast). */
   imagePooling: boolean;

@@ -39,7 +39,7 @@ const NET2D: NetworkArgs = {
   numScenes: 2,
   encoder: { type: 'convstack', filters: [4, 8], convsPerStage: 1, kernel: 3, outputStride: 4, norm: 'batch' },
   context: { pairs: PAIRS, dilations: [3, 1], combine: 'concat' },
-  decoder: { type: 'aspp', rates: [1, 2], filters: 8, imagePooling: true },
+  decoder: { type: 'aspp', dilations: [1, 2], filters: 8, imagePooling: true },
   heads: { seg: { upsample: 'bilinear' }, class: { hidden: 8, dropout: 0.3 }, scene: { hidden: 8, dropout: 0 } },
   seed: 3,
 };
@@ -52,7 +52,7 @@ const NET3D: NetworkArgs = {
   numScenes: 2,
   encoder: { type: 'aniso3d', filters: 4, blocks: 1, downsample: 1, dilations: [1, 2], norm: 'batch' },
   context: { pairs: PAIRS.slice(0, 2), dilations: [2, 1], combine: 'sum' },
-  decoder: { type: 'aspp', rates: [1, 2], filters: 8, imagePooling: true },
+  decoder: { type: 'aspp', dilations: [1, 2], filters: 8, imagePooling: true },
   heads: { seg: { upsample: 'trilinear' }, class: { hidden: 8, dropout: 0 }, scene: { hidden: 8, dropout: 0 } },
   seed: 5,
 };

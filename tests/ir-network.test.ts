@@ -25,7 +25,7 @@ function handWrittenIR(): ModelIR {
     numScenes: 2,
     encoder: { type: 'convstack', filters: [4, 6], convsPerStage: 1, kernel: 3, outputStride: 4, norm: 'none' },
     context: { pairs: [['seg', 'class']], dilations: [2, 1], combine: 'sum' },
-    decoder: { type: 'aspp', rates: [1, 2], filters: 4, imagePooling: false },
+    decoder: { type: 'aspp', dilations: [1, 2], filters: 4, imagePooling: false },
     heads: { seg: { upsample: 'bilinear' }, class: { hidden: 4, dropout: 0 }, scene: { hidden: 4, dropout: 0 } },
   });
   const enc = ir.blocks.find((b) => b.name === ir.encoderOutput)!;

@@ -37,7 +37,7 @@ function robotLike(numClasses: number, numScenes: number, size: number[]): NetDe
     numScenes,
     encoder: { type: 'vgg16', stages: 5, width: 1, outputStride: 16, norm: 'none' },
     context: { pairs: PAIRS, dilations: [63, 31, 15, 3, 1], combine: 'sum' },
-    decoder: { type: 'aspp', rates: [1, 6, 12, 18], filters: 256, imagePooling: true },
+    decoder: { type: 'aspp', dilations: [1, 6, 12, 18], filters: 256, imagePooling: true },
     heads: { seg: { upsample: 'bilinear' }, class: { hidden: 256, dropout: 0 }, scene: { hidden: 256, dropout: 0 } },
     batchSize: 1,
   };
@@ -83,7 +83,7 @@ describe('paper configurations (symbolic shapes, batch 1)', () => {
       numScenes: 2,
       encoder: { type: 'aniso3d', filters: 32, blocks: 2, downsample: 2, dilations: [1, 2, 3], norm: 'batch' },
       context: { pairs: PAIRS, dilations: [15, 7, 3, 1], combine: 'sum' },
-      decoder: { type: 'aspp', rates: [1, 6, 12, 18], filters: 128, imagePooling: true },
+      decoder: { type: 'aspp', dilations: [1, 6, 12, 18], filters: 128, imagePooling: true },
       heads: { seg: { upsample: 'trilinear' }, class: { hidden: 128, dropout: 0.5 }, scene: { hidden: 128, dropout: 0.5 } },
       batchSize: 1,
     };
@@ -180,7 +180,7 @@ describe('network wiring', () => {
     numScenes: 3,
     encoder: { type: 'convstack', filters: [4, 8], convsPerStage: 1, kernel: 3, outputStride: 4, norm: 'batch' },
     context: { pairs: PAIRS, dilations: [3, 1], filters: 6, combine: 'sum' },
-    decoder: { type: 'aspp', rates: [1, 2], filters: 5, imagePooling: true },
+    decoder: { type: 'aspp', dilations: [1, 2], filters: 5, imagePooling: true },
     heads: { seg: { upsample: 'nearest' }, class: { hidden: 7, dropout: 0.2 }, scene: { hidden: 7, dropout: 0 } },
     seed: 3,
   };

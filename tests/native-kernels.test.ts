@@ -543,7 +543,7 @@ describe.skipIf(!available)('native kernels match the stock cpu backend', () => 
       numScenes: 2,
       encoder: { type: 'convstack', filters: [4, 6], convsPerStage: 1, kernel: 3, outputStride: 4, norm: 'none' },
       context: { pairs: [['seg', 'class'], ['seg', 'scene'], ['class', 'scene']], dilations: [2, 1], filters: 6, combine: 'sum' },
-      decoder: { type: 'aspp', rates: [1, 2], filters: 4, imagePooling: true },
+      decoder: { type: 'aspp', dilations: [1, 2], filters: 4, imagePooling: true },
       heads: { seg: { upsample: 'bilinear' }, class: { hidden: 4, dropout: 0 }, scene: { hidden: 4, dropout: 0 } },
       seed: 3,
       kernelInitializer: 'heNormal',

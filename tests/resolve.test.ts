@@ -158,7 +158,7 @@ data: { format: brats18, root: data }
 model:
   encoder: { type: aniso3d }
   context: { pairs: [[seg, class]], dilations: [1] }
-  decoder: { type: aspp, rates: [1] }
+  decoder: { type: aspp, dilations: [1] }
 losses: { seg: { type: seg } }
 weights: {}
 stages: [{ name: one, loss: seg, steps: 1 }]

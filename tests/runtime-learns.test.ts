@@ -33,7 +33,7 @@ const NET: NetworkArgs = {
   numScenes: S,
   encoder: { type: 'convstack', filters: [8, 16], convsPerStage: 1, kernel: 3, outputStride: 2, norm: 'none' },
   context: { pairs: [['seg', 'class'], ['seg', 'scene'], ['class', 'scene']], dilations: [4, 2, 1], filters: 16, combine: 'sum' },
-  decoder: { type: 'aspp', rates: [1, 2], filters: 8, imagePooling: true },
+  decoder: { type: 'aspp', dilations: [1, 2], filters: 8, imagePooling: true },
   heads: { seg: { upsample: 'bilinear' }, class: { hidden: 8, dropout: 0 }, scene: { hidden: 8, dropout: 0 } },
   kernelInitializer: 'heNormal',
 };

@@ -41,7 +41,7 @@ function encoderOnly(encoder: ModelSpec['encoder'], seed: number): tf.LayersMode
     numScenes: 2,
     encoder,
     context: { pairs: [['seg', 'class']], dilations: [1], combine: 'sum' },
-    decoder: { type: 'aspp', rates: [1], filters: 2, imagePooling: false },
+    decoder: { type: 'aspp', dilations: [1], filters: 2, imagePooling: false },
     heads: { seg: { upsample: 'bilinear' }, class: { hidden: 2, dropout: 0 }, scene: { hidden: 2, dropout: 0 } },
     seed,
     batchSize: 1,

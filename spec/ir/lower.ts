@@ -357,7 +357,7 @@ function lowerContext(b: Builder, spec: NetworkSpec, enc: string): string {
     return b.composite<ContextBranch>(
       name,
       input === ident ? [input] : [input, ident],
-      (layers, output, base) => ({ ...base, kind: 'context-branch', layers, output, pair, rates: ctx.dilations }),
+      (layers, output, base) => ({ ...base, kind: 'context-branch', layers, output, pair, dilations: ctx.dilations }),
       () => {
         const steps: string[] = [];
         let x = input;
@@ -398,9 +398,9 @@ function lowerDecoder(b: Builder, spec: NetworkSpec, latent: string): string {
   return b.composite<AsppBlock>(
     'aspp',
     [latent],
-    (layers, output, base) => ({ ...base, kind: 'aspp', layers, output, rates: dec.rates, imagePooling: dec.imagePooling }),
+    (layers, output, base) => ({ ...base, kind: 'aspp', layers, output, dilations: dec.dilations, imagePooling: dec.imagePooling }),
     () => {
-      const branches = dec.rates.map((r) =>
+      const branches = dec.dilations.map((r) =>
         r === 1
           ? b.conv(`aspp_rate${r}`, latent, { kernel: d3 ? [1, 1, 1] : [1, 1], filters: dec.filters })
           : b.conv(`aspp_rate${r}`, latent, { kernel: d3 ? [1, 3, 3] : [3, 3], dilation: d3 ? [1, r, r] : [r, r], filters: dec.filters }),

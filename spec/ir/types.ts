@@ -132,13 +132,15 @@ export interface ResBlock extends CompositeBase {
 export interface ContextBranch extends CompositeBase {
   kind: 'context-branch';
   pair: [TaskName, TaskName];
-  rates: number[];
+  /** The dilation of each cascade step, in order (each conv's `dilation` is [d, d], 3D [1, d, d]). */
+  dilations: number[];
 }
 
 /** Atrous spatial pyramid pooling: parallel convs (+ image pooling) → concat → 1×1 conv. */
 export interface AsppBlock extends CompositeBase {
   kind: 'aspp';
-  rates: number[];
+  /** The dilation of each parallel branch (1: a 1×1 conv), DeepLab's atrous rates. */
+  dilations: number[];
   imagePooling: boolean;
 }
 
