@@ -81,14 +81,6 @@ export class Dataset {
   load(d: SampleDescriptor): Promise<Sample> {
     return this.reader.load(d);
   }
-
-  getConfig(): Record<string, unknown> {
-    return {
-      format: this.data.format,
-      root: this.data.root,
-      counts: { train: this.splits.train.length, val: this.splits.val.length, test: this.splits.test.length },
-    };
-  }
 }
 
 export function openDataset(args: DatasetArgs): Promise<Dataset> {

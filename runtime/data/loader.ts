@@ -359,10 +359,6 @@ export class BatchSource implements BatchStream {
   cacheInfo(): { size: number; capacity: number; decodes: number } {
     return { size: this.cache.size, capacity: this.cache.capacity, decodes: this.decodes };
   }
-
-  getConfig(): Record<string, unknown> {
-    return { split: this.split, mode: this.mode, seed: this.seed, batchSize: this.batchSize, crop: this.crop, imageScale: this.imageScale, cache: { ...this.data.cache } };
-  }
 }
 
 export function batchSource(args: BatchSourceArgs): BatchSource {

@@ -99,7 +99,6 @@ interface TrainableVar {
 }
 
 export class Trainer {
-  static readonly className = 'Trainer';
   private readonly args: TrainerArgs;
   private readonly sink: OutputSink;
   private readonly lastDir: string;
@@ -120,20 +119,6 @@ export class Trainer {
     this.sink = args.output ?? { stream: process.stdout, isTTY: Boolean(process.stdout.isTTY) };
     this.lastDir = path.join(args.runDir, 'checkpoints', 'last');
     this.bestDir = path.join(args.runDir, 'best');
-  }
-
-  getConfig(): Record<string, unknown> {
-    const a = this.args;
-    return {
-      stages: a.stages.map((s) => ({ name: s.name, label: s.label, steps: s.steps, from: s.from, freeze: s.freeze, terms: s.terms, schedule: s.schedule.getConfig() })),
-      optimizer: a.optimizer,
-      runDir: a.runDir,
-      seed: a.seed,
-      logEvery: a.logEvery,
-      validateEvery: a.validateEvery,
-      checkpointEvery: a.checkpointEvery,
-      bestMetric: a.bestMetric,
-    };
   }
 
   async run(): Promise<RunSummary> {
