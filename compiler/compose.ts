@@ -1,7 +1,8 @@
 /** Composition of a spec from files: `extends` chains (deep merge, arrays replace) and `--set` overrides. */
-import type { Diagnostic, Result } from './diagnostics.js';
+import type { Diagnostic, Result } from '../spec/diagnostics.js';
 import { parseYaml, SpanTable, LineMap, type ComposedDoc, type Path, type SpanIndex } from './parse/index.js';
-import { didYouMean, displayPath, schemaAt } from './validate/index.js';
+import { didYouMean } from './suggest.js';
+import { displayPath, schemaAt } from './validate/index.js';
 
 /** The only window onto the disk: the CLI passes a real one, tests an in-memory one. */
 export interface SpecHost {
@@ -143,7 +144,7 @@ function applyOverride(text: string, n: number, doc: Loaded, diagnostics: Diagno
   const lookup = schemaAt(path);
   if (!lookup.ok) {
     const bad = segs[lookup.at]!;
-    const guess = typeof bad.name === 'string' ? didYouMean(bad.name, lookup.allowed) : undefined;
+    const hint = typeof bad.name === 'string' ? didYouMean(bad.name, lookup.allowed) : undefined;
     const inWhat = lookup.at === 0 ? 'the spec' : displayPath(path.slice(0, lookup.at));
     diagnostics.push({
       code: 'TDC0304',
@@ -152,7 +153,7 @@ function applyOverride(text: string, n: number, doc: Loaded, diagnostics: Diagno
         lookup.kind === 'not-a-list' ? `${inWhat} is not a list` : lookup.kind === 'is-a-list' ? `${inWhat} is a list; use an index` : `${inWhat} has no key '${bad.name}'`
       }`,
       span: lines.span(bad.start, bad.end),
-      ...(guess ? { hint: `did you mean '${guess}'?` } : {}),
+      ...(hint ? { hint } : {}),
     });
     return;
   }

@@ -3,7 +3,7 @@ import { Document, isScalar, visit } from 'yaml';
 import type { Spec } from '../spec/types.js';
 import { sizeAxes, sizeText } from '../spec/shape.js';
 import { formatExpr } from './expr/parser.js';
-import { canonicalize, type Block, type ModelIR } from './ir/index.js';
+import { canonicalize, type Block, type ModelIR } from '../spec/ir/index.js';
 
 /** 14714688 → "14.7 M"; below a thousand the number itself. */
 export function humanCount(n: number): string {

@@ -1,5 +1,5 @@
 /** Printing diagnostics like a compiler: `file:line:col error CODE: message`, the source line, a ~~~ underline. */
-import type { Diagnostic, Severity } from './diagnostics.js';
+import type { Diagnostic, Severity } from '../spec/diagnostics.js';
 import type { SpanIndex } from './parse/index.js';
 
 export type DiagnosticFormat = 'text' | 'json' | 'github';

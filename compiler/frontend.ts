@@ -1,5 +1,5 @@
 /** The spec front end: parse → compose (extends, --set) → validate with defaults, as one pure function. */
-import { hasErrors, type Result } from './diagnostics.js';
+import { hasErrors, type Result } from '../spec/diagnostics.js';
 import { composeSpec, type SpecHost } from './compose.js';
 import type { ComposedDoc, SpanIndex } from './parse/index.js';
 import { validateSpec } from './validate/index.js';

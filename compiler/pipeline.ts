@@ -1,10 +1,10 @@
-/** The compiler front half: load → resolve → semantic checks → model IR, stopping at the first stage with errors. */
+/** The compiler front half: load → resolve → semantic checks → model IR → shape checks on the IR, stopping at the first stage with errors. */
 import type { Spec } from '../spec/types.js';
-import { hasErrors, type Diagnostic } from './diagnostics.js';
+import { hasErrors, type Diagnostic } from '../spec/diagnostics.js';
 import { loadSpec, type ComposedDoc, type SpecHost } from './frontend.js';
-import { lowerModel, type ModelIR } from './ir/index.js';
+import { lowerModel, type ModelIR } from '../spec/ir/index.js';
 import { resolve } from './resolve.js';
-import { checkSemantics, type SemanticOptions } from './semantic.js';
+import { checkSemantics, checkShapes, type SemanticOptions } from './semantic.js';
 
 export interface CompileResult {
   doc?: ComposedDoc;
@@ -43,5 +43,6 @@ export function compileDoc(doc: ComposedDoc, opts: SemanticOptions = {}): Compil
   const lowered = lowerModel(spec);
   diagnostics.push(...lowered.diagnostics);
   if (hasErrors(lowered.diagnostics)) return { doc, spec, diagnostics };
+  diagnostics.push(...checkShapes(spec, lowered.value, doc));
   return { doc, spec, ir: lowered.value, diagnostics };
 }

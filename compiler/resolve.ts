@@ -12,12 +12,12 @@ import type {
   TaskName,
   TaskSpec,
 } from '../spec/types.js';
-import type { Code, Diagnostic, Result } from './diagnostics.js';
+import type { Code, Diagnostic, Result } from '../spec/diagnostics.js';
 import type { ComposedDoc, Path } from './parse/index.js';
 import { evaluate, evaluateNamespace, type EvalProblem } from './expr/eval.js';
 import { exprNames, parseExpr } from './expr/parser.js';
 import { spanInString } from './expr/span.js';
-import { encoderChannels } from './ir/encoder.js';
+import { encoderChannels } from '../spec/ir/encoder.js';
 
 
 type Obj = Record<string, unknown>;
@@ -58,14 +58,27 @@ class Reader {
     return isObj(v) ? v : {};
   }
 
-  str<T extends string = string>(path: Path, fallback: NoInfer<T>): T {
+  /**
+   * The value at `path`, which validation guarantees: the schema requires it or gives it a default (the schema
+   * is the one place defaults live). A missing value is a bug in the schema, not in the spec.
+   */
+  private present(path: Path): unknown {
     const v = this.get(path);
-    return (typeof v === 'string' ? v : fallback) as T;
+    if (v === undefined) throw new Error(`internal: ${path.join('.')} has no value after validation (the schema needs a default for it)`);
+    return v;
   }
 
-  bool(path: Path, fallback: boolean): boolean {
-    const v = this.get(path);
-    return typeof v === 'boolean' ? v : fallback;
+  /** Whether the spec (after defaults) has a value at `path`: for the optional keys that have no default. */
+  has(path: Path): boolean {
+    return this.get(path) !== undefined;
+  }
+
+  str<T extends string = string>(path: Path): T {
+    return String(this.present(path)) as T;
+  }
+
+  bool(path: Path): boolean {
+    return this.present(path) === true;
   }
 
   private problem(path: Path, text: string, p: EvalProblem): void {
@@ -125,8 +138,10 @@ class Reader {
    * A number that may be written as an expression. `int` demands a whole number, `min` a lower bound; both are
    * only checked here for expressions (the schema already checked literal numbers).
    */
-  num(path: Path, fallback: number, opts: { int?: boolean; min?: number } = {}): number {
-    const v = this.get(path);
+  num(path: Path, opts: { int?: boolean; min?: number } = {}): number {
+    // A value that cannot be evaluated is NaN: the diagnostic is reported and the spec is not returned.
+    const fallback = NaN;
+    const v = this.present(path);
     if (typeof v === 'number') return v;
     if (typeof v !== 'string') return fallback;
     const parsed = parseExpr(v);
@@ -154,7 +169,7 @@ class Reader {
 
   nums(path: Path, opts: { int?: boolean; min?: number } = {}): number[] {
     const v = this.get(path);
-    return Array.isArray(v) ? v.map((_, i) => this.num([...path, i], 0, opts)) : [];
+    return Array.isArray(v) ? v.map((_, i) => this.num([...path, i], opts)) : [];
   }
 
   strs(path: Path): string[] {
@@ -175,7 +190,7 @@ class Reader {
 
   /** A stage loss: parsed to an Expr; syntax errors become diagnostics placed inside the string. */
   loss(path: Path): { expr: Expr; text: string } {
-    const text = this.str(path, '');
+    const text = this.str(path);
     const parsed = parseExpr(text);
     for (const e of parsed.errors) this.problem(path, text, { kind: 'syntax', ...e });
     return { expr: parsed.expr ?? { kind: 'num', value: 0 }, text };
@@ -183,7 +198,7 @@ class Reader {
 }
 
 function resolveTask(r: Reader): TaskSpec {
-  const dims = r.num(['task', 'dims'], 2) === 3 ? 3 : 2;
+  const dims = r.num(['task', 'dims']) === 3 ? 3 : 2;
   const classes: ClassSpec[] = [];
   const written = r.get(['task', 'classes']);
   (Array.isArray(written) ? written : []).forEach((c, i) => {
@@ -192,7 +207,7 @@ function resolveTask(r: Reader): TaskSpec {
       return;
     }
     if (!isObj(c)) return;
-    const spec: ClassSpec = { name: String(c['name'] ?? ''), weight: r.num(['task', 'classes', i, 'weight'], 1) };
+    const spec: ClassSpec = { name: String(c['name'] ?? ''), weight: r.num(['task', 'classes', i, 'weight']) };
     if (Array.isArray(c['values'])) spec.values = r.nums(['task', 'classes', i, 'values']);
     if (Array.isArray(c['color'])) spec.color = r.nums(['task', 'classes', i, 'color'], { int: true }) as [number, number, number];
     classes.push(spec);
@@ -202,7 +217,7 @@ function resolveTask(r: Reader): TaskSpec {
   const task: TaskSpec = {
     dims,
     size: r.nums(['task', 'size'], { int: true, min: 1 }),
-    channels: r.num(['task', 'channels'], 3, { int: true, min: 1 }),
+    channels: r.num(['task', 'channels'], { int: true, min: 1 }),
     classes,
     scenes: r.strs(['task', 'scenes']),
     regions,
@@ -220,50 +235,50 @@ function resolveData(r: Reader): DataSpec {
   };
   const splits: DataSpec['splits'] = {};
   for (const k of ['train', 'val', 'test'] as const) if (Array.isArray(r.get(p('splits', k)))) splits[k] = r.strs(p('splits', k));
-  if (r.get(p('splits', 'val_fraction')) !== undefined) splits.valFraction = r.num(p('splits', 'val_fraction'), 0);
+  if (r.get(p('splits', 'val_fraction')) !== undefined) splits.valFraction = r.num(p('splits', 'val_fraction'));
   const data: DataSpec = {
-    format: r.str(p('format'), 'folders'),
-    root: r.str(p('root'), ''),
+    format: r.str(p('format')),
+    root: r.str(p('root')),
     splits,
     scenes:
-      r.str(p('scenes', 'from'), 'folder') === 'file'
-        ? { from: 'file', file: r.str(p('scenes', 'file'), '') }
+      r.str(p('scenes', 'from')) === 'file'
+        ? { from: 'file', file: r.str(p('scenes', 'file')) }
         : { from: 'folder' },
-    nestedDisc: r.bool(p('nested_disc'), false),
+    nestedDisc: r.bool(p('nested_disc')),
     augment: {
-      hflip: r.num(p('augment', 'hflip'), 0),
-      vflip: r.num(p('augment', 'vflip'), 0),
-      zflip: r.num(p('augment', 'zflip'), 0),
-      rgbShift: r.num(p('augment', 'rgb_shift'), 0),
+      hflip: r.num(p('augment', 'hflip')),
+      vflip: r.num(p('augment', 'vflip')),
+      zflip: r.num(p('augment', 'zflip')),
+      rgbShift: r.num(p('augment', 'rgb_shift')),
       brightness: range('brightness'),
       contrast: range('contrast'),
     },
-    batchSize: r.num(p('batch_size'), 1, { int: true, min: 1 }),
+    batchSize: r.num(p('batch_size'), { int: true, min: 1 }),
     cache: {
-      samples: r.num(p('cache', 'samples'), 64, { int: true, min: 0 }),
-      prefetch: r.num(p('cache', 'prefetch'), 2, { int: true, min: 0 }),
+      samples: r.num(p('cache', 'samples'), { int: true, min: 0 }),
+      prefetch: r.num(p('cache', 'prefetch'), { int: true, min: 0 }),
     },
-    onCorrupt: r.str(p('on_corrupt'), 'skip'),
+    onCorrupt: r.str(p('on_corrupt')),
   };
   if (r.get(p('synthesize')) !== undefined)
-    data.synthesize = { n: r.num(p('synthesize', 'n'), 8, { int: true, min: 1 }), seed: r.num(p('synthesize', 'seed'), 0, { int: true }) };
-  if (typeof r.get(p('labels_file')) === 'string') data.labelsFile = r.str(p('labels_file'), '');
+    data.synthesize = { n: r.num(p('synthesize', 'n'), { int: true, min: 1 }), seed: r.num(p('synthesize', 'seed'), { int: true }) };
+  if (typeof r.get(p('labels_file')) === 'string') data.labelsFile = r.str(p('labels_file'));
   if (Array.isArray(r.get(p('crop')))) data.crop = r.nums(p('crop'), { int: true, min: 1 });
   return data;
 }
 
 function resolveEncoder(r: Reader): EncoderSpec {
   const p = (k: string): Path => ['model', 'encoder', k];
-  const norm = r.str<'none' | 'batch'>(p('norm'), 'none');
-  const pretrained = typeof r.get(p('pretrained')) === 'string' ? { pretrained: r.str(p('pretrained'), '') } : {};
-  switch (r.str(p('type'), 'vgg16')) {
+  const norm = r.str<'none' | 'batch'>(p('norm'));
+  const pretrained = typeof r.get(p('pretrained')) === 'string' ? { pretrained: r.str(p('pretrained')) } : {};
+  switch (r.str(p('type'))) {
     case 'aniso3d':
       return {
         type: 'aniso3d',
-        filters: r.num(p('filters'), 32, { int: true, min: 1 }),
-        blocks: r.num(p('blocks'), 2, { int: true, min: 1 }),
-        downsample: r.num(p('downsample'), 2, { int: true, min: 0 }),
-        dilations: r.get(p('dilations')) === undefined ? [1] : r.nums(p('dilations'), { int: true, min: 1 }),
+        filters: r.num(p('filters'), { int: true, min: 1 }),
+        blocks: r.num(p('blocks'), { int: true, min: 1 }),
+        downsample: r.num(p('downsample'), { int: true, min: 0 }),
+        dilations: r.nums(p('dilations'), { int: true, min: 1 }),
         ...pretrained,
         norm,
       };
@@ -271,18 +286,18 @@ function resolveEncoder(r: Reader): EncoderSpec {
       return {
         type: 'convstack',
         filters: r.nums(p('filters'), { int: true, min: 1 }),
-        convsPerStage: r.num(p('convs_per_stage'), 2, { int: true, min: 1 }),
-        kernel: r.num(p('kernel'), 3, { int: true, min: 1 }),
-        outputStride: r.num(p('output_stride'), 1, { int: true, min: 1 }),
+        convsPerStage: r.num(p('convs_per_stage'), { int: true, min: 1 }),
+        kernel: r.num(p('kernel'), { int: true, min: 1 }),
+        outputStride: r.num(p('output_stride'), { int: true, min: 1 }),
         ...pretrained,
         norm,
       };
     default:
       return {
         type: 'vgg16',
-        stages: r.num(p('stages'), 5, { int: true, min: 1 }),
-        width: r.num(p('width'), 1, { min: 0 }),
-        outputStride: r.num(p('output_stride'), 16, { int: true, min: 1 }),
+        stages: r.num(p('stages'), { int: true, min: 1 }),
+        width: r.num(p('width'), { min: 0 }),
+        outputStride: r.num(p('output_stride'), { int: true, min: 1 }),
         ...pretrained,
         norm,
       };
@@ -291,13 +306,13 @@ function resolveEncoder(r: Reader): EncoderSpec {
 
 function resolveSchedule(r: Reader, path: Path): ScheduleSpec {
   const p = (k: string): Path => [...path, k];
-  switch (r.str(p('type'), 'constant')) {
+  switch (r.str(p('type'))) {
     case 'step':
-      return { type: 'step', values: r.nums(p('values'), { min: 0 }), every: r.num(p('every'), 1, { int: true }) };
+      return { type: 'step', values: r.nums(p('values'), { min: 0 }), every: r.num(p('every'), { int: true }) };
     case 'cosine':
-      return { type: 'cosine', lr: r.num(p('lr'), 1e-4, { min: 0 }), minLr: r.num(p('min_lr'), 0, { min: 0 }) };
+      return { type: 'cosine', lr: r.num(p('lr'), { min: 0 }), minLr: r.num(p('min_lr'), { min: 0 }) };
     default:
-      return { type: 'constant', lr: r.num(p('lr'), 1e-4, { min: 0 }) };
+      return { type: 'constant', lr: r.num(p('lr'), { min: 0 }) };
   }
 }
 
@@ -308,10 +323,10 @@ function resolveLosses(r: Reader): LossTermSpec[] {
     const p = (k: string): Path => ['losses', name, k];
     switch (t['type']) {
       case 'seg':
-        out.push({ name, type: 'seg', ce: r.num(p('ce'), 1), iou: r.num(p('iou'), 1), classWeights: r.bool(p('class_weights'), false) });
+        out.push({ name, type: 'seg', ce: r.num(p('ce')), iou: r.num(p('iou')), classWeights: r.bool(p('class_weights')) });
         break;
       case 'bce':
-        out.push({ name, type: 'bce', head: r.str<'class' | 'scene'>(p('head'), 'class') });
+        out.push({ name, type: 'bce', head: r.str<'class' | 'scene'>(p('head')) });
         break;
       case 'softmax_ce':
         out.push({ name, type: 'softmax_ce', head: 'scene' });
@@ -320,8 +335,8 @@ function resolveLosses(r: Reader): LossTermSpec[] {
         out.push({
           name,
           type: 'sync',
-          presence: r.str<'hard' | 'soft'>(p('presence'), 'hard'),
-          direction: r.str<'seg->class' | 'both'>(p('direction'), 'seg->class'),
+          presence: r.str<'hard' | 'soft'>(p('presence')),
+          direction: r.str<'seg->class' | 'both'>(p('direction')),
         });
         break;
     }
@@ -333,16 +348,16 @@ function resolveStages(r: Reader): StageSpec[] {
   const written = r.get(['stages']);
   return (Array.isArray(written) ? written : []).map((s, i) => {
     const p = (...k: (string | number)[]): Path => ['stages', i, ...k];
-    const name = r.str(p('name'), `stage${i + 1}`);
+    const name = r.str(p('name'));
     const { expr, text } = r.loss(p('loss'));
     const stage: StageSpec = {
       name,
       loss: expr,
       lossText: text,
-      steps: r.num(p('steps'), 1, { int: true, min: 1 }),
+      steps: r.num(p('steps'), { int: true, min: 1 }),
       from: r.stageFrom(i),
       freeze: r.strs(p('freeze')),
-      label: r.str(p('label'), name),
+      label: r.has(p('label')) ? r.str(p('label')) : name,
     };
     if (isObj(s) && isObj(s['schedule'])) stage.schedule = resolveSchedule(r, p('schedule'));
     return stage;
@@ -365,20 +380,21 @@ export function resolve(doc: ComposedDoc): Result<Spec | undefined> {
     pairs,
     dilations: r.nums(['model', 'context', 'dilations'], { int: true, min: 1 }),
     filters:
-      r.get(['model', 'context', 'filters']) === undefined
+      // The schema's default is the encoder's output width, which only the lowering's encoder facts know.
+      !r.has(['model', 'context', 'filters'])
         ? encoderChannels(encoder)
-        : r.num(['model', 'context', 'filters'], 0, { int: true, min: 1 }),
-    combine: r.str<ContextSpec['combine']>(['model', 'context', 'combine'], 'sum'),
+        : r.num(['model', 'context', 'filters'], { int: true, min: 1 }),
+    combine: r.str<ContextSpec['combine']>(['model', 'context', 'combine']),
   };
   const head = (h: 'class' | 'scene') => ({
-    hidden: r.num(['model', 'heads', h, 'hidden'], 256, { int: true, min: 1 }),
-    dropout: r.num(['model', 'heads', h, 'dropout'], 0, { min: 0 }),
+    hidden: r.num(['model', 'heads', h, 'hidden'], { int: true, min: 1 }),
+    dropout: r.num(['model', 'heads', h, 'dropout'], { min: 0 }),
   });
   const o = (k: string): Path => ['optimizer', k];
   const t = (k: string): Path => ['train', k];
   const spec: Spec = {
     version: 1,
-    name: r.str(['name'], ''),
+    name: r.str(['name']),
     task,
     data: resolveData(r),
     model: {
@@ -386,16 +402,18 @@ export function resolve(doc: ComposedDoc): Result<Spec | undefined> {
       context,
       decoder: {
         type: 'aspp',
-        rates: r.nums(['model', 'decoder', 'rates'], { int: true, min: 1 }),
-        filters: r.num(['model', 'decoder', 'filters'], 256, { int: true, min: 1 }),
-        imagePooling: r.bool(['model', 'decoder', 'image_pooling'], true),
+        dilations: r.nums(['model', 'decoder', 'dilations'], { int: true, min: 1 }),
+        filters: r.num(['model', 'decoder', 'filters'], { int: true, min: 1 }),
+        imagePooling: r.bool(['model', 'decoder', 'image_pooling']),
       },
       heads: {
         seg: {
-          upsample: r.str<'bilinear' | 'trilinear' | 'nearest'>(
-            ['model', 'heads', 'seg', 'upsample'],
-            task.dims === 3 ? 'trilinear' : 'bilinear',
-          ),
+          // The schema's default depends on dims (bilinear in 2D, trilinear in 3D), which a JSON-schema default cannot say.
+          upsample: r.has(['model', 'heads', 'seg', 'upsample'])
+            ? r.str<'bilinear' | 'trilinear' | 'nearest'>(['model', 'heads', 'seg', 'upsample'])
+            : task.dims === 3
+              ? 'trilinear'
+              : 'bilinear',
         },
         class: head('class'),
         scene: head('scene'),
@@ -405,24 +423,24 @@ export function resolve(doc: ComposedDoc): Result<Spec | undefined> {
     weights,
     vars,
     optimizer: {
-      type: r.str<'sgd' | 'adam'>(o('type'), 'sgd'),
-      momentum: r.num(o('momentum'), 0.9, { min: 0 }),
-      weightDecay: r.num(o('weight_decay'), 0, { min: 0 }),
-      beta1: r.num(o('beta1'), 0.9, { min: 0 }),
-      beta2: r.num(o('beta2'), 0.999, { min: 0 }),
-      epsilon: r.num(o('epsilon'), 1e-7, { min: 0 }),
+      type: r.str<'sgd' | 'adam'>(o('type')),
+      momentum: r.num(o('momentum'), { min: 0 }),
+      weightDecay: r.num(o('weight_decay'), { min: 0 }),
+      beta1: r.num(o('beta1'), { min: 0 }),
+      beta2: r.num(o('beta2'), { min: 0 }),
+      epsilon: r.num(o('epsilon'), { min: 0 }),
     },
     schedule: resolveSchedule(r, ['schedule']),
     train: {
-      seed: r.num(t('seed'), 0, { int: true }),
-      validateEvery: r.num(t('validate_every'), 0, { int: true, min: 0 }),
-      checkpointEvery: r.num(t('checkpoint_every'), 0, { int: true, min: 0 }),
-      logEvery: r.num(t('log_every'), 10, { int: true, min: 1 }),
-      bestMetric: r.str<'miou' | 'mdice'>(t('best_metric'), 'miou'),
+      seed: r.num(t('seed'), { int: true }),
+      validateEvery: r.num(t('validate_every'), { int: true, min: 0 }),
+      checkpointEvery: r.num(t('checkpoint_every'), { int: true, min: 0 }),
+      logEvery: r.num(t('log_every'), { int: true, min: 1 }),
+      bestMetric: r.str<'miou' | 'mdice'>(t('best_metric')),
     },
     stages: resolveStages(r),
   };
-  if (typeof r.get(['description']) === 'string') spec.description = r.str(['description'], '');
+  if (typeof r.get(['description']) === 'string') spec.description = r.str(['description']);
   const failed = r.diagnostics.some((d) => d.severity === 'error');
   return { value: failed ? undefined : spec, diagnostics: r.diagnostics };
 }

@@ -1,12 +1,12 @@
 /** Semantic checks: problems a schema cannot see, found on the resolved spec and placed on the written nodes. */
 import type { Expr, LossTermSpec, Spec } from '../spec/types.js';
-import type { Code, Diagnostic, Severity } from './diagnostics.js';
+import type { Code, Diagnostic, Severity } from '../spec/diagnostics.js';
 import { nameOffset } from './expr/eval.js';
 import { spanInString } from './expr/span.js';
-import { didYouMean } from './expr/suggest.js';
-import { encoderStride } from './ir/encoder.js';
-import { inputShape, log2Exact } from './ir/lower.js';
-import { PARTS } from './ir/types.js';
+import { didYouMean } from './suggest.js';
+import { encoderStride } from '../spec/ir/encoder.js';
+import { log2Exact } from '../spec/ir/lower.js';
+import { PARTS, type Block, type ModelIR } from '../spec/ir/types.js';
 import type { ComposedDoc, Path } from './parse/index.js';
 
 export interface SemanticOptions {
@@ -240,38 +240,6 @@ function checkModel(spec: Spec, r: Report, opts: SemanticOptions, doc: ComposedD
     }
   }
 
-  // Degenerate dilations: with 'same' padding a 3-tap kernel at rate r on an axis of n positions has both
-  // off-centre taps outside when r >= n; when that holds on every dilated axis the conv is a 1×1 conv.
-  const shape = inputShape(spec);
-  const latent = shape.slice(0, -1).map((n, i) => (task.dims === 3 && i === 0 ? n : Math.floor(n / stride)));
-  const inPlane = task.dims === 3 ? latent.slice(1) : latent;
-  // In task.size order (3D: x×y), as every size tdc prints.
-  const mapText = (task.dims === 3 ? [...inPlane].reverse() : inPlane).join('×');
-  const degenerate = (rate: number, dims: number[]): boolean => rate > 1 && dims.every((n) => rate >= n);
-  const where = `the ${mapText} feature map after the encoder (stride ${stride})`;
-  model.context.dilations.forEach((rate, i) => {
-    if (degenerate(rate, inPlane))
-      r.add('TDC0514', 'warning', ['model', 'context', 'dilations', i], `dilation ${rate} on ${where}: every off-centre tap falls outside the map, so the 3×3 conv degenerates to a 1×1 conv`, `use rates below ${Math.max(...inPlane)}, or a larger input`);
-  });
-  model.decoder.rates.forEach((rate, i) => {
-    if (degenerate(rate, inPlane))
-      r.add('TDC0514', 'warning', ['model', 'decoder', 'rates', i], `ASPP rate ${rate} on ${where}: every off-centre tap falls outside the map, so the 3×3 conv degenerates to a 1×1 conv`, `use rates below ${Math.max(...inPlane)}, or a larger input`);
-  });
-  if (enc.type === 'aniso3d') {
-    // Each level's blocks run at the in-plane size after `level` poolings; report a rate at its smallest map.
-    const y = shape[1]!;
-    const x = shape[2]!;
-    enc.dilations.forEach((rate, i) => {
-      if (i >= enc.blocks) return; // rate i is used by block i of each level only when that block exists
-      const levels = [...Array(enc.downsample + 1).keys()];
-      const bad = levels.find((lvl) => degenerate(rate, [Math.floor(y / 2 ** lvl), Math.floor(x / 2 ** lvl)]));
-      if (bad !== undefined) {
-        const m = `${Math.floor(y / 2 ** bad)}×${Math.floor(x / 2 ** bad)}`;
-        r.add('TDC0514', 'warning', [...ep, 'dilations', i], `dilation ${rate} on the ${m} feature map at encoder level ${bad}: every off-centre tap falls outside the map, so the conv degenerates to a 1×1 conv`, `use rates below ${m.split('×').map(Number).reduce((a, b) => Math.max(a, b))}`);
-      }
-    });
-  }
-
   // Context pairs: a pair relates two different tasks, each pair once.
   const seen = new Set<string>();
   model.context.pairs.forEach(([a, b], i) => {
@@ -379,5 +347,58 @@ export function checkSemantics(spec: Spec, doc: ComposedDoc, opts: SemanticOptio
   checkLossesAndStages(spec, r);
   checkSchedule(spec.schedule, ['schedule'], r);
   if (spec.data.batchSize < 1) r.add('TDC0516', 'error', ['data', 'batch_size'], `batch_size is ${spec.data.batchSize}`, 'use at least 1');
+  return r.out;
+}
+
+/**
+ * Checks that need the network's shapes, read from its model IR (never recomputed here): a dilated conv whose
+ * every off-centre tap falls outside its input map degenerates to a 1×1 conv. With 'same' padding a 3-tap
+ * kernel at dilation d on an axis of n positions has both off-centre taps outside when d >= n.
+ */
+export function checkShapes(spec: Spec, ir: ModelIR, doc: ComposedDoc): Diagnostic[] {
+  const r = new Report(doc);
+  const { model, task } = spec;
+  const shapes = new Map<string, number[]>();
+  const flat: Block[] = [];
+  const walk = (b: Block): void => {
+    shapes.set(b.name, b.outShape);
+    flat.push(b);
+    if ('layers' in b) b.layers.forEach(walk);
+  };
+  ir.blocks.forEach(walk);
+  /** The in-plane axes of a feature map (3D: y and x; z is never dilated). */
+  const inPlane = (shape: number[]): number[] => shape.slice(task.dims === 3 ? 1 : 0, -1);
+  const degenerate = (d: number, dims: number[]): boolean => d > 1 && dims.every((n) => d >= n);
+  const latent = inPlane(shapes.get(ir.encoderOutput)!);
+  // In task.size order (3D: x×y), as every size tdc prints.
+  const sizeOrder = (map: number[]): string => (task.dims === 3 ? [...map].reverse() : map).join('×');
+  const mapText = sizeOrder(latent);
+  const where = `the ${mapText} feature map after the encoder (stride ${ir.stride})`;
+  const hint = `use dilations below ${Math.max(...latent)}, or a larger input`;
+  model.context.dilations.forEach((d, i) => {
+    if (degenerate(d, latent))
+      r.add('TDC0514', 'warning', ['model', 'context', 'dilations', i], `dilation ${d} on ${where}: every off-centre tap falls outside the map, so the 3×3 conv degenerates to a 1×1 conv`, hint);
+  });
+  model.decoder.dilations.forEach((d, i) => {
+    if (degenerate(d, latent))
+      r.add('TDC0514', 'warning', ['model', 'decoder', 'dilations', i], `ASPP dilation ${d} on ${where}: every off-centre tap falls outside the map, so the 3×3 conv degenerates to a 1×1 conv`, hint);
+  });
+  const enc = model.encoder;
+  if (enc.type === 'aniso3d') {
+    // Each residual block's convs run at its level's map; a rate is reported once, at the first (largest) map
+    // where it degenerates. Block b of a level uses dilations[b % length].
+    const reported = new Set<number>();
+    const blocks = flat.filter((b) => b.kind === 'res-block');
+    blocks.forEach((b, k) => {
+      const i = (k % enc.blocks) % enc.dilations.length;
+      const d = enc.dilations[i]!;
+      const map = inPlane(shapes.get(b.inputs[0]!)!);
+      if (reported.has(i) || !degenerate(d, map)) return;
+      reported.add(i);
+      const m = sizeOrder(map);
+      const level = Math.floor(k / enc.blocks);
+      r.add('TDC0514', 'warning', ['model', 'encoder', 'dilations', i], `dilation ${d} on the ${m} feature map at encoder level ${level}: every off-centre tap falls outside the map, so the conv degenerates to a 1×1 conv`, `use dilations below ${Math.max(...map)}`);
+    });
+  }
   return r.out;
 }

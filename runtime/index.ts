@@ -17,3 +17,4 @@ export * as evaluate from './evaluate/index.js';
 export * as report from './report/index.js';
 export * as exporting from './export/index.js';
 export { Rng } from './rng.js';
+export { TdcError, type TdcErrorOptions } from './errors.js';

@@ -10,34 +10,18 @@ import type { DataSpec, LossTermSpec, OptimizerSpec, ScheduleSpec, TaskSpec } fr
 import { openDataset, ensureDataset, type Dataset } from './data/dataset.js';
 import { batchSource } from './data/loader.js';
 import { scanDataset, formatScan } from './data/scan.js';
-import { buildNetwork as buildLayersNetwork, layerGroups, type NetworkArgs as LayersNetworkArgs } from './layers/network.js';
+import { layerGroups, layerParts, type Network } from './layers/network.js';
 import { confusionMatrix, addConfusion, perClassIoU, perClassDice, meanIoU, meanDice } from './metrics/confusion.js';
 import { regionScores } from './metrics/regions.js';
 import { writeSampleOverlays } from './report/samples.js';
-import { loadEncoderWeights, WeightLoadError } from './weights/index.js';
-import { train as runTrainer, schedule as makeSchedule, TrainError, loadCheckpoint, loadWeights } from './train/index.js';
+import { loadEncoderWeights } from './weights/index.js';
+import { train as runTrainer, schedule as makeSchedule, loadCheckpoint, loadWeights } from './train/index.js';
 import type { Batch, BatchSource, OutputSink, RunSummary, StagePlan as TrainerStagePlan, ValidationResult } from './train/index.js';
 
-export type NetworkArgs = Omit<LayersNetworkArgs, 'seed'>;
-
-/** A built network whose outputs are typed by head. */
-export interface Network<O> {
-  model: tf.LayersModel;
-  /** Runs the network; `training` switches dropout / batch-norm to training behaviour. */
-  apply(x: tf.Tensor, training: boolean): O;
-}
-
-/** Generated `buildModel` calls this: the runtime network with typed outputs. */
-export function buildNetwork<O>(args: NetworkArgs, seed: number): Network<O> {
-  const { model, outputs } = buildLayersNetwork({ ...args, seed });
-  return {
-    model,
-    apply(x, training) {
-      const out = model.apply(x, { training }) as tf.Tensor[];
-      return { seg: out[outputs.seg], class: out[outputs.class], scene: out[outputs.scene] } as O;
-    },
-  };
-}
+export { buildNetwork, type Network } from './layers/network.js';
+export type { ModelIR } from '../spec/ir/index.js';
+import type { ModelIR } from '../spec/ir/index.js';
+import { TdcError } from './errors.js';
 
 /** One loss term from the typed outputs and a batch. */
 export type TermFn<O> = (outputs: O, batch: Batch) => tf.Scalar;
@@ -81,7 +65,14 @@ export interface Program<O, T extends string> {
   scenes: readonly string[];
   /** Region name → class indices (BraTS WT/TC/ET). */
   regions: Record<string, number[]>;
+  /** The network, as the model IR the spec lowers to (what `tdc explain` prints). */
+  network: ModelIR;
+  /** Builds `network` with weights initialised from `seed`. */
   buildModel(seed: number): Network<O>;
+  /** How scene logits become probabilities: 'softmax' when the scene loss is softmax cross-entropy (one scene per sample). */
+  sceneActivation: 'softmax' | 'sigmoid';
+  /** The class / scene heads no stage's loss trains (spec/heads.ts): their accuracy and probabilities are not reported. */
+  untrainedHeads: ('class' | 'scene')[];
   /**
    * The encoder's pretrained weights (Keras .h5 or tfjs model.json), relative to the spec's folder like the data
    * paths (`data.specDir`); null or absent: random initialisation.
@@ -134,7 +125,7 @@ export async function openProgramData(program: Program<unknown, string>, buildDi
   const errors = full.diagnostics.filter((d) => d.severity === 'error');
   if (errors.length) {
     const more = errors.length > 1 ? ` (and ${errors.length - 1} more problems: run tdc check <spec> --data)` : '';
-    throw new TrainError(`data: ${errors[0]!.message}${more}`);
+    throw new TdcError(`data: ${errors[0]!.message}${more}`);
   }
   notes.push(formatScan(full, task).trimEnd());
   const dataset = await openDataset({ data, task, seed: program.train.seed });
@@ -247,22 +238,6 @@ export interface TrainProgramOptions {
   samples?: number;
 }
 
-/**
- * The class and scene heads that no stage trains: a stage trains a head when its loss uses a term on it (bce
- * or softmax_ce on that head; sync on the class head, its gradient reaching only the class branch by default).
- * Such a head keeps its initial weights, so its accuracy and probabilities mean nothing and are not reported.
- */
-export function untrainedHeads(losses: readonly LossTermSpec[], stages: readonly { terms: readonly string[] }[]): ('class' | 'scene')[] {
-  const used = new Set(stages.flatMap((s) => s.terms));
-  const trained = new Set<string>();
-  for (const t of losses) {
-    if (!used.has(t.name)) continue;
-    if (t.type === 'bce') trained.add(t.head);
-    else if (t.type === 'softmax_ce') trained.add('scene');
-    else if (t.type === 'sync') trained.add('class');
-  }
-  return (['class', 'scene'] as const).filter((h) => !trained.has(h));
-}
 
 /** The metric of each head that validation reports. */
 const HEAD_METRIC = { class: 'class_acc', scene: 'scene_acc' } as const;
@@ -275,8 +250,8 @@ export async function trainProgram<O, T extends string>(program: Program<O, T>, 
   const seed = program.train.seed;
   const train = batchSource({ dataset: opened.dataset, split: 'train', mode: 'train', seed });
   const val = batchSource({ dataset: opened.dataset, split: 'val', mode: 'eval', seed });
-  if (train.length === 0) throw new TrainError(`data: the train split of ${opened.data.root} is empty`);
-  if (val.length === 0) throw new TrainError(`data: the val split of ${opened.data.root} is empty (set data.splits.val or val_fraction)`);
+  if (train.length === 0) throw new TdcError(`data: the train split of ${opened.data.root} is empty`);
+  if (val.length === 0) throw new TdcError(`data: the val split of ${opened.data.root} is empty (set data.splits.val or val_fraction)`);
   const stages: TrainerStagePlan[] = program.stages.map((s) => ({
     name: s.name,
     label: s.label,
@@ -288,9 +263,7 @@ export async function trainProgram<O, T extends string>(program: Program<O, T>, 
     schedule: makeSchedule(s.schedule, s.steps),
   }));
   const regions = program.dims === 3 ? program.regions : undefined;
-  // (A lock without the resolved losses, as some tests write, says nothing about the heads: all report.)
-  const lockLosses = (JSON.parse(opts.lockJson) as { resolved?: { losses?: LossTermSpec[] } }).resolved?.losses;
-  const untrained = lockLosses ? untrainedHeads(lockLosses, program.stages).map((h) => HEAD_METRIC[h] as string) : [];
+  const untrained = program.untrainedHeads.map((h) => HEAD_METRIC[h] as string);
   if (untrained.length) note(`note: no stage trains the ${untrained.map((m) => m.replace('_acc', '')).join(' or ')} head: its accuracy is not reported`);
   const pretrained = program.pretrained ? resolvePath(opts.buildDir, program.data.specDir, program.pretrained) : undefined;
   let pretrainedNoted = false;
@@ -303,13 +276,9 @@ export async function trainProgram<O, T extends string>(program: Program<O, T>, 
         if (!existsSync(pretrained)) {
           if (!pretrainedNoted) note(`warning: pretrained weights ${shown} not found; the encoder starts from random weights`);
         } else {
-          try {
-            const r = await loadEncoderWeights(net.model, pretrained);
-            if (!pretrainedNoted) note(`loaded pretrained encoder weights from ${shown} (${r.loaded.length} layers)`);
-          } catch (e) {
-            if (e instanceof WeightLoadError) throw new TrainError(e.message);
-            throw e;
-          }
+          const encoder = [...layerParts(program.network)].filter(([, part]) => part === 'encoder').map(([name]) => name);
+          const r = await loadEncoderWeights(net.model, pretrained, { layers: encoder.filter((n) => net.model.getLayer(n).weights.length > 0) });
+          if (!pretrainedNoted) note(`loaded pretrained encoder weights from ${shown} (${r.loaded.length} layers)`);
         }
         pretrainedNoted = true;
       }
@@ -323,7 +292,7 @@ export async function trainProgram<O, T extends string>(program: Program<O, T>, 
     },
     stages,
     optimizer: program.optimizer,
-    layerGroups: (model) => layerGroups(model),
+    layerGroups: (model) => layerGroups(model, program.network),
     train: train as unknown as BatchSource,
     val: val as unknown as BatchSource,
     evaluate: async (model, source) => {
@@ -350,8 +319,6 @@ export async function trainProgram<O, T extends string>(program: Program<O, T>, 
     if (!dir) return summary;
     const net = program.buildModel(seed);
     loadWeights(net.model, (await loadCheckpoint(dir)).weights, dir);
-    const resolved = (JSON.parse(opts.lockJson) as { resolved?: { losses?: { type: string }[] } }).resolved;
-    const softmaxScene = resolved?.losses?.some((l) => l.type === 'softmax_ce') ?? false;
     await writeSampleOverlays({
       model: net.model,
       source: val as unknown as BatchSource,
@@ -359,7 +326,7 @@ export async function trainProgram<O, T extends string>(program: Program<O, T>, 
       scenes: opened.task.scenes,
       runDir: opts.runDir,
       count: opts.samples ?? 6,
-      sceneActivation: softmaxScene ? 'softmax' : 'sigmoid',
+      sceneActivation: program.sceneActivation,
     });
     net.model.dispose();
   }

@@ -90,7 +90,7 @@ async function worker(specName, o) {
   const { compile } = await import(dist('compiler/pipeline.js'));
   const { createNodeHost } = await import(dist('compiler/cli/host.js'));
   const { explainJson } = await import(dist('compiler/explain.js'));
-  const { buildNetwork, networkArgsFromSpec } = await import(dist('runtime/layers/index.js'));
+  const { buildNetwork } = await import(dist('runtime/layers/index.js'));
   const { segLoss, bceLoss, syncLoss } = await import(dist('runtime/losses/index.js'));
   const { variableGradsLowMemory } = await import(dist('runtime/train/grads.js'));
 
@@ -102,7 +102,7 @@ async function worker(specName, o) {
     const res = compile(path.join(root, 'examples', `${specName}.yaml`), createNodeHost(), sets);
     if (!res.spec || !res.ir) throw new Error(`${specName}.yaml${sets.length ? ` (${sets.join(' ')})` : ''} does not compile`);
     const flops = explainJson(res.spec, res.ir).totals.flops;
-    const { model } = buildNetwork(networkArgsFromSpec(res.spec, { batchSize: BATCH }));
+    const { model } = buildNetwork(res.ir, { seed: res.spec.train.seed, batchSize: BATCH, name: res.spec.name });
     const inShape = model.inputs[0].shape.slice(1);
     const spatial = inShape.slice(0, -1);
     const K = res.spec.task.classes.length;

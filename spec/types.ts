@@ -3,7 +3,7 @@
  * (defaults filled in, numeric expressions evaluated, loss expressions parsed). This is the contract between
  * the compiler front end (parse → validate → resolve), the semantic checks, the IR and the code generator.
  * The JSON Schema in `spec/tdc.schema.json` describes the *written* form (before defaults, where numbers may
- * still be expressions such as "2*base"); keep the two in step — `tests/spec-types.test.ts` checks the examples.
+ * still be expressions such as "2*base"); keep the two in step (`tests/spec-examples.test.ts` loads every example through tdc and validates it against the schema).
  *
  * Conventions:
  * - 2D sizes are [height, width]; 3D sizes are [x, y, z] as written in the paper (144×144×19, z = slices);
@@ -145,8 +145,8 @@ export interface ContextSpec {
 
 export interface AsppSpec {
   type: 'aspp';
-  /** Atrous rates; rate 1 is a 1×1 conv (DeepLab convention). */
-  rates: number[];
+  /** Dilation of each parallel branch (DeepLab's atrous rates); 1 is a 1×1 conv (DeepLab convention). */
+  dilations: number[];
   filters: number;
   /** Add the image-pooling branch (global average pool → 1×1 conv → broadcast). */
   imagePooling: boolean;

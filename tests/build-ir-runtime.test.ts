@@ -1,7 +1,7 @@
 /**
- * The compiler's IR and the generated code describe the same network: for each example at its real size, the
- * IR's total parameter count equals `countParams()` of the tfjs model the runtime builds from the `NETWORK`
- * literal of the generated model.ts (built symbolically: weights are created, no data flows through it).
+ * The generated model.ts carries the network as the compiler's IR: for each example at its real size, its `NETWORK`
+ * literal is the IR `tdc explain` reports, and the IR's total parameter count equals `countParams()` of the tfjs
+ * model the runtime builds from that literal (built symbolically: weights are created, no data flows through it).
  */
 import * as tf from '@tensorflow/tfjs';
 import { dirname, join } from 'node:path';
@@ -9,10 +9,10 @@ import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { planBuild } from '../compiler/cli/commands/build.js';
-import type { Block } from '../compiler/ir/index.js';
+import type { Block, ModelIR } from '../spec/ir/index.js';
 import { compile } from '../compiler/pipeline.js';
 import { createNodeHost } from '../compiler/cli/host.js';
-import { buildNetwork, type NetworkArgs } from '../runtime/layers/network.js';
+import { buildNetwork } from '../runtime/layers/index.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -78,18 +78,19 @@ describe('readConst', () => {
 });
 
 describe.each(['quickstart', 'refuge18', 'brats18', 'robot18'])('%s', (name) => {
-  test('IR parameters = countParams() of the network built from the generated NETWORK', async () => {
+  test('the generated NETWORK is the IR; its parameters = countParams() of the network built from it', async () => {
     const spec = `examples/${name}.yaml`;
     const plan = await planBuild({ spec, outDir: `build/${name}`, cwd: repoRoot });
     const model = plan.files?.find((f) => f.path === 'model.ts');
     expect(model, 'model.ts generated').toBeDefined();
-    const args = readConst(model!.contents, 'NETWORK') as NetworkArgs;
+    const generated = readConst(model!.contents, 'NETWORK') as ModelIR;
     // The IR as `tdc explain` reports it (compiled from the same file, cwd-independent host).
     const host = createNodeHost();
     const compiled = compile(join(repoRoot, spec), host, []);
     expect(compiled.ir, 'IR').toBeDefined();
     const ir = compiled.ir!;
-    const net = buildNetwork({ ...args, seed: 1 });
+    expect(generated).toEqual(ir);
+    const net = buildNetwork(generated, { seed: 1 });
     try {
       const runtimeParams = net.model.countParams();
       if (runtimeParams !== ir.totals.params) {

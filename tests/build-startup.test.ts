@@ -21,7 +21,7 @@ function tsFiles(dir: string): string[] {
     .map((e) => join(e.parentPath, e.name));
 }
 
-test('tdc build never imports @tensorflow/*', async () => {
+test('tdc build, check and explain never import @tensorflow/*', async () => {
   await build({
     entryPoints: [...tsFiles('compiler'), ...tsFiles('runtime'), ...tsFiles('spec')],
     outdir: out,
@@ -59,4 +59,10 @@ test('tdc build never imports @tensorflow/*', async () => {
   const robot = cli('build', 'examples/robot18.yaml', '-o', join(out, 'r'), '--check');
   expect(robot.stderr).toBe('');
   expect(robot.stdout).toContain('5 generated files are out of date');
+  // tdc check and tdc explain lower the spec to the model IR (spec/ir), which needs no tfjs either.
+  for (const cmd of ['check', 'explain']) {
+    const r = cli(cmd, 'examples/brats18.yaml');
+    expect(r.stderr, cmd).not.toMatch(/imported @tensorflow/);
+    expect(r.status, `${cmd}: ${r.stderr}`).toBe(0);
+  }
 }, 60_000);

@@ -7,8 +7,9 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { encodeBmp, encodeJpeg, encodePng, readImageFile, writeNiftiFile } from '../runtime/io/index.js';
-import { DataError, openDataset, ENDOVIS_CLASSES } from '../runtime/data/index.js';
+import { openDataset, ENDOVIS_CLASSES } from '../runtime/data/index.js';
 import { bratsTask, dataSpec, refugeTask, robotTask, tempDir } from './data-helpers.js';
+import { TdcError } from '../runtime/errors.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const REAL_LABELS = path.resolve(here, '../../shared/data/labels/endovis2018_labels.json');
@@ -117,8 +118,8 @@ describe('ROBOT18 reader', () => {
     await write(path.join(bad, 'seq_1', 'labels', 'frame000.png'), encodePng({ width: W, height: H, channels: 3, data: lab }));
     const ds = await openDataset({ data: dataSpec('robot18', bad, { labelsFile: REAL_LABELS }), task: task([H, W]), seed: 0 });
     const err = await ds.load(ds.samples[0]!).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(DataError);
-    const msg = (err as DataError).message;
+    expect(err).toBeInstanceOf(TdcError);
+    const msg = (err as TdcError).message;
     expect(msg).toContain(path.join(bad, 'seq_1', 'labels', 'frame000.png'));
     expect(msg).toContain('(1, 2, 3)');
     expect(msg).toContain('pixel (4, 3)');
@@ -239,8 +240,8 @@ describe('BRATS18 reader', () => {
     await fs.mkdir(dir, { recursive: true });
     await fs.copyFile(path.join(root, 'LGG', 'Brats18_T_1', 'Brats18_T_1_seg.nii.gz'), path.join(dir, 'S2_seg.nii.gz'));
     const ds = await openDataset({ data: dataSpec('brats18', path.dirname(path.dirname(dir))), task: bratsTask([X, Y, Z]), seed: 0 });
-    const err = (await ds.load(ds.samples[0]!).catch((e: unknown) => e)) as DataError;
-    expect(err.kind).toBe('missing-file');
+    const err = (await ds.load(ds.samples[0]!).catch((e: unknown) => e)) as TdcError;
+    expect(err.code).toBe('TDC0603');
     expect(err.message).toContain(path.join(dir, 'S2_t1.nii.gz'));
   });
 });
@@ -317,8 +318,8 @@ describe('folders reader: errors say where they looked and what they expected', 
   it('an empty root names the path and the expected tree', async () => {
     const root = path.join(tmp.dir, 'folders-empty');
     await fs.mkdir(root, { recursive: true });
-    const err = (await openDataset({ data: dataSpec('folders', root), task: task2d(), seed: 0 }).catch((e: unknown) => e)) as DataError;
-    expect(err.kind).toBe('no-samples');
+    const err = (await openDataset({ data: dataSpec('folders', root), task: task2d(), seed: 0 }).catch((e: unknown) => e)) as TdcError;
+    expect(err.code).toBe('TDC0602');
     expect(err.message).toBe(`${root}: no folders samples found; expected ${root}/images/<stem>.{png,jpg,bmp} with masks in ${root}/masks/<stem>.png (see docs/data.md)`);
   });
 
@@ -337,7 +338,7 @@ describe('folders reader: errors say where they looked and what they expected', 
     await fs.writeFile(path.join(root, 'labels.csv'), 'c1,normal\n');
     const ds = await openDataset({ data: dataSpec('folders', root), task: task2d(), seed: 0 });
     expect(ds.samples.map((s) => s.scene)).toEqual([1, -1]);
-    const err = (await ds.load(ds.samples[1]!).catch((e: unknown) => e)) as DataError;
+    const err = (await ds.load(ds.samples[1]!).catch((e: unknown) => e)) as TdcError;
     expect(err.message).toBe(`${path.join(root, 'masks', 'c2.png')}: file not found (expected there: the mask of ${path.join(root, 'images', 'c2.png')})`);
   });
 
@@ -349,7 +350,7 @@ describe('folders reader: errors say where they looked and what they expected', 
     await write(path.join(root, 'masks', 'a.png'), encodePng({ width: 4, height: 3, channels: 3, data: mask }));
     const task = { ...task2d(), classes: [{ name: 'bg', color: [0, 0, 0] as [number, number, number], weight: 1 }, { name: 'one', color: [0, 255, 0] as [number, number, number], weight: 1 }] };
     const ds = await openDataset({ data: dataSpec('folders', root), task, seed: 0 });
-    const err = (await ds.load(ds.samples[0]!).catch((e: unknown) => e)) as DataError;
+    const err = (await ds.load(ds.samples[0]!).catch((e: unknown) => e)) as TdcError;
     expect(err.message).toBe(`${path.join(root, 'masks', 'a.png')}: colour (200, 10, 30) at (2, 1) is not the colour of any class (known: (0, 0, 0), (0, 255, 0))`);
   });
 
@@ -365,11 +366,11 @@ describe('folders reader: errors say where they looked and what they expected', 
     await writeNiftiFile(path.join(root, 'masks', 'v.nii.gz'), { dims: [X, Y, Z, 2], spacing: [1, 1, 1, 1], datatype: 'uint8', data: new Uint8Array(2 * n) });
     const task = { dims: 3 as const, size: [X, Y, Z], channels: 1, classes: ['a', 'b'].map((name) => ({ name, weight: 1 })), scenes: ['s'], regions: {} };
     const ds = await openDataset({ data: dataSpec('folders', root), task, seed: 0 });
-    const err = (await ds.load(ds.samples[0]!).catch((e: unknown) => e)) as DataError;
-    expect(err.kind).toBe('wrong-shape');
+    const err = (await ds.load(ds.samples[0]!).catch((e: unknown) => e)) as TdcError;
+    expect(err.code).toBe('TDC0611');
     expect(err.message).toBe(`${path.join(root, 'masks', 'v.nii.gz')}: a 4D file (3×2×2×2) where a 3D volume is expected`);
     await writeNiftiFile(path.join(root, 'masks', 'v.nii.gz'), { dims: [X, Y, Z], spacing: [1, 1, 1], datatype: 'uint8', data: new Uint8Array(n) });
-    const nan = (await ds.load(ds.samples[0]!).catch((e: unknown) => e)) as DataError;
+    const nan = (await ds.load(ds.samples[0]!).catch((e: unknown) => e)) as TdcError;
     // Voxel 7 of a 3×2×2 volume: x = 1, y = 0, z = 1.
     expect(nan.message).toBe(`${path.join(root, 'images', 'v.nii.gz')}: value NaN at (1, 0, 1); intensities must be finite numbers`);
   });

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { encodePng, writeNiftiFile } from '../runtime/io/index.js';
 import { formatScan, scanDataset, synthesize } from '../runtime/data/index.js';
 import type { DataSpec } from '../spec/types.js';
-import { CODES } from '../compiler/diagnostics.js';
+import { CODES } from '../spec/diagnostics.js';
 import { bratsTask, dataSpec, robotTask, tempDir } from './data-helpers.js';
 
 const tmp = tempDir('scan');

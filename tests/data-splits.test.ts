@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DataError, splitSamples, StatsAccumulator, type Sample, type SampleDescriptor } from '../runtime/data/index.js';
+import { splitSamples, StatsAccumulator, type Sample, type SampleDescriptor } from '../runtime/data/index.js';
+import { TdcError } from '../runtime/errors.js';
 
 const samples: SampleDescriptor[] = ['a', 'b', 'c', 'd', 'e'].flatMap((g) =>
   [0, 1].map((i) => ({ id: `${g}/${i}`, group: g, files: {}, scene: 0 })),
@@ -29,7 +30,7 @@ describe('splitSamples', () => {
   });
 
   it('a split naming an unknown group is an error naming it', () => {
-    expect(() => splitSamples(samples, { val: ['zz'] }, 0)).toThrow(DataError);
+    expect(() => splitSamples(samples, { val: ['zz'] }, 0)).toThrow(TdcError);
     expect(() => splitSamples(samples, { val: ['zz'] }, 0)).toThrow(/splits\.val names 'zz'/);
   });
 });

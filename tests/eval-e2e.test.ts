@@ -271,7 +271,7 @@ data:
 model:
   encoder: { type: convstack, filters: [4], convs_per_stage: 1, kernel: 3, output_stride: 2 }
   context: { pairs: [[seg, class], [seg, scene]], dilations: [1], filters: 4, combine: sum }
-  decoder: { type: aspp, rates: [1], filters: 4, image_pooling: false }
+  decoder: { type: aspp, dilations: [1], filters: 4, image_pooling: false }
   heads: { seg: { upsample: trilinear }, class: { hidden: 4 }, scene: { hidden: 4 } }
 losses:
   seg: { type: seg, ce: 1, iou: 1 }

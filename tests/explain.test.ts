@@ -22,7 +22,7 @@ vars: { base: 4 }
 model:
   encoder: { type: convstack, filters: [base, "2*base"], convs_per_stage: 1, kernel: 3, output_stride: 2 }
   context: { pairs: [[seg, class], [seg, scene]], dilations: [3, 1], combine: sum }
-  decoder: { type: aspp, rates: [1, 2], filters: base, image_pooling: true }
+  decoder: { type: aspp, dilations: [1, 2], filters: base, image_pooling: true }
   heads:
     class: { hidden: 8, dropout: 0.5 }
     scene: { hidden: 8 }

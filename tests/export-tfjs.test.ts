@@ -10,12 +10,14 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { atrousConv, buildNetwork, networkArgsFromSpec, upsampleTo, type NetworkArgs } from '../runtime/layers/index.js';
-import { exportTfjs, layerClassesOf, STANDARD_LAYER_CLASSES, toStandardModel, ExportError } from '../runtime/export/index.js';
+import { atrousConv, buildNetwork, upsampleTo } from '../runtime/layers/index.js';
+import { buildNet, type NetDesc as NetworkArgs } from './helpers/network.js';
+import { exportTfjs, layerClassesOf, STANDARD_LAYER_CLASSES, toStandardModel } from '../runtime/export/index.js';
 import { readWeights, saveCheckpoint } from '../runtime/train/index.js';
 import { compile } from '../compiler/pipeline.js';
 import { createNodeHost } from '../compiler/cli/host.js';
 import { runCli } from '../compiler/cli/main.js';
+import { TdcError } from '../runtime/errors.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 let work: string;
@@ -37,7 +39,7 @@ const NET2D: NetworkArgs = {
   numScenes: 2,
   encoder: { type: 'convstack', filters: [4, 8], convsPerStage: 1, kernel: 3, outputStride: 4, norm: 'batch' },
   context: { pairs: PAIRS, dilations: [3, 1], combine: 'concat' },
-  decoder: { type: 'aspp', rates: [1, 2], filters: 8, imagePooling: true },
+  decoder: { type: 'aspp', dilations: [1, 2], filters: 8, imagePooling: true },
   heads: { seg: { upsample: 'bilinear' }, class: { hidden: 8, dropout: 0.3 }, scene: { hidden: 8, dropout: 0 } },
   seed: 3,
 };
@@ -50,7 +52,7 @@ const NET3D: NetworkArgs = {
   numScenes: 2,
   encoder: { type: 'aniso3d', filters: 4, blocks: 1, downsample: 1, dilations: [1, 2], norm: 'batch' },
   context: { pairs: PAIRS.slice(0, 2), dilations: [2, 1], combine: 'sum' },
-  decoder: { type: 'aspp', rates: [1, 2], filters: 8, imagePooling: true },
+  decoder: { type: 'aspp', dilations: [1, 2], filters: 8, imagePooling: true },
   heads: { seg: { upsample: 'trilinear' }, class: { hidden: 8, dropout: 0 }, scene: { hidden: 8, dropout: 0 } },
   seed: 5,
 };
@@ -129,7 +131,7 @@ process.stdout.write(JSON.stringify({ classes: model.layers.map((l) => l.getClas
 
 describe('export to the standard tfjs Layers format', () => {
   it('2D: plain tfjs in a separate process (no tdc code) reproduces all three outputs to 1e-5 (relative to the largest)', async () => {
-    const { model } = buildNetwork(NET2D);
+    const { model } = buildNet(NET2D);
     scrambleWeights(model, 11);
     const dir = join(work, 'net2d');
     const result = await exportTfjs(model, { outDir: dir, metadata: { tdc: { outputs: ['seg', 'class', 'scene'] } } });
@@ -172,7 +174,7 @@ describe('export to the standard tfjs Layers format', () => {
   });
 
   it('3D: aniso3d with batch norm exports to Conv3D, TimeDistributed and AveragePooling3D and matches to 1e-5 (relative)', async () => {
-    const { model } = buildNetwork(NET3D);
+    const { model } = buildNet(NET3D);
     scrambleWeights(model, 31);
     const dir = join(work, 'net3d');
     const result = await exportTfjs(model, { outDir: dir });
@@ -223,7 +225,7 @@ describe('export to the standard tfjs Layers format', () => {
 
   it('a dilation far past the map (a warned 1e8) exports capped at the map size, in no time, with the same outputs', () => {
     const input = tf.input({ batchShape: [1, 5, 7, 2] });
-    const layer = atrousConv({ name: 'wide', filters: 3, kernelSize: [3, 3], rates: [1e8, 4], seed: 2, useBias: true });
+    const layer = atrousConv({ name: 'wide', filters: 3, kernelSize: [3, 3], dilation: [1e8, 4], seed: 2, useBias: true });
     const model = tf.model({ inputs: input, outputs: layer.apply(input) as tf.SymbolicTensor });
     scrambleWeights(model, 4);
     const standard = toStandardModel(model);
@@ -251,7 +253,7 @@ describe('export to the standard tfjs Layers format', () => {
         toStandardModel(model);
         return 'exported';
       } catch (e) {
-        expect(e).toBeInstanceOf(ExportError);
+        expect(e).toBeInstanceOf(TdcError);
         return (e as Error).message;
       }
     };
@@ -274,7 +276,7 @@ describe('tdc export (CLI)', () => {
   async function fakeRun(): Promise<{ runDir: string; model: tf.LayersModel }> {
     const r = compile(join(repoRoot, 'examples/quickstart.yaml'), createNodeHost());
     expect(r.spec).toBeDefined();
-    const { model } = buildNetwork(networkArgsFromSpec(r.spec!));
+    const { model } = buildNetwork(r.ir!, { seed: r.spec!.train.seed, name: r.spec!.name });
     scrambleWeights(model, 77);
     const runDir = join(work, 'build', 'run');
     mkdirSync(runDir, { recursive: true });

@@ -2,8 +2,6 @@
 import { describe, expect, it } from 'vitest';
 import {
   MISSING,
-  closest,
-  editDistance,
   evaluate,
   evaluateNamespace,
   exprNames,
@@ -162,18 +160,6 @@ describe('evaluateNamespace', () => {
   it('reports a self-reference as a cycle', () => {
     const r = evaluateNamespace([{ name: 'x', value: 'x + 1' }]);
     expect(r.problems.map((p) => p.problem.message)).toEqual(["'x' depends on itself: x -> x"]);
-  });
-});
-
-describe('suggestions', () => {
-  it('measures edit distance', () => {
-    expect(editDistance('kitten', 'sitting')).toBe(3);
-    expect(editDistance('', 'abc')).toBe(3);
-    expect(editDistance('sync', 'sync')).toBe(0);
-  });
-  it('suggests only close names', () => {
-    expect(closest('clss', ['seg', 'class', 'scene'])).toBe('class');
-    expect(closest('xyz', ['seg', 'class', 'scene'])).toBeUndefined();
   });
 });
 

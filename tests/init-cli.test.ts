@@ -118,13 +118,13 @@ describe('the starters train', () => {
     await tf.setBackend('cpu');
     const { compile } = await import('../compiler/pipeline.js');
     const { createNodeHost } = await import('../compiler/cli/host.js');
-    const { buildNetwork, networkArgsFromSpec } = await import('../runtime/layers/index.js');
+    const { buildNetwork } = await import('../runtime/layers/index.js');
     const { exportTfjs } = await import('../runtime/export/index.js');
     const file = join(work, 's3.yaml');
     writeFileSync(file, starterSpec('s3', 3));
     const r = compile(file, createNodeHost());
     expect(r.spec, JSON.stringify(r.diagnostics)).toBeDefined();
-    const { model } = buildNetwork(networkArgsFromSpec(r.spec!));
+    const { model } = buildNetwork(r.ir!, { seed: r.spec!.train.seed });
     const outs = model.predict(tf.zeros([1, 8, 32, 32, 4])) as import('@tensorflow/tfjs').Tensor[];
     expect(outs.map((t) => t.shape)).toEqual([[1, 8, 32, 32, 4], [1, 4], [1, 2]]);
     const result = await exportTfjs(model, { outDir: join(work, 's3-export') });

@@ -6,16 +6,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { crc32, deflateSync, inflateSync } from 'node:zlib';
 import { PNG } from 'pngjs';
-import {
-  FormatError,
-  decodeImage,
-  encodeBmp,
-  encodeJpeg,
-  encodePng,
-  readImageFile,
-  writeImageFile,
-  type Image2D,
-} from '../runtime/io/index.js';
+import { decodeImage, encodeBmp, encodeJpeg, encodePng, readImageFile, writeImageFile, type Image2D } from '../runtime/io/index.js';
+import { TdcError } from '../runtime/errors.js';
 
 const DATA = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'shared', 'data');
 
@@ -297,7 +289,7 @@ describe('files and corrupt inputs', () => {
       }
       await writeImageFile(join(dir, 'a.jpg'), img);
       expect((await readImageFile(join(dir, 'a.jpg'))).format).toBe('jpeg');
-      await expect(readImageFile(join(dir, 'missing.png'))).rejects.toThrow(FormatError);
+      await expect(readImageFile(join(dir, 'missing.png'))).rejects.toThrow(TdcError);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -318,14 +310,14 @@ describe('files and corrupt inputs', () => {
     ['random.png', () => new TextEncoder().encode('definitely not an image'), /not a PNG, JPEG or BMP/],
   ];
   for (const [name, make, pattern] of cases) {
-    it(`${name} → one-line FormatError`, () => {
+    it(`${name} → one-line TdcError`, () => {
       let err: unknown;
       try {
         decodeImage(make(), name);
       } catch (e) {
         err = e;
       }
-      expect(err).toBeInstanceOf(FormatError);
+      expect(err).toBeInstanceOf(TdcError);
       const msg = (err as Error).message;
       expect(msg.startsWith(`${name}: `)).toBe(true);
       expect(msg).not.toMatch(/[\r\n]/);

@@ -4,8 +4,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FormatError, encodeNifti, encodePng, inspectFile } from '../runtime/io/index.js';
+import { encodeNifti, encodePng, inspectFile } from '../runtime/io/index.js';
 import { runCli } from '../compiler/cli/main.js';
+import { TdcError } from '../runtime/errors.js';
 
 const DATA = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'shared', 'data');
 const REFERENCE = JSON.parse(readFileSync(join(DATA, 'nifti_headers_reference.json'), 'utf8')) as Record<
@@ -100,8 +101,8 @@ describe('inspectFile', () => {
     expect(r.labels).toEqual(expected);
   });
 
-  it('an unknown file type is a FormatError', () => {
-    expect(() => inspectFile(new TextEncoder().encode('name,value\n'), 'table.csv')).toThrow(FormatError);
+  it('an unknown file type is a TdcError', () => {
+    expect(() => inspectFile(new TextEncoder().encode('name,value\n'), 'table.csv')).toThrow(TdcError);
   });
 });
 

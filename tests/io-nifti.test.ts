@@ -8,7 +8,6 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import {
-  FormatError,
   axisCodes,
   decodeNifti,
   encodeNifti,
@@ -17,6 +16,7 @@ import {
   type NiftiDatatype,
   type NiftiVolume,
 } from '../runtime/io/index.js';
+import { TdcError } from '../runtime/errors.js';
 
 const DATA = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'shared', 'data');
 
@@ -341,7 +341,7 @@ describe('NIfTI writer round trips', () => {
       expect(readFileSync(join(dir, 'a.nii')).length).toBe(352 + 8 * 4);
       expect(Array.from((await readNiftiFile(join(dir, 'a.nii.gz'))).raw)).toEqual(vol.data);
       expect(Array.from((await readNiftiFile(join(dir, 'a.nii'))).raw)).toEqual(vol.data);
-      await expect(readNiftiFile(join(dir, 'missing.nii'))).rejects.toThrow(FormatError);
+      await expect(readNiftiFile(join(dir, 'missing.nii'))).rejects.toThrow(TdcError);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -357,7 +357,7 @@ function expectFormatError(fn: () => unknown, file: string, pattern: RegExp): vo
   } catch (e) {
     err = e;
   }
-  expect(err).toBeInstanceOf(FormatError);
+  expect(err).toBeInstanceOf(TdcError);
   const msg = (err as Error).message;
   expect(msg.startsWith(`${file}: `)).toBe(true);
   expect(msg).not.toMatch(/[\r\n]/);

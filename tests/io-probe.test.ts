@@ -2,7 +2,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { encodeBmp, encodeJpeg, encodeNifti, encodePng, FormatError, probeFile, readImageFile, readNiftiFile } from '../runtime/io/index.js';
+import { encodeBmp, encodeJpeg, encodeNifti, encodePng, probeFile, readImageFile, readNiftiFile } from '../runtime/io/index.js';
+import { TdcError } from '../runtime/errors.js';
 import { tempDir } from './data-helpers.js';
 
 const tmp = tempDir('probe');
@@ -20,7 +21,7 @@ describe('probeFile', () => {
     }
   });
 
-  it('NIfTI-1 and -2, plain and gzipped: dim[1..n]; truncated files are FormatErrors', async () => {
+  it('NIfTI-1 and -2, plain and gzipped: dim[1..n]; truncated files are format errors (TdcError)', async () => {
     const vol = { dims: [4, 3, 2, 2], spacing: [1, 1, 1, 1], datatype: 'int16' as const, data: new Int16Array(48).map((_, i) => i) };
     for (const version of [1, 2] as const) {
       for (const gzip of [false, true]) {
@@ -29,7 +30,7 @@ describe('probeFile', () => {
         await fs.writeFile(file, bytes);
         expect((await probeFile(file)).dims).toEqual((await readNiftiFile(file)).dims);
         await fs.writeFile(file, bytes.subarray(0, bytes.length - 20));
-        await expect(probeFile(file)).rejects.toBeInstanceOf(FormatError);
+        await expect(probeFile(file)).rejects.toBeInstanceOf(TdcError);
       }
     }
   });

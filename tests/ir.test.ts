@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { SpecHost } from '../compiler/frontend.js';
-import { lowerModel, type Block, type ModelIR } from '../compiler/ir/index.js';
+import { lowerModel, type Block, type ModelIR } from '../spec/ir/index.js';
 import { compile } from '../compiler/pipeline.js';
 
 const example = (name: string): string => readFileSync(fileURLToPath(new URL(`../examples/${name}.yaml`, import.meta.url)), 'utf8');

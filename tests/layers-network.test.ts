@@ -1,19 +1,12 @@
 /**
- * buildNetwork and the blocks: symbolic output shapes of the three paper configurations at their real input sizes,
+ * buildNetwork on lowered specs: symbolic output shapes of the three paper configurations at their real input sizes,
  * parameter counts against hand counts, layer groups, seeding and model-JSON round trips.
  */
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  buildNetwork,
-  contextEnsemble,
-  groupOf,
-  layerGroups,
-  networkArgsFromSpec,
-  vgg16Encoder,
-  type NetworkArgs,
-} from '../runtime/layers/index.js';
-import type { Spec } from '../spec/types.js';
+import { layerGroups, layerParts } from '../runtime/layers/index.js';
+import type { TaskName } from '../spec/types.js';
+import { buildNet, type NetDesc } from './helpers/network.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -33,9 +26,9 @@ function keep(m: tf.LayersModel): tf.LayersModel {
 const conv = (kernel: number, cin: number, cout: number, bn = false) => kernel * cin * cout + cout + (bn ? 4 * cout : 0);
 const dense = (cin: number, cout: number) => cin * cout + cout;
 
-const PAIRS: [string, string][] = [['seg', 'class'], ['seg', 'scene'], ['class', 'scene']];
+const PAIRS: [TaskName, TaskName][] = [['seg', 'class'], ['seg', 'scene'], ['class', 'scene']];
 
-function robotLike(numClasses: number, numScenes: number, size: number[]): NetworkArgs {
+function robotLike(numClasses: number, numScenes: number, size: number[]): NetDesc {
   return {
     dims: 2,
     size,
@@ -44,7 +37,7 @@ function robotLike(numClasses: number, numScenes: number, size: number[]): Netwo
     numScenes,
     encoder: { type: 'vgg16', stages: 5, width: 1, outputStride: 16, norm: 'none' },
     context: { pairs: PAIRS, dilations: [63, 31, 15, 3, 1], combine: 'sum' },
-    decoder: { type: 'aspp', rates: [1, 6, 12, 18], filters: 256, imagePooling: true },
+    decoder: { type: 'aspp', dilations: [1, 6, 12, 18], filters: 256, imagePooling: true },
     heads: { seg: { upsample: 'bilinear' }, class: { hidden: 256, dropout: 0 }, scene: { hidden: 256, dropout: 0 } },
     batchSize: 1,
   };
@@ -62,7 +55,7 @@ function handCount2d(K: number, S: number): number {
 
 describe('paper configurations (symbolic shapes, batch 1)', () => {
   it('robot18: VGG16 256×320, stride 16, 12 classes, 3 scenes', () => {
-    const { model, outputs } = buildNetwork(robotLike(12, 3, [256, 320]));
+    const { model, outputs } = buildNet(robotLike(12, 3, [256, 320]));
     keep(model);
     expect(outputs).toEqual({ seg: 0, class: 1, scene: 2 });
     expect(model.outputs.map((o) => o.shape)).toEqual([[1, 256, 320, 12], [1, 12], [1, 3]]);
@@ -74,7 +67,7 @@ describe('paper configurations (symbolic shapes, batch 1)', () => {
   });
 
   it('refuge18: VGG16 256×256, 3 classes, 2 scenes', () => {
-    const { model } = buildNetwork(robotLike(3, 2, [256, 256]));
+    const { model } = buildNet(robotLike(3, 2, [256, 256]));
     keep(model);
     expect(model.outputs.map((o) => o.shape)).toEqual([[1, 256, 256, 3], [1, 3], [1, 2]]);
     expect(model.getLayer('context_sum').outputShape).toEqual([1, 16, 16, 512]);
@@ -82,7 +75,7 @@ describe('paper configurations (symbolic shapes, batch 1)', () => {
   });
 
   it('brats18: aniso3d [19,144,144,4], 4 classes, 2 scenes', () => {
-    const args: NetworkArgs = {
+    const args: NetDesc = {
       dims: 3,
       size: [144, 144, 19],
       channels: 4,
@@ -90,11 +83,11 @@ describe('paper configurations (symbolic shapes, batch 1)', () => {
       numScenes: 2,
       encoder: { type: 'aniso3d', filters: 32, blocks: 2, downsample: 2, dilations: [1, 2, 3], norm: 'batch' },
       context: { pairs: PAIRS, dilations: [15, 7, 3, 1], combine: 'sum' },
-      decoder: { type: 'aspp', rates: [1, 6, 12, 18], filters: 128, imagePooling: true },
+      decoder: { type: 'aspp', dilations: [1, 6, 12, 18], filters: 128, imagePooling: true },
       heads: { seg: { upsample: 'trilinear' }, class: { hidden: 128, dropout: 0.5 }, scene: { hidden: 128, dropout: 0.5 } },
       batchSize: 1,
     };
-    const { model } = buildNetwork(args);
+    const { model } = buildNet(args);
     keep(model);
     expect(model.inputs[0]!.shape).toEqual([1, 19, 144, 144, 4]);
     expect(model.outputs.map((o) => o.shape)).toEqual([[1, 19, 144, 144, 4], [1, 4], [1, 2]]);
@@ -113,95 +106,73 @@ describe('paper configurations (symbolic shapes, batch 1)', () => {
     expect(encoder).toBe(811_616);
     expect(model.countParams()).toBe(encoder + context + asppCount + heads);
     // The second block of each level uses dilation 2 in-plane, z undilated.
-    expect(model.getLayer('enc_level1_block2_conv1').getConfig()).toMatchObject({ kernelSize: [1, 3, 3], rates: [1, 2, 2] });
-    expect(model.getLayer('context_seg_class_0').getConfig()).toMatchObject({ kernelSize: [1, 3, 3], rates: [1, 15, 15] });
-  });
-});
-
-describe('spec → NetworkArgs', () => {
-  it('takes a resolved spec\'s task and model sections as they are', () => {
-    const spec = {
-      name: 'refuge18',
-      task: { dims: 2, size: [64, 64], channels: 3, classes: [{ name: 'bg', weight: 1 }, { name: 'disc', weight: 1 }, { name: 'cup', weight: 1 }], scenes: ['glaucoma', 'normal'], regions: {} },
-      model: {
-        encoder: { type: 'vgg16', stages: 3, width: 0.125, outputStride: 4, norm: 'none', pretrained: 'w.h5' },
-        context: { pairs: [['seg', 'class']], dilations: [3, 1], filters: 32, combine: 'sum' },
-        decoder: { type: 'aspp', rates: [1, 2], filters: 8, imagePooling: false },
-        heads: { seg: { upsample: 'bilinear' }, class: { hidden: 4, dropout: 0 }, scene: { hidden: 4, dropout: 0 } },
-      },
-      train: { seed: 5, validateEvery: 0, checkpointEvery: 1, logEvery: 1, bestMetric: 'miou' },
-    } as unknown as Spec;
-    const args = networkArgsFromSpec(spec);
-    expect(args).toMatchObject({ dims: 2, size: [64, 64], numClasses: 3, numScenes: 2, seed: 5, name: 'refuge18' });
-    const { model } = buildNetwork(args);
-    keep(model);
-    expect(model.outputs.map((o) => o.shape)).toEqual([[null, 64, 64, 3], [null, 3], [null, 2]]);
-    // no context_proj: the encoder's 32 channels equal the context filters; no image pooling
-    expect(model.layers.map((l) => l.name).filter((n) => n === 'context_proj' || n.startsWith('aspp_pool'))).toEqual([]);
+    expect(model.getLayer('enc_level1_block2_conv1').getConfig()).toMatchObject({ kernelSize: [1, 3, 3], dilation: [1, 2, 2] });
+    expect(model.getLayer('context_seg_class_0').getConfig()).toMatchObject({ kernelSize: [1, 3, 3], dilation: [1, 15, 15] });
   });
 });
 
 describe('blocks', () => {
-  it('vgg16Encoder keeps Keras names, pools only the first log2(stride) stages, and scales widths', () => {
-    const x = tf.input({ batchShape: [1, 64, 96, 3] });
-    const y = vgg16Encoder(x, { stages: 4, width: 0.25, outputStride: 4, norm: 'batch' });
-    const m = keep(tf.model({ inputs: x, outputs: y }));
-    expect(y.shape).toEqual([1, 16, 24, 128]);
-    const names = m.layers.map((l) => l.name);
-    expect(names).toContain('block4_conv3');
+  const enc = (m: ReturnType<typeof buildNet>) => layerGroups(m.model, m.ir).encoder.reduce((a, l) => a + l.countParams(), 0);
+
+  it('vgg16 keeps Keras names, pools only the first log2(stride) stages, and scales widths', () => {
+    const net = buildNet({ ...robotLike(3, 2, [64, 96]), encoder: { type: 'vgg16', stages: 4, width: 0.25, outputStride: 4, norm: 'batch' } });
+    keep(net.model);
+    expect(net.model.getLayer('block4_conv3').outputShape).toEqual([1, 16, 24, 128]);
+    const names = net.model.layers.map((l) => l.name);
     expect(names).toContain('block4_bn3');
+    expect(names).toContain('block4_relu3');
     expect(names).not.toContain('block5_conv1');
-    expect(names.filter((n) => n.endsWith('_pool'))).toEqual(['block1_pool', 'block2_pool']);
+    expect(names.filter((n) => n.endsWith('_pool') && n.startsWith('block'))).toEqual(['block1_pool', 'block2_pool']);
     // widths round(0.25 · [64, 128, 256, 512]) = 16, 32, 64, 128
     const expected =
       conv(9, 3, 16, true) + conv(9, 16, 16, true) + conv(9, 16, 32, true) + conv(9, 32, 32, true) +
       conv(9, 32, 64, true) + 2 * conv(9, 64, 64, true) + conv(9, 64, 128, true) + 2 * conv(9, 128, 128, true);
-    expect(m.countParams()).toBe(expected);
+    expect(enc(net)).toBe(expected);
   });
 
-  it('vgg16Encoder at full width has the published VGG16 conv-part size', () => {
-    const x = tf.input({ batchShape: [1, 224, 224, 3] });
-    const m = keep(tf.model({ inputs: x, outputs: vgg16Encoder(x, { stages: 5, width: 1, outputStride: 32, norm: 'none' }) }));
-    expect(m.outputs[0]!.shape).toEqual([1, 7, 7, 512]);
-    expect(m.countParams()).toBe(14_714_688);
+  it('vgg16 at full width has the published VGG16 conv-part size', () => {
+    const net = buildNet({ ...robotLike(3, 2, [224, 224]), encoder: { type: 'vgg16', stages: 5, width: 1, outputStride: 32, norm: 'none' } });
+    keep(net.model);
+    expect(net.model.getLayer('block5_pool').outputShape).toEqual([1, 7, 7, 512]);
+    expect(enc(net)).toBe(14_714_688);
   });
 
-  it('contextEnsemble: projection, concat and cascade combinations', () => {
-    const x = tf.input({ batchShape: [1, 6, 7, 10] });
-    const pairs: [string, string][] = [['seg', 'class'], ['class', 'scene']];
-    const sum = keep(tf.model({ inputs: x, outputs: contextEnsemble(x, { pairs, dilations: [4, 2, 1], filters: 8, combine: 'sum' }) }));
-    expect(sum.outputs[0]!.shape).toEqual([1, 6, 7, 8]);
-    expect(sum.countParams()).toBe(conv(1, 10, 8) + 2 * 3 * conv(9, 8, 8));
-    expect(sum.getLayer('context_proj').getConfig()).toMatchObject({ activation: 'linear' });
-    expect(sum.getLayer('context_class_scene_2').getConfig()).toMatchObject({ rates: [1, 1] });
-    const sumLayer = sum.getLayer('context_sum');
-    expect(sumLayer.inboundNodes[0]!.inboundLayers.map((l) => l.name)).toEqual(['context_proj', 'context_seg_class_sum', 'context_class_scene_sum']);
-    expect(sum.getLayer('context_seg_class_sum').inboundNodes[0]!.inboundLayers.map((l) => l.name)).toEqual([
-      'context_proj', 'context_seg_class_0', 'context_seg_class_1', 'context_seg_class_2',
-    ]);
+  it('context ensemble: projection, concat and cascade combinations', () => {
+    const base = { ...robotLike(3, 2, [24, 28]), encoder: { type: 'convstack', filters: [10], convsPerStage: 1, kernel: 3, outputStride: 4, norm: 'none' } } as NetDesc;
+    // a 1-stage convstack cannot pool twice: use stride 1 with the 24×28 map as the latent
+    base.encoder = { type: 'convstack', filters: [10], convsPerStage: 1, kernel: 3, outputStride: 1, norm: 'none' };
+    const pairs = [['seg', 'class'], ['class', 'scene']] as [TaskName, TaskName][];
+    const ctxParams = (m: ReturnType<typeof buildNet>) => layerGroups(m.model, m.ir).context.reduce((a, l) => a + l.countParams(), 0);
+    const sum = buildNet({ ...base, context: { pairs, dilations: [4, 2, 1], filters: 8, combine: 'sum' } });
+    keep(sum.model);
+    expect(sum.model.getLayer('context_sum').outputShape).toEqual([1, 24, 28, 8]);
+    expect(ctxParams(sum)).toBe(conv(1, 10, 8) + 2 * 3 * conv(9, 8, 8));
+    expect(sum.model.getLayer('context_proj').getConfig()).toMatchObject({ activation: 'linear' });
+    expect(sum.model.getLayer('context_class_scene_2').getConfig()).toMatchObject({ dilation: [1, 1] });
+    const inbound = (m: tf.LayersModel, n: string) => m.getLayer(n).inboundNodes[0]!.inboundLayers.map((l) => l.name);
+    expect(inbound(sum.model, 'context_sum')).toEqual(['context_proj', 'context_seg_class_sum', 'context_class_scene_sum']);
+    expect(inbound(sum.model, 'context_seg_class_sum')).toEqual(['context_proj', 'context_seg_class_0', 'context_seg_class_1', 'context_seg_class_2']);
 
-    const cat = keep(tf.model({ inputs: x, outputs: contextEnsemble(x, { pairs, dilations: [3, 1], combine: 'concat' }) }));
-    expect(cat.outputs[0]!.shape).toEqual([1, 6, 7, 10]);
-    expect(cat.countParams()).toBe(2 * 2 * conv(9, 10, 10) + conv(1, 20, 10));
+    const cat = buildNet({ ...base, context: { pairs, dilations: [3, 1], combine: 'concat' } });
+    keep(cat.model);
+    expect(cat.model.getLayer('context_fuse').outputShape).toEqual([1, 24, 28, 10]);
+    expect(ctxParams(cat)).toBe(2 * 2 * conv(9, 10, 10) + conv(1, 20, 10));
 
-    const cas = keep(tf.model({ inputs: x, outputs: contextEnsemble(x, { pairs, dilations: [2], filters: 10, combine: 'cascade' }) }));
-    expect(cas.outputs[0]!.shape).toEqual([1, 6, 7, 10]);
-    expect(cas.getLayer('context_class_scene_sum').inboundNodes[0]!.inboundLayers.map((l) => l.name)).toEqual([
-      'context_seg_class_sum', 'context_class_scene_0',
-    ]);
-    expect(cas.outputs[0]!.sourceLayer.name).toBe('context_class_scene_sum');
+    const cas = buildNet({ ...base, context: { pairs, dilations: [2], filters: 10, combine: 'cascade' } });
+    keep(cas.model);
+    expect(inbound(cas.model, 'context_class_scene_sum')).toEqual(['context_seg_class_sum', 'context_class_scene_0']);
+    expect(inbound(cas.model, 'class_pool')).toEqual(['context_class_scene_sum']);
   });
 
-  it('rejects impossible arguments with one line', () => {
-    const x = tf.input({ batchShape: [1, 32, 32, 3] });
-    expect(() => vgg16Encoder(x, { stages: 2, width: 1, outputStride: 8, norm: 'none' })).toThrow(/outputStride 8 needs 3 stages, only 2 used/);
-    expect(() => vgg16Encoder(x, { stages: 5, width: 1, outputStride: 12, norm: 'none' })).toThrow(/power of two/);
-    expect(() => buildNetwork({ ...robotLike(3, 2, [64, 64]), size: [64, 64, 8] })).toThrow(/needs 2 size entries/);
+  it('rejects an impossible stride with a diagnostic, not a broken network', () => {
+    expect(() => buildNet({ ...robotLike(3, 2, [32, 32]), encoder: { type: 'vgg16', stages: 2, width: 1, outputStride: 8, norm: 'none' } })).toThrow(
+      /output_stride 8 needs 3 pools, but only 2 stages/,
+    );
   });
 });
 
 describe('network wiring', () => {
-  const small: NetworkArgs = {
+  const small: NetDesc = {
     dims: 2,
     size: [32, 40],
     channels: 3,
@@ -209,18 +180,21 @@ describe('network wiring', () => {
     numScenes: 3,
     encoder: { type: 'convstack', filters: [4, 8], convsPerStage: 1, kernel: 3, outputStride: 4, norm: 'batch' },
     context: { pairs: PAIRS, dilations: [3, 1], filters: 6, combine: 'sum' },
-    decoder: { type: 'aspp', rates: [1, 2], filters: 5, imagePooling: true },
+    decoder: { type: 'aspp', dilations: [1, 2], filters: 5, imagePooling: true },
     heads: { seg: { upsample: 'nearest' }, class: { hidden: 7, dropout: 0.2 }, scene: { hidden: 7, dropout: 0 } },
     seed: 3,
   };
 
   it('puts every weighted layer in exactly one freezable group; freezing drops its weights from training', () => {
-    const { model } = buildNetwork(small);
+    const { model } = buildNet(small);
     keep(model);
-    const groups = layerGroups(model);
+    const net = buildNet(small);
+    keep(net.model);
+    const groups = layerGroups(model, net.ir);
     expect(Object.keys(groups).sort()).toEqual(['class', 'context', 'decoder', 'encoder', 'scene', 'seg']);
+    const parts = layerParts(net.ir);
     for (const layer of model.layers) {
-      if (layer.weights.length > 0) expect(groupOf(layer.name), layer.name).toBeDefined();
+      if (layer.weights.length > 0) expect(parts.get(layer.name), layer.name).toBeDefined();
     }
     expect(groups.encoder.map((l) => l.name)).toContain('enc_stage2_conv1');
     expect(groups.decoder.map((l) => l.name)).toContain('aspp_pool_broadcast');
@@ -235,9 +209,9 @@ describe('network wiring', () => {
   });
 
   it('initializes deterministically from the seed', () => {
-    const a = keep(buildNetwork(small).model).getWeights();
-    const b = keep(buildNetwork(small).model).getWeights();
-    const c = keep(buildNetwork({ ...small, seed: 4 }).model).getWeights();
+    const a = keep(buildNet(small).model).getWeights();
+    const b = keep(buildNet(small).model).getWeights();
+    const c = keep(buildNet({ ...small, seed: 4 }).model).getWeights();
     expect(a.length).toBe(b.length);
     a.forEach((w, i) => expect(Array.from(w.dataSync())).toEqual(Array.from(b[i]!.dataSync())));
     const kernelsDiffer = a.some((w, i) => w.rank > 1 && Array.from(w.dataSync()).join() !== Array.from(c[i]!.dataSync()).join());
@@ -250,7 +224,7 @@ describe('network wiring', () => {
   });
 
   it('round-trips through model JSON (custom layers registered) and predicts the same', async () => {
-    const { model } = buildNetwork(small);
+    const { model } = buildNet(small);
     keep(model);
     const copy = keep(await tf.models.modelFromJSON({ modelTopology: model.toJSON(null, false) as tf.io.ModelJSON['modelTopology'] }));
     expect(copy.layers.map((l) => l.getClassName())).toEqual(model.layers.map((l) => l.getClassName()));

@@ -82,12 +82,12 @@ function runLayer(layer: tf.layers.Layer, x: tf.Tensor, kernel: Float32Array, bi
 
 describe('AtrousConv', () => {
   const cases = [
-    { name: '2D rates [2,3] same relu', x: [1, 7, 9, 3], k: [3, 3], rates: [2, 3], padding: 'same' as const, relu: true },
-    { name: '2D rate 1 same (fused path)', x: [2, 5, 6, 2], k: [3, 3], rates: [1, 1], padding: 'same' as const, relu: false },
-    { name: '2D rate 2 valid', x: [1, 8, 7, 2], k: [3, 3], rates: [2, 2], padding: 'valid' as const, relu: false },
-    { name: '2D rate larger than the map', x: [1, 4, 5, 2], k: [3, 3], rates: [6, 6], padding: 'same' as const, relu: false },
-    { name: '3D in-plane rates [1,2,2]', x: [1, 3, 6, 5, 2], k: [1, 3, 3], rates: [1, 2, 2], padding: 'same' as const, relu: true },
-    { name: '3D rate 1 [3,1,1]', x: [1, 4, 3, 3, 2], k: [3, 1, 1], rates: [1, 1, 1], padding: 'same' as const, relu: false },
+    { name: '2D rates [2,3] same relu', x: [1, 7, 9, 3], k: [3, 3], dilation: [2, 3], padding: 'same' as const, relu: true },
+    { name: '2D rate 1 same (fused path)', x: [2, 5, 6, 2], k: [3, 3], dilation: [1, 1], padding: 'same' as const, relu: false },
+    { name: '2D rate 2 valid', x: [1, 8, 7, 2], k: [3, 3], dilation: [2, 2], padding: 'valid' as const, relu: false },
+    { name: '2D rate larger than the map', x: [1, 4, 5, 2], k: [3, 3], dilation: [6, 6], padding: 'same' as const, relu: false },
+    { name: '3D in-plane rates [1,2,2]', x: [1, 3, 6, 5, 2], k: [1, 3, 3], dilation: [1, 2, 2], padding: 'same' as const, relu: true },
+    { name: '3D rate 1 [3,1,1]', x: [1, 4, 3, 3, 2], k: [3, 1, 1], dilation: [1, 1, 1], padding: 'same' as const, relu: false },
   ];
   for (const c of cases) {
     it(`matches a float64 reference: ${c.name}`, () => {
@@ -96,10 +96,10 @@ describe('AtrousConv', () => {
       const xv = values(c.x.reduce((a, b) => a * b, 1), 1);
       const kv = values(c.k.reduce((a, b) => a * b, 1) * cin * cout, 2);
       const bv = values(cout, 3);
-      const layer = atrousConv({ filters: cout, kernelSize: c.k, rates: c.rates, padding: c.padding, activation: c.relu ? 'relu' : 'linear' });
+      const layer = atrousConv({ filters: cout, kernelSize: c.k, dilation: c.dilation, padding: c.padding, activation: c.relu ? 'relu' : 'linear' });
       const x = tf.tensor(xv, c.x);
       const got = runLayer(layer, x, kv, bv);
-      const ref = refConv(xv, c.x, kv, [...c.k, cin, cout], bv, c.rates, c.padding, c.relu);
+      const ref = refConv(xv, c.x, kv, [...c.k, cin, cout], bv, c.dilation, c.padding, c.relu);
       expect(layer.computeOutputShape(c.x)).toEqual(ref.shape);
       expect(got.length).toBe(ref.data.length);
       let maxErr = 0;
@@ -110,12 +110,12 @@ describe('AtrousConv', () => {
   }
 
   it('round-trips its config and rebuilds an equal layer', () => {
-    const layer = new AtrousConv({ name: 'ctx', filters: 5, kernelSize: [1, 3, 3], rates: [1, 4, 4], padding: 'valid', useBias: false, activation: 'relu', kernelInitializer: 'heNormal', seed: 7 });
+    const layer = new AtrousConv({ name: 'ctx', filters: 5, kernelSize: [1, 3, 3], dilation: [1, 4, 4], padding: 'valid', useBias: false, activation: 'relu', kernelInitializer: 'heNormal', seed: 7 });
     const config = layer.getConfig();
     const copy = fromRegistry<AtrousConv>('AtrousConv', config);
     expect(copy).toBeInstanceOf(AtrousConv);
     expect(copy.getConfig()).toEqual(config);
-    expect(config).toMatchObject({ filters: 5, kernelSize: [1, 3, 3], rates: [1, 4, 4], padding: 'valid', useBias: false, activation: 'relu', kernelInitializer: 'heNormal', seed: 7 });
+    expect(config).toMatchObject({ filters: 5, kernelSize: [1, 3, 3], dilation: [1, 4, 4], padding: 'valid', useBias: false, activation: 'relu', kernelInitializer: 'heNormal', seed: 7 });
   });
 
   it('names its weights Keras-style and initializes them from the seed', () => {
@@ -139,7 +139,7 @@ describe('AtrousConv', () => {
 
   it('rejects bad arguments with one line', () => {
     expect(() => atrousConv({ filters: 2, kernelSize: [3] })).toThrow(/kernelSize must have 2 or 3 entries/);
-    expect(() => atrousConv({ filters: 2, kernelSize: [3, 3], rates: [0, 1] })).toThrow(/rates must be 2 positive integers/);
+    expect(() => atrousConv({ filters: 2, kernelSize: [3, 3], dilation: [0, 1] })).toThrow(/dilation must be 2 positive integers/);
     const l = atrousConv({ filters: 2, kernelSize: [3, 3] });
     expect(() => l.apply(tf.input({ shape: [4, 4, 4, 1] }))).toThrow(/needs a rank-4 input/);
   });

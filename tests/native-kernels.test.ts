@@ -9,7 +9,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BatchNorm, buildNetwork, type NetworkArgs } from '../runtime/layers/index.js';
+import { BatchNorm } from '../runtime/layers/index.js';
+import { buildNet as buildNetwork, type NetDesc as NetworkArgs } from './helpers/network.js';
 import { atrousFallbacks } from '../runtime/native/backend.js';
 import { atrousConv2d, atrousConv3d } from '../runtime/ops/index.js';
 import { nativeAvailable, nativeKernelStats, nativeUnavailableReason, registerNativeBackend, resetNativeKernelStats } from '../runtime/native/index.js';
@@ -542,7 +543,7 @@ describe.skipIf(!available)('native kernels match the stock cpu backend', () => 
       numScenes: 2,
       encoder: { type: 'convstack', filters: [4, 6], convsPerStage: 1, kernel: 3, outputStride: 4, norm: 'none' },
       context: { pairs: [['seg', 'class'], ['seg', 'scene'], ['class', 'scene']], dilations: [2, 1], filters: 6, combine: 'sum' },
-      decoder: { type: 'aspp', rates: [1, 2], filters: 4, imagePooling: true },
+      decoder: { type: 'aspp', dilations: [1, 2], filters: 4, imagePooling: true },
       heads: { seg: { upsample: 'bilinear' }, class: { hidden: 4, dropout: 0 }, scene: { hidden: 4, dropout: 0 } },
       seed: 3,
       kernelInitializer: 'heNormal',

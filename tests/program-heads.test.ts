@@ -1,6 +1,6 @@
 // Which heads a spec's stages train: the class and scene heads no stage's loss reaches are reported nowhere.
 import { describe, expect, it } from 'vitest';
-import { untrainedHeads } from '../runtime/program.js';
+import { untrainedHeads } from '../spec/heads.js';
 import type { LossTermSpec } from '../spec/types.js';
 
 const losses: LossTermSpec[] = [

@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { encodePng } from '../runtime/io/index.js';
 import { overlayPanels, displayRgb } from '../runtime/report/samples.js';
-import { classPalette } from '../runtime/report/palette.js';
+import { classPalette } from '../runtime/io/palette.js';
 
 export const FIXTURE_CLASSES = [
   { name: 'background', color: [0, 0, 0] as [number, number, number] },

@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { runCli } from '../compiler/cli/main.js';
-import { defaultRunDir, formatDuration, loadRunData, renderReport, ReportError } from '../runtime/report/index.js';
+import { defaultRunDir, formatDuration, loadRunData, renderReport } from '../runtime/report/index.js';
 import { FIXTURE_STAGES, writeFixtureRun } from './report-fixture.js';
+import { TdcError } from '../runtime/errors.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'tdc-report-html-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -98,14 +99,14 @@ describe('loadRunData', () => {
   });
 
   test('a missing, a non-folder and an empty run folder are one-line ReportErrors', async () => {
-    await expect(loadRunData(path.join(tmp, 'nope'))).rejects.toThrow(ReportError);
+    await expect(loadRunData(path.join(tmp, 'nope'))).rejects.toThrow(TdcError);
     const file = path.join(tmp, 'file.txt');
     writeFileSync(file, 'x');
     await expect(loadRunData(file)).rejects.toThrow(/is not a folder/);
     const empty = fresh('empty');
     writeFileSync(path.join(empty, 'log.jsonl'), '');
     const err = await loadRunData(empty).catch((e: Error) => e);
-    expect(err).toBeInstanceOf(ReportError);
+    expect(err).toBeInstanceOf(TdcError);
     expect((err as Error).message).toMatch(/holds no training run yet/);
     expect((err as Error).message).not.toContain('\n');
   });

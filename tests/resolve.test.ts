@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import type { Diagnostic } from '../compiler/diagnostics.js';
+import type { Diagnostic } from '../spec/diagnostics.js';
 import type { SpecHost } from '../compiler/frontend.js';
 import { loadSpec } from '../compiler/frontend.js';
 import { resolve } from '../compiler/resolve.js';
@@ -145,5 +145,40 @@ describe('numeric expressions', () => {
   it('weights may be expressions over vars', () => {
     const t = edit(QUICK, ['weights: { w1: 0.5,', 'weights: { w1: "1/base*4",']);
     expect(res(t).value!.weights.w1).toBe(0.5);
+  });
+});
+
+describe('defaults come from the schema alone', () => {
+  // A 3D spec that writes only what the schema requires: every other value is the schema's default, read
+  // from the schema here (not restated), so resolve.ts cannot hold a fallback of its own that contradicts it.
+  const MINIMAL = `version: 1
+name: minimal
+task: { dims: 3, size: [32, 32, 8], channels: 1, classes: [bg, fg], scenes: [a, b] }
+data: { format: brats18, root: data }
+model:
+  encoder: { type: aniso3d }
+  context: { pairs: [[seg, class]], dilations: [1] }
+  decoder: { type: aspp, dilations: [1] }
+losses: { seg: { type: seg } }
+weights: {}
+stages: [{ name: one, loss: seg, steps: 1 }]
+`;
+  it('fills every unwritten value with the schema default', async () => {
+    const schema = JSON.parse(readFileSync(fileURLToPath(new URL('../spec/tdc.schema.json', import.meta.url)), 'utf8'));
+    const r = res(MINIMAL);
+    expect(r.diagnostics).toEqual([]);
+    const spec = r.value!;
+    const props = schema.properties;
+    expect(spec.data.batchSize).toBe(props.data.properties.batch_size.default);
+    expect(spec.data.onCorrupt).toBe(props.data.properties.on_corrupt.default);
+    expect(spec.optimizer.weightDecay).toBe(props.optimizer.properties.weight_decay.default);
+    expect(spec.optimizer.type).toBe(props.optimizer.properties.type.default);
+    expect(spec.train.seed).toBe(props.train.properties.seed.default);
+    const branches = props.model.properties.encoder.allOf as { then: { properties: Record<string, { default?: unknown }> } }[];
+    const aniso = branches.map((b) => b.then.properties['dilations']?.default).find((d) => d !== undefined);
+    expect(aniso, 'aniso3d dilations default in the schema').toBeDefined();
+    expect(spec.model.encoder).toMatchObject({ type: 'aniso3d', dilations: aniso });
+    expect(spec.model.heads.seg.upsample).toBe('trilinear');
+    expect(spec.stages[0]).toMatchObject({ label: 'one', from: 'init' });
   });
 });

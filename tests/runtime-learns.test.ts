@@ -6,7 +6,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildNetwork, layerGroups, type NetworkArgs } from '../runtime/layers/index.js';
+import { layerGroups } from '../runtime/layers/index.js';
+import { buildNet as buildNetwork, type NetDesc as NetworkArgs } from './helpers/network.js';
 import { bceLoss, segLoss, syncLoss } from '../runtime/losses/index.js';
 import { confusionMatrix, meanIoU } from '../runtime/metrics/index.js';
 import { Adam } from '../runtime/train/optimizers.js';
@@ -32,7 +33,7 @@ const NET: NetworkArgs = {
   numScenes: S,
   encoder: { type: 'convstack', filters: [8, 16], convsPerStage: 1, kernel: 3, outputStride: 2, norm: 'none' },
   context: { pairs: [['seg', 'class'], ['seg', 'scene'], ['class', 'scene']], dilations: [4, 2, 1], filters: 16, combine: 'sum' },
-  decoder: { type: 'aspp', rates: [1, 2], filters: 8, imagePooling: true },
+  decoder: { type: 'aspp', dilations: [1, 2], filters: 8, imagePooling: true },
   heads: { seg: { upsample: 'bilinear' }, class: { hidden: 8, dropout: 0 }, scene: { hidden: 8, dropout: 0 } },
   kernelInitializer: 'heNormal',
 };
@@ -81,8 +82,8 @@ function batch(rng: Rng, n: number) {
 
 /** Trains `steps` steps (seg + 0.5·class + 0.2·scene + 0.1·sync) and returns the loss curve and the final model. */
 function run(seed: number, steps: number) {
-  const { model } = buildNetwork({ ...NET, seed });
-  const groups = layerGroups(model);
+  const { model, ir } = buildNetwork({ ...NET, seed });
+  const groups = layerGroups(model, ir);
   expect(Object.values(groups).every((g) => g.length > 0)).toBe(true);
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
   const opt = new Adam({});

@@ -20,7 +20,7 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { runCli } from '../compiler/cli/main.js';
-import { CODES } from '../compiler/diagnostics.js';
+import { CODES } from '../spec/diagnostics.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 const corpusDir = join(repoRoot, 'tests', 'corpus');

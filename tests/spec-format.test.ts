@@ -1,6 +1,6 @@
 /** Unit tests of diagnostic printing: text with source frames, sorting, counts, JSON and GitHub annotations. */
 import { describe, expect, test } from 'vitest';
-import type { Diagnostic } from '../compiler/diagnostics.js';
+import type { Diagnostic } from '../spec/diagnostics.js';
 import { formatDiagnostics, sortDiagnostics, summaryLine } from '../compiler/format.js';
 import { LineMap, SpanTable } from '../compiler/parse/index.js';
 

@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { composeSpec, type SpecHost } from '../compiler/compose.js';
 import type { ComposedDoc } from '../compiler/parse/index.js';
-import { damerauLevenshtein, didYouMean, pointerToPath, validateSpec } from '../compiler/validate/index.js';
+import { closest, damerauLevenshtein, didYouMean } from '../compiler/suggest.js';
+import { pointerToPath, validateSpec } from '../compiler/validate/index.js';
 
 const quickstart = readFileSync(new URL('../examples/quickstart.yaml', import.meta.url), 'utf8');
 
@@ -29,13 +30,15 @@ describe('damerauLevenshtein (optimal string alignment)', () => {
   });
 });
 
-describe('didYouMean', () => {
+describe('closest / didYouMean', () => {
   test('close words, case and separators, and no suggestion for far ones', () => {
-    expect(didYouMean('dilation', ['pairs', 'dilations', 'filters'])).toBe('dilations');
-    expect(didYouMean('outputStride', ['stages', 'output_stride'])).toBe('output_stride');
-    expect(didYouMean('cmobine', ['combine', 'pairs'])).toBe('combine');
-    expect(didYouMean('xyz', ['pairs', 'dilations'])).toBeUndefined();
-    expect(didYouMean('ab', ['cd'])).toBeUndefined();
+    expect(closest('dilation', ['pairs', 'dilations', 'filters'])).toBe('dilations');
+    expect(closest('outputStride', ['stages', 'output_stride'])).toBe('output_stride');
+    expect(closest('cmobine', ['combine', 'pairs'])).toBe('combine');
+    expect(closest('clss', new Set(['seg', 'class', 'scene']))).toBe('class');
+    expect(closest('xyz', ['pairs', 'dilations'])).toBeUndefined();
+    expect(closest('ab', ['cd'])).toBeUndefined();
+    expect(didYouMean('cmobine', ['combine'])).toBe("did you mean 'combine'?");
   });
 });
 

@@ -12,7 +12,7 @@ import {
   writeFileSynced,
   type CheckpointData,
 } from '../runtime/train/checkpoint.js';
-import { TrainError } from '../runtime/train/types.js';
+import { TdcError } from '../runtime/errors.js';
 
 let root: string;
 beforeEach(async () => {
@@ -115,12 +115,12 @@ describe('checkpoints', () => {
     expect((await fs.readdir(root)).sort()).toEqual(['last']);
   });
 
-  it('a damaged checkpoint is a one-line TrainError, not a stack trace', async () => {
+  it('a damaged checkpoint is a one-line TdcError, not a stack trace', async () => {
     const dir = path.join(root, 'last');
     await saveCheckpoint(dir, data(5));
     await fs.truncate(path.join(dir, 'weights.bin'), 10);
     const err = await loadCheckpoint(dir).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(TrainError);
+    expect(err).toBeInstanceOf(TdcError);
     expect((err as Error).message).toMatch(/weights\.bin is truncated/);
     expect((err as Error).message).not.toContain('\n');
     await fs.rm(path.join(dir, 'state.json'));

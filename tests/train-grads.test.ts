@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildNetwork, type NetworkArgs } from '../runtime/layers/index.js';
+import { buildNet as buildNetwork, type NetDesc as NetworkArgs } from './helpers/network.js';
 import { lowMemoryGradientsAvailable, variableGradsLowMemory } from '../runtime/train/grads.js';
 
 beforeAll(async () => {
@@ -25,7 +25,7 @@ const nets: [string, NetworkArgs][] = [
       numScenes: 3,
       encoder: { type: 'convstack', filters: [4, 6], convsPerStage: 2, kernel: 3, outputStride: 4, norm: 'batch' },
       context: { pairs: PAIRS, dilations: [3, 2, 1], filters: 8, combine: 'sum' },
-      decoder: { type: 'aspp', rates: [1, 2, 3], filters: 6, imagePooling: true },
+      decoder: { type: 'aspp', dilations: [1, 2, 3], filters: 6, imagePooling: true },
       heads: { seg: { upsample: 'bilinear' }, class: { hidden: 8, dropout: 0 }, scene: { hidden: 8, dropout: 0 } },
       seed: 3,
       kernelInitializer: 'heNormal',
@@ -41,7 +41,7 @@ const nets: [string, NetworkArgs][] = [
       numScenes: 2,
       encoder: { type: 'aniso3d', filters: 3, blocks: 1, downsample: 1, dilations: [2], norm: 'batch' },
       context: { pairs: PAIRS, dilations: [2, 1], combine: 'concat' },
-      decoder: { type: 'aspp', rates: [1, 2], filters: 4, imagePooling: true },
+      decoder: { type: 'aspp', dilations: [1, 2], filters: 4, imagePooling: true },
       heads: { seg: { upsample: 'trilinear' }, class: { hidden: 5, dropout: 0 }, scene: { hidden: 5, dropout: 0 } },
       seed: 4,
       kernelInitializer: 'heNormal',

@@ -10,7 +10,8 @@ import { Rng } from '../runtime/rng.js';
 import { loadCheckpoint } from '../runtime/train/checkpoint.js';
 import { StepSchedule, ConstantSchedule } from '../runtime/train/schedule.js';
 import { train, type TrainerArgs } from '../runtime/train/trainer.js';
-import { TrainError, type Batch, type BatchSource, type StagePlan, type ValidationResult } from '../runtime/train/types.js';
+import { type Batch, type BatchSource, type StagePlan, type ValidationResult } from '../runtime/train/types.js';
+import { TdcError } from '../runtime/errors.js';
 
 const H = 4;
 const W = 4;
@@ -316,10 +317,10 @@ describe('stages and freezing', () => {
     expect(inits[0]).toEqual(inits[1]);
   });
 
-  it('an unknown freeze group is a one-line TrainError', async () => {
+  it('an unknown freeze group is a one-line TdcError', async () => {
     const a = args(path.join(root, 'run'), { stages: [stage({ name: 'base', from: 'init', freeze: ['decoder'] })] });
     const err = await train(a).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(TrainError);
+    expect(err).toBeInstanceOf(TdcError);
     expect((err as Error).message).toBe("stage 'base' freezes unknown layer group 'decoder' (known groups: encoder, seg, class, scene)");
   });
 });

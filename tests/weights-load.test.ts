@@ -8,8 +8,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { convStackEncoder, vgg16Encoder } from '../runtime/layers/index.js';
-import { WeightLoadError, loadEncoderWeights } from '../runtime/weights/index.js';
+import type { ModelSpec } from '../spec/types.js';
+import { buildNet } from './helpers/network.js';
+import { loadEncoderWeights } from '../runtime/weights/index.js';
+import { TdcError } from '../runtime/errors.js';
 
 let dir: string;
 let h5: typeof import('h5wasm/node');
@@ -26,8 +28,25 @@ afterAll(() => {
 
 /** A tiny VGG16 (2 stages at width 1/8: 8 and 16 channels) named like keras.applications.VGG16. */
 function tinyVgg(norm: 'none' | 'batch' = 'none', seed = 0): tf.LayersModel {
-  const x = tf.input({ batchShape: [1, 8, 8, 3] });
-  return tf.model({ inputs: x, outputs: vgg16Encoder(x, { stages: 2, width: 0.125, outputStride: 2, norm, seed }) });
+  return encoderOnly({ type: 'vgg16', stages: 2, width: 0.125, outputStride: 2, norm }, seed);
+}
+
+/** The encoder part of a small tdc network (input → the IR's encoder output), sharing the network's layers. */
+function encoderOnly(encoder: ModelSpec['encoder'], seed: number): tf.LayersModel {
+  const net = buildNet({
+    dims: 2,
+    size: [8, 8],
+    channels: 3,
+    numClasses: 2,
+    numScenes: 2,
+    encoder,
+    context: { pairs: [['seg', 'class']], dilations: [1], combine: 'sum' },
+    decoder: { type: 'aspp', dilations: [1], filters: 2, imagePooling: false },
+    heads: { seg: { upsample: 'bilinear' }, class: { hidden: 2, dropout: 0 }, scene: { hidden: 2, dropout: 0 } },
+    seed,
+    batchSize: 1,
+  });
+  return tf.model({ inputs: net.model.inputs, outputs: net.symbolic(net.ir.encoderOutput) });
 }
 
 /** Distinct, recognisable values for each weight: layer index · 1000 + position. */
@@ -89,14 +108,14 @@ function expectLoaded(model: tf.LayersModel, expected: Map<string, { shape: numb
   }
 }
 
-async function loadError(p: Promise<unknown>): Promise<WeightLoadError> {
+async function loadError(p: Promise<unknown>): Promise<TdcError> {
   const e = await p.then(
     () => undefined,
     (err: unknown) => err,
   );
-  expect(e).toBeInstanceOf(WeightLoadError);
+  expect(e).toBeInstanceOf(TdcError);
   expect((e as Error).message).not.toContain('\n');
-  return e as WeightLoadError;
+  return e as TdcError;
 }
 
 describe('Keras .h5', () => {
@@ -191,8 +210,7 @@ describe('tfjs model.json', () => {
         return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
       }),
     );
-    const x = tf.input({ batchShape: [1, 8, 8, 3] });
-    const target = tf.model({ inputs: x, outputs: convStackEncoder(x, { filters: [4, 6], convsPerStage: 1, kernel: 3, outputStride: 1, norm: 'none', seed: 9 }) });
+    const target = encoderOnly({ type: 'convstack', filters: [4, 6], convsPerStage: 1, kernel: 3, outputStride: 1, norm: 'none' }, 9);
     const result = await loadEncoderWeights(target, jsonPath, { prefix: 'enc_' });
     expect(result.loaded).toEqual(['enc_stage1_conv1', 'enc_stage2_conv1']);
     for (const name of ['stage1_conv1', 'stage2_conv1']) {

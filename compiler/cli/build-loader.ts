@@ -7,17 +7,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Program } from '../../runtime/program.js';
-
-/** A one-line, user-facing problem with a build (exit code included). */
-export class BuildError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode = 1,
-  ) {
-    super(message);
-    this.name = 'BuildError';
-  }
-}
+import { TdcError } from '../../runtime/errors.js';
 
 export interface LastBuild {
   dir: string;
@@ -41,15 +31,15 @@ export function resolveBuildDir(arg: string | undefined, cwd = process.cwd()): s
   if (arg) {
     const dir = resolve(cwd, arg);
     if (!existsSync(join(dir, 'spec.lock.json'))) {
-      if (/\.ya?ml$/i.test(arg)) throw new BuildError(`'${arg}' is a spec, not a build folder; run tdc build ${arg} first`, 2);
-      throw new BuildError(`no tdc build in '${arg}' (spec.lock.json missing); run tdc build <spec.yaml> first`, 2);
+      if (/\.ya?ml$/i.test(arg)) throw new TdcError(`'${arg}' is a spec, not a build folder; run tdc build ${arg} first`, { usage: true });
+      throw new TdcError(`no tdc build in '${arg}' (spec.lock.json missing); run tdc build <spec.yaml> first`, { usage: true });
     }
     return dir;
   }
   const last = readLastBuild(cwd);
-  if (!last) throw new BuildError('no build yet in this folder; run tdc build <spec.yaml> first', 2);
+  if (!last) throw new TdcError('no build yet in this folder; run tdc build <spec.yaml> first', { usage: true });
   if (!existsSync(join(last.dir, 'spec.lock.json'))) {
-    throw new BuildError(`the last build (${relative(cwd, last.dir) || '.'}) is gone; run tdc build ${last.spec} again`, 2);
+    throw new TdcError(`the last build (${relative(cwd, last.dir) || '.'}) is gone; run tdc build ${last.spec} again`, { usage: true });
   }
   return last.dir;
 }
@@ -67,7 +57,7 @@ export function readLock(buildDir: string): { lock: SpecLock; json: string } {
   try {
     return { lock: JSON.parse(json) as SpecLock, json };
   } catch {
-    throw new BuildError(`${join(buildDir, 'spec.lock.json')} is not valid JSON; run tdc build again`);
+    throw new TdcError(`${join(buildDir, 'spec.lock.json')} is not valid JSON; run tdc build again`);
   }
 }
 
@@ -83,10 +73,10 @@ export async function checkSpecUnchanged(buildDir: string, lock: SpecLock, specD
   const { specHash } = await import('../emit/canonical.js');
   const r = compile(specPath, createNodeHost(), lock.overrides ?? []);
   const rel = relative(process.cwd(), specPath) || specPath;
-  if (!r.spec) throw new BuildError(`the spec ${rel} has errors since the build; run tdc check ${rel}`);
+  if (!r.spec) throw new TdcError(`the spec ${rel} has errors since the build; run tdc check ${rel}`);
   const now = specHash(r.spec);
   if (now !== lock.hash) {
-    throw new BuildError(
+    throw new TdcError(
       `the spec ${rel} changed since the build (sha256 ${now.slice(0, 12)} ≠ ${lock.hash.slice(0, 12)}); run tdc build ${rel}`,
     );
   }
@@ -100,7 +90,7 @@ function runtimeEntry(): string {
     const p = resolve(here, candidate);
     if (existsSync(p)) return p;
   }
-  throw new BuildError('the tdc runtime is not built; run npm run build in the tdc folder');
+  throw new TdcError('the tdc runtime is not built; run npm run build in the tdc folder');
 }
 
 /**
@@ -109,7 +99,7 @@ function runtimeEntry(): string {
  */
 export async function loadProgram(buildDir: string): Promise<Program<unknown, string>> {
   const entry = join(buildDir, 'main.ts');
-  if (!existsSync(entry)) throw new BuildError(`${entry} is missing; run tdc build again`);
+  if (!existsSync(entry)) throw new TdcError(`${entry} is missing; run tdc build again`);
   const esbuild = await import('esbuild');
   const outDir = join(buildDir, '.tdc');
   mkdirSync(outDir, { recursive: true });
@@ -138,9 +128,9 @@ export async function loadProgram(buildDir: string): Promise<Program<unknown, st
   } catch (e) {
     const first = (e as { errors?: { text: string; location?: { file: string; line: number } }[] }).errors?.[0];
     const where = first?.location ? ` (${first.location.file}:${first.location.line})` : '';
-    throw new BuildError(`the generated code in ${buildDir} does not compile${where}: ${first?.text ?? String(e)}; run tdc build again`);
+    throw new TdcError(`the generated code in ${buildDir} does not compile${where}: ${first?.text ?? String(e)}; run tdc build again`);
   }
   const mod = (await import(`${pathToFileURL(outfile).href}?t=${Date.now()}`)) as { program?: Program<unknown, string> };
-  if (!mod.program) throw new BuildError(`${entry} does not export a program; run tdc build again`);
+  if (!mod.program) throw new TdcError(`${entry} does not export a program; run tdc build again`);
   return mod.program;
 }

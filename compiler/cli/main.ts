@@ -2,6 +2,7 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
+import { TdcError } from '../../runtime/errors.js';
 import { EXIT, io, setExitCode, type CliIO } from './host.js';
 import * as build from './commands/build.js';
 import * as check from './commands/check.js';
@@ -55,7 +56,13 @@ export async function runCli(argv: readonly string[], testIO?: Partial<CliIO>, m
     if (e instanceof CommanderError) {
       // --help and --version end through exitOverride with code 0; everything else commander rejects is usage.
       setExitCode(e.exitCode === 0 ? EXIT.ok : EXIT.usage);
+    } else if (e instanceof TdcError) {
+      // The one user-facing error type: its message is one line, its exit status says usage (2) or failure (1).
+      io.err(`tdc: ${e.message}\n`);
+      if (process.env.TDC_DEBUG === '1' && e.stack) io.err(`${e.stack}\n`);
+      setExitCode(e.exitCode);
     } else {
+      // Anything else (a file system error, a bug): still one line, the stack only with TDC_DEBUG=1.
       const message = e instanceof Error ? e.message : String(e);
       io.err(`tdc: ${message.split('\n')[0]}\n`);
       if (process.env.TDC_DEBUG === '1' && e instanceof Error && e.stack) io.err(`${e.stack}\n`);

@@ -1,11 +1,12 @@
 /**
- * The emit stage: the resolved spec → the generated files (model.ts, trainer.ts, data.ts, main.ts,
+ * The emit stage: the resolved spec and its model IR → the generated files (model.ts, trainer.ts, data.ts, main.ts,
  * spec.lock.json), through one Handlebars template per file. Pure: returns file contents, writes nothing.
  */
 import { readFileSync } from 'node:fs';
 import Handlebars from 'handlebars';
 import type { Spec } from '../../spec/types.js';
-import type { Result } from '../diagnostics.js';
+import type { Result } from '../../spec/diagnostics.js';
+import type { ModelIR } from '../../spec/ir/index.js';
 import { registerHelpers } from './helpers.js';
 import { buildView, type EmitMeta } from './view.js';
 
@@ -36,8 +37,9 @@ function templates(): Map<string, Handlebars.TemplateDelegate> {
   return compiled;
 }
 
-export function emitProject(spec: Spec, meta: EmitMeta): Result<GeneratedFile[]> {
-  const view = buildView(spec, meta);
+/** The spec's files; the network comes from its model IR `ir` (the lowering of `spec`), the rest from the spec. */
+export function emitProject(spec: Spec, ir: ModelIR, meta: EmitMeta): Result<GeneratedFile[]> {
+  const view = buildView(spec, ir, meta);
   const files = OUTPUTS.map((path) => {
     const text = templates().get(path)!(view);
     // One trailing newline, no trailing spaces: stable bytes whatever the template's last line.

@@ -2,7 +2,9 @@
  * The view model: everything the templates print, precomputed and canonically ordered, so templates hold no
  * logic and the same spec always gives the same bytes.
  */
+import type { ModelIR } from '../../spec/ir/index.js';
 import type { LossTermSpec, Spec } from '../../spec/types.js';
+import { untrainedHeads } from '../../spec/heads.js';
 import { lossCode, termsUsed, type LossCodeNames } from './loss-code.js';
 
 export interface EmitMeta {
@@ -46,11 +48,26 @@ function termCode(t: LossTermSpec, spec: Spec): { doc: string; params: string; c
   }
 }
 
+/** Keys a reader looks for first (what a block is and reads), then its settings, then the derived facts. */
+const LEAD_KEYS = ['name', 'kind', 'part', 'inputs'];
+const TAIL_KEYS = ['outShape', 'rf', 'params', 'flops', 'layers', 'output'];
+
+/** The IR with each object's keys in reading order (the IR itself is canonical: sorted keys). */
+function readingOrder<T>(v: T): T {
+  if (Array.isArray(v)) return v.map(readingOrder) as T;
+  if (typeof v !== 'object' || v === null) return v;
+  const o = v as Record<string, unknown>;
+  const keys = Object.keys(o);
+  const rank = (k: string) => (LEAD_KEYS.includes(k) ? LEAD_KEYS.indexOf(k) - 100 : TAIL_KEYS.includes(k) ? 100 + TAIL_KEYS.indexOf(k) : 0);
+  const ordered = [...keys].sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+  return Object.fromEntries(ordered.map((k) => [k, readingOrder(o[k])])) as T;
+}
+
 function key(name: string): string {
   return /^[A-Za-z_$][\w$]*$/.test(name) ? name : JSON.stringify(name);
 }
 
-export function buildView(spec: Spec, meta: EmitMeta) {
+export function buildView(spec: Spec, ir: ModelIR, meta: EmitMeta) {
   const { task, model } = spec;
   const names: LossCodeNames = {
     terms: new Set(spec.losses.map((l) => l.name)),
@@ -58,12 +75,9 @@ export function buildView(spec: Spec, meta: EmitMeta) {
     vars: new Set(Object.keys(spec.vars)),
   };
   const is3d = task.dims === 3;
-  // Per-sample input shape, channels last: 2D [H, W, C]; 3D [Z, Y, X, C] from size [x, y, z].
-  const inputShape = is3d ? [task.size[2]!, task.size[1]!, task.size[0]!, task.channels] : [task.size[0]!, task.size[1]!, task.channels];
+  const inputShape = ir.inputShape;
   const spatial = inputShape.slice(0, -1);
   const enc = model.encoder;
-  // Pretrained weights are loaded into a built network, not used to build it: NetworkArgs has no such field.
-  const { pretrained, ...encoderArgs } = enc;
   const sceneTerm = spec.losses.find((l) => (l.type === 'bce' && l.head === 'scene') || l.type === 'softmax_ce');
   return {
     meta: { ...meta, shortHash: meta.hash.slice(0, 12) },
@@ -77,24 +91,16 @@ export function buildView(spec: Spec, meta: EmitMeta) {
     numClasses: task.classes.length,
     numScenes: task.scenes.length,
     sceneActivation: sceneTerm?.type === 'softmax_ce' ? 'softmax' : 'sigmoid, multi-label',
+    sceneActivationName: sceneTerm?.type === 'softmax_ce' ? 'softmax' : 'sigmoid',
+    untrainedHeads: untrainedHeads(spec.losses, spec.stages.map((s) => ({ terms: termsUsed(s.loss, names) }))),
     inputShape,
     inputShapeText: `[batch, ${inputShape.join(', ')}]`,
     inputAxesText: is3d ? 'z (slices), y, x, channels' : 'height, width, channels',
     segShapeText: `[batch, ${[...spatial, task.classes.length].join(', ')}]`,
     segTensor: is3d ? 'tf.Tensor5D' : 'tf.Tensor4D',
     pixelWord: is3d ? 'voxel' : 'pixel',
-    network: {
-      dims: task.dims,
-      size: task.size,
-      channels: task.channels,
-      numClasses: task.classes.length,
-      numScenes: task.scenes.length,
-      encoder: encoderArgs,
-      context: model.context,
-      decoder: model.decoder,
-      heads: model.heads,
-    },
-    pretrained: pretrained ?? null,
+    network: readingOrder(ir),
+    pretrained: enc.pretrained ?? null,
     weights: spec.weights,
     vars: spec.vars,
     termUnion: spec.losses.length ? spec.losses.map((l) => `'${l.name.replace(/'/g, "\\'")}'`).join(' | ') : 'never',

@@ -1,7 +1,7 @@
 /** Numeric evaluation of expressions against named numbers (vars + weights), with cycle detection. */
 import type { Expr } from '../../spec/types.js';
 import { parseExpr } from './parser.js';
-import { didYouMean } from './suggest.js';
+import { didYouMean } from '../suggest.js';
 
 /** A problem met while evaluating; offsets are into the expression text when it is known. */
 export interface EvalProblem {

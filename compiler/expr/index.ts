@@ -4,4 +4,3 @@ export type { ExprError, ExprParseResult } from './parser.js';
 export { evaluate, evaluateNamespace, nameOffset } from './eval.js';
 export type { EvalProblem, NamedEntry } from './eval.js';
 export { spanInString } from './span.js';
-export { editDistance, closest, didYouMean } from './suggest.js';

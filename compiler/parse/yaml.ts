@@ -1,6 +1,6 @@
 /** YAML text → plain data plus a span for every key and value node, with YAML problems as diagnostics. */
 import { isAlias, isMap, isScalar, isSeq, parseDocument, type Node, type YAMLError } from 'yaml';
-import type { Diagnostic, Result } from '../diagnostics.js';
+import type { Diagnostic, Result } from '../../spec/diagnostics.js';
 import { LineMap, SpanTable, type Path } from './spans.js';
 
 export interface ParsedYaml {

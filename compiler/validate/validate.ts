@@ -1,9 +1,9 @@
 /** Schema validation of a composed spec: ajv errors become one-line diagnostics at the YAML node they concern. */
 import type { ErrorObject } from 'ajv';
-import type { Diagnostic, Result } from '../diagnostics.js';
+import type { Diagnostic, Result } from '../../spec/diagnostics.js';
 import type { ComposedDoc, Path, SpanIndex } from '../parse/index.js';
 import { allowedKeys, specValidator, type SchemaNode } from './schema.js';
-import { didYouMean } from './suggest.js';
+import { didYouMean } from '../suggest.js';
 
 /** Human wording for the schema's patterns (ajv would print the regular expression). */
 const PATTERNS: Record<string, string> = {
@@ -173,9 +173,8 @@ function toDiagnostic(e: ErrorObject, root: unknown, spans: SpanIndex): Diagnost
     case 'additionalProperties': {
       const key = String(e.params.additionalProperty);
       const allowed = allowedKeys(parent);
-      const guess = didYouMean(key, allowed);
       const d = base('TDC0203', `unknown key '${key}'${path.length ? ` in ${where}` : ''}`, [...path, key],
-        guess ? `did you mean '${guess}'?` : allowed.length ? `allowed keys: ${allowed.join(', ')}` : undefined);
+        didYouMean(key, allowed) ?? (allowed.length ? `allowed keys: ${allowed.join(', ')}` : undefined));
       d.span = spans.key([...path, key]) ?? d.span;
       return [d];
     }
@@ -191,9 +190,8 @@ function toDiagnostic(e: ErrorObject, root: unknown, spans: SpanIndex): Diagnost
       return [base('TDC0201', `${where} must be ${describeType(e.params.type as string | string[])}, got ${describeValue(value)}`)];
     case 'enum': {
       const allowed = (e.params.allowedValues as unknown[]) ?? [];
-      const guess = typeof value === 'string' ? didYouMean(value, allowed.map(String)) : undefined;
       return [base('TDC0204', `${where} must be one of ${allowed.map(fmt).join(', ')}, got ${describeValue(value)}`, path,
-        guess ? `did you mean '${guess}'?` : undefined)];
+        typeof value === 'string' ? didYouMean(value, allowed.map(String)) : undefined)];
     }
     case 'const':
       return [base('TDC0204', `${where} must be ${fmt(e.params.allowedValue)}, got ${describeValue(value)}`)];

@@ -71,10 +71,6 @@ export class Augmenter {
     if (this.dims === 2) image = colorJitter(image, c, draw, this.maxValue);
     return { sample: { ...sample, image, mask }, draw };
   }
-
-  getConfig(): Record<string, unknown> {
-    return { spec: { ...this.spec }, dims: this.dims, maxValue: this.maxValue };
-  }
 }
 
 export function augmenter(args: AugmentArgs): Augmenter {

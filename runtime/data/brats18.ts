@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import type { DataSpec, TaskSpec } from '../../spec/types.js';
 import { presence } from './arrays.js';
 import { folderScene, isDir, listDir, loadNifti, mapValues, requireFinite, requireRoot, valueMap, volumeSize } from './common.js';
-import { DataError, type DatasetReader, type Sample, type SampleDescriptor } from './types.js';
+import { type DatasetReader, type Sample, type SampleDescriptor , dataError } from './types.js';
 
 export const BRATS_MODALITIES = ['t1', 't1ce', 't2', 'flair'];
 export const BRATS_DEFAULT_VALUES = [0, 1, 2, 4];
@@ -99,7 +99,7 @@ export class Brats18Reader implements DatasetReader {
     vols.forEach((v, i) => {
       const [x, y, z] = volumeSize(v, d.files[roles[i]!]!);
       if (x !== X || y !== Y || z !== Z) {
-        throw new DataError(
+        throw dataError(
           'size-mismatch',
           `${d.files[roles[i]!]}: volume is ${x}×${y}×${z} but ${path.basename(d.files.seg!)} is ${X}×${Y}×${Z}`,
           d.files[roles[i]!],

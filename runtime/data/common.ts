@@ -6,11 +6,12 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { ClassSpec, TaskSpec } from '../../spec/types.js';
 import { presence, resizeBilinear, resizeNearest } from './arrays.js';
-import { FormatError, readImageFile, readNiftiFile, type Image2D, type NiftiVolume } from '../io/index.js';
-import { DataError, type Sample, type SampleDescriptor } from './types.js';
+import { readImageFile, readNiftiFile, type Image2D, type NiftiVolume } from '../io/index.js';
+import { type Sample, type SampleDescriptor, dataError } from './types.js';
+import { TdcError } from '../errors.js';
 
 /**
- * Decode an image file; any decoder failure becomes a `corrupt` DataError naming the file. `what` says what the
+ * Decode an image file; any decoder failure becomes a `corrupt` data error (TDC0606) naming the file. `what` says what the
  * file is to the layout (e.g. "the mask of images/a.png"), for the message when it is missing.
  */
 export async function loadImage(file: string, what?: string): Promise<Image2D> {
@@ -22,7 +23,7 @@ export async function loadImage(file: string, what?: string): Promise<Image2D> {
   }
 }
 
-/** Decode a NIfTI file; any failure becomes a `corrupt` DataError naming the file (`what`: as for loadImage). */
+/** Decode a NIfTI file; any failure becomes a `corrupt` data error (TDC0606) naming the file (`what`: as for loadImage). */
 export async function loadNifti(file: string, what?: string): Promise<NiftiVolume> {
   await requireFile(file, what);
   try {
@@ -37,15 +38,15 @@ async function requireFile(file: string, what?: string): Promise<void> {
   try {
     await fs.access(file);
   } catch {
-    throw new DataError('missing-file', `${file}: file not found${what ? ` (expected there: ${what})` : ''}`, file);
+    throw dataError('missing-file', `${file}: file not found${what ? ` (expected there: ${what})` : ''}`, file);
   }
 }
 
-function asDataError(e: unknown, file: string): DataError {
-  if (e instanceof DataError) return e;
-  if ((e as NodeJS.ErrnoException).code === 'ENOENT') return new DataError('missing-file', `${file}: file not found`, file);
-  const msg = e instanceof FormatError ? e.problem : e instanceof Error ? e.message : String(e);
-  return new DataError('corrupt', `${file}: corrupt or unreadable (${msg.split('\n')[0]})`, file);
+function asDataError(e: unknown, file: string): TdcError {
+  if (e instanceof TdcError && e.code) return e; // already a data error
+  if ((e as NodeJS.ErrnoException).code === 'ENOENT') return dataError('missing-file', `${file}: file not found`, file);
+  const msg = e instanceof TdcError ? e.problem : e instanceof Error ? e.message : String(e);
+  return dataError('corrupt', `${file}: corrupt or unreadable (${msg.split('\n')[0]})`, file);
 }
 
 /**
@@ -111,7 +112,7 @@ export function volumeSize(vol: NiftiVolume, file: string, channels?: number): [
   const ok = extra.every((d) => d === 1) || (channels !== undefined && extra.length === 1 && extra[0] === channels);
   if (!ok) {
     const expected = channels !== undefined && channels > 1 ? `a 3D volume or ${channels} channels as a 4th dimension` : 'a 3D volume';
-    throw new DataError('wrong-shape', `${file}: a ${vol.dims.length}D file (${vol.dims.join('×')}) where ${expected} is expected`, file);
+    throw dataError('wrong-shape', `${file}: a ${vol.dims.length}D file (${vol.dims.join('×')}) where ${expected} is expected`, file);
   }
   return [vol.dims[0]!, vol.dims[1] ?? 1, vol.dims[2] ?? 1];
 }
@@ -125,7 +126,7 @@ export function requireFinite(values: ArrayLike<number>, file: string, dims: rea
   for (let i = 0; i < values.length; i++) {
     if (Number.isFinite(values[i]!)) continue;
     const channel = n > 0 && i >= n ? ` of channel ${Math.floor(i / n)}` : '';
-    throw new DataError('corrupt', `${file}: value ${values[i]} at ${position(i % n, dims)}${channel}; intensities must be finite numbers`, file);
+    throw dataError('corrupt', `${file}: value ${values[i]} at ${position(i % n, dims)}${channel}; intensities must be finite numbers`, file);
   }
 }
 
@@ -147,7 +148,7 @@ export function mapValues(raw: ArrayLike<number>, map: Map<number, number>, file
     if (v !== lastV) {
       const c = map.get(v);
       if (c === undefined) {
-        throw new DataError(
+        throw dataError(
           'unknown-value',
           colours
             ? `${file}: colour ${rgbText(v)} at ${position(i, dims)} is not the colour of any class (known: ${[...map.keys()].sort((a, b) => a - b).map(rgbText).join(', ')})`
@@ -179,7 +180,7 @@ export function sceneIndex(task: TaskSpec, value: string, where: string, file: s
   const byName = task.scenes.indexOf(v);
   if (byName >= 0) return byName;
   if (/^\d+$/.test(v) && Number(v) < task.scenes.length) return Number(v);
-  throw new DataError('bad-scene-file', `${file}: ${where}: unknown scene '${v}' (scenes: ${task.scenes.join(', ')})`, file);
+  throw dataError('bad-scene-file', `${file}: ${where}: unknown scene '${v}' (scenes: ${task.scenes.join(', ')})`, file);
 }
 
 /** Whether a scene-file field names a scene of the task (by name or index). */
@@ -215,7 +216,7 @@ export async function isDir(p: string): Promise<boolean> {
 }
 
 export async function requireRoot(root: string): Promise<void> {
-  if (!(await isDir(root))) throw new DataError('missing-root', `${root}: dataset folder not found (data.root, relative to the spec file's folder)`, root);
+  if (!(await isDir(root))) throw dataError('missing-root', `${root}: dataset folder not found (data.root, relative to the spec file's folder)`, root);
 }
 
 /** The file name without its extension(s): `a.nii.gz` → `a`, `frame001.png` → `frame001`. */

@@ -11,7 +11,7 @@ import { Refuge18Reader } from './refuge18.js';
 import { Robot18Reader } from './robot18.js';
 import { splitSamples, type SplitName } from './splits.js';
 import { synthesize, type SynthResult } from './synth.js';
-import { DataError, type DatasetReader, type Sample, type SampleDescriptor } from './types.js';
+import { type DatasetReader, type Sample, type SampleDescriptor, dataError } from './types.js';
 
 /** The reader for a data spec's layout. */
 export function createReader(data: DataSpec, task: TaskSpec): DatasetReader {
@@ -57,7 +57,7 @@ export function noSamplesMessage(data: DataSpec, task: TaskSpec): string {
 export async function ensureDataset(data: DataSpec, task: TaskSpec): Promise<SynthResult | undefined> {
   if (!data.synthesize || existsSync(data.root)) return undefined;
   if (data.format === 'folders') {
-    throw new DataError('missing-root', `${data.root}: dataset folder not found (data.synthesize has no stand-in for the folders layout)`, data.root);
+    throw dataError('missing-root', `${data.root}: dataset folder not found (data.synthesize has no stand-in for the folders layout)`, data.root);
   }
   const crop = data.crop ?? task.size;
   const size = task.dims === 3 ? [48, 48, 16].map((d, i) => Math.max(d, crop[i] ?? 0)) : task.size;
@@ -95,21 +95,13 @@ export class Dataset {
     const reader = args.reader ?? createReader(args.data, args.task);
     const samples = await reader.list();
     if (samples.length === 0) {
-      throw new DataError('no-samples', noSamplesMessage(args.data, args.task), args.data.root);
+      throw dataError('no-samples', noSamplesMessage(args.data, args.task), args.data.root);
     }
     return new Dataset(args.data, args.task, reader, samples, splitSamples(samples, args.data.splits, args.seed));
   }
 
   load(d: SampleDescriptor): Promise<Sample> {
     return this.reader.load(d);
-  }
-
-  getConfig(): Record<string, unknown> {
-    return {
-      format: this.data.format,
-      root: this.data.root,
-      counts: { train: this.splits.train.length, val: this.splits.val.length, test: this.splits.test.length },
-    };
   }
 }
 

@@ -18,7 +18,7 @@ import { presence } from './arrays.js';
 import { zscoreBrainInto } from './brats18.js';
 import { finish2d, greyValues, isSceneValue, requireFinite, volumeSize, listDir, loadImage, loadNifti, mapValues, parseCsv, requireRoot, sceneIndex, splitHeader, stem, toChannels, valueMap } from './common.js';
 import { colorTable } from './robot18.js';
-import { DataError, type DatasetReader, type Sample, type SampleDescriptor } from './types.js';
+import { type DatasetReader, type Sample, type SampleDescriptor, dataError } from './types.js';
 
 const IMAGE_EXT = /\.(png|jpe?g|bmp|nii|nii\.gz)$/i;
 const MASK_EXTS = ['.png', '.bmp', '.nii.gz', '.nii'];
@@ -69,7 +69,7 @@ export class FoldersReader implements DatasetReader {
     try {
       text = await fs.readFile(file, 'utf8');
     } catch {
-      if (data.scenes.from === 'file') throw new DataError('bad-scene-file', `${file}: scene file not found`, file);
+      if (data.scenes.from === 'file') throw dataError('bad-scene-file', `${file}: scene file not found`, file);
       return new Map();
     }
     // The first row is data when it names an image, or a scene and numeric class columns; else it is a header,
@@ -80,7 +80,7 @@ export class FoldersReader implements DatasetReader {
     if (header) {
       classCols = header.slice(2).map((name) => {
         const k = task.classes.findIndex((c) => c.name === name);
-        if (k < 0) throw new DataError('bad-scene-file', `${file}: header column '${name}' is not a class of the spec (expected id,scene[,<class name>,…]; classes: ${task.classes.map((c) => c.name).join(', ')})`, file);
+        if (k < 0) throw dataError('bad-scene-file', `${file}: header column '${name}' is not a class of the spec (expected id,scene[,<class name>,…]; classes: ${task.classes.map((c) => c.name).join(', ')})`, file);
         return k;
       });
     }
@@ -111,7 +111,7 @@ export class FoldersReader implements DatasetReader {
     const { task } = this.args;
     const [img, lab] = await Promise.all([loadImage(d.files.image!), loadImage(d.files.mask!, `the mask of ${d.files.image}`)]);
     if (img.width !== lab.width || img.height !== lab.height) {
-      throw new DataError(
+      throw dataError(
         'size-mismatch',
         `${d.files.mask}: mask is ${lab.height}×${lab.width} but its image ${d.files.image} is ${img.height}×${img.width} (height×width)`,
         d.files.mask,
@@ -140,12 +140,12 @@ export class FoldersReader implements DatasetReader {
     const [X, Y, Z] = volumeSize(vol, d.files.image!, task.channels);
     const segSize = volumeSize(seg, d.files.mask!);
     if (segSize[0] !== X || segSize[1] !== Y || segSize[2] !== Z) {
-      throw new DataError('size-mismatch', `${d.files.mask}: mask is ${segSize.join('×')} but its image is ${X}×${Y}×${Z}`, d.files.mask);
+      throw dataError('size-mismatch', `${d.files.mask}: mask is ${segSize.join('×')} but its image is ${X}×${Y}×${Z}`, d.files.mask);
     }
     const n = X * Y * Z;
     const c = vol.dims[3] ?? 1;
     if (c !== task.channels) {
-      throw new DataError('size-mismatch', `${d.files.image}: has ${c} channel(s), the task expects ${task.channels}`, d.files.image);
+      throw dataError('size-mismatch', `${d.files.image}: has ${c} channel(s), the task expects ${task.channels}`, d.files.image);
     }
     const all = vol.scaled();
     requireFinite(all, d.files.image!, [Z, Y, X]);

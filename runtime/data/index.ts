@@ -1,5 +1,5 @@
 /** Public API of runtime/data: layout readers, splits, statistics, augmentation, batch streaming, scans, stand-ins. */
-export { DataError } from './types.js';
+export { dataError } from './types.js';
 export type { DataErrorKind, DatasetReader, Sample, SampleDescriptor } from './types.js';
 export { Dataset, openDataset, ensureDataset, createReader, datasetStats, formatStats, StatsAccumulator } from './dataset.js';
 export type { DatasetArgs, DatasetStats } from './dataset.js';

@@ -15,7 +15,8 @@ import { cropBox } from './arrays.js';
 import { Augmenter } from './augment.js';
 import type { Dataset } from './dataset.js';
 import type { SplitName } from './splits.js';
-import { DataError, type Sample, type SampleDescriptor } from './types.js';
+import { type Sample, type SampleDescriptor, dataError } from './types.js';
+import { TdcError } from '../errors.js';
 
 /** One training/evaluation batch. The caller disposes the tensors. */
 export interface Batch {
@@ -172,11 +173,11 @@ export class BatchSource implements BatchStream {
     this.seed = args.seed >>> 0;
     this.batchSize = args.batchSize ?? this.data.batchSize;
     if (this.items.length === 0) {
-      throw new DataError('no-samples', `the ${args.split} split of ${this.data.root} is empty (check data.splits)`, this.data.root);
+      throw dataError('no-samples', `the ${args.split} split of ${this.data.root} is empty (check data.splits)`, this.data.root);
     }
     if (this.mode === 'train' && this.items.length < this.batchSize) {
       // Full batches are assembled across the epoch boundary only through repetition; say so instead.
-      throw new DataError('no-samples', `the ${args.split} split has ${this.items.length} samples, fewer than batch_size ${this.batchSize}`, this.data.root);
+      throw dataError('no-samples', `the ${args.split} split has ${this.items.length} samples, fewer than batch_size ${this.batchSize}`, this.data.root);
     }
     this.augmenter = new Augmenter({ spec: this.data.augment, dims: this.task.dims });
     const size = cropSize(this.task, this.data);
@@ -276,7 +277,7 @@ export class BatchSource implements BatchStream {
       if (this.mode === 'train') s = this.augmenter.apply(s, rng).sample;
       if (out.shape.length && out.shape.join() !== s.shape.join()) {
         const dims = s.shape.length === 4 ? 3 : 2;
-        throw new DataError('size-mismatch', `${s.id}: size ${sizeText(s.shape, { dims, channels: true })} differs from ${sizeText(out.shape, { dims, channels: true })} in the same batch (${sizeAxes({ dims, channels: true })}; set data.crop or use batch size 1)`);
+        throw dataError('size-mismatch', `${s.id}: size ${sizeText(s.shape, { dims, channels: true })} differs from ${sizeText(out.shape, { dims, channels: true })} in the same batch (${sizeAxes({ dims, channels: true })}; set data.crop or use batch size 1)`);
       }
       out.shape = s.shape;
       out.images.push(s.image);
@@ -296,14 +297,14 @@ export class BatchSource implements BatchStream {
       try {
         return await this.load(d);
       } catch (e) {
-        if (!(e instanceof DataError) || this.data.onCorrupt === 'stop') throw e;
+        if (!(e instanceof TdcError && e.code) || this.data.onCorrupt === 'stop') throw e;
         if (!this.bad.has(d.id)) {
           this.bad.add(d.id);
           this.warn(`skipping ${e.file ?? d.id}: ${e.message.replace(`${e.file}: `, '')}`);
         }
       }
     }
-    throw new DataError('no-samples', `every sample of the ${this.split} split failed to load`);
+    throw dataError('no-samples', `every sample of the ${this.split} split failed to load`);
   }
 
   private load(d: SampleDescriptor): Promise<Sample> {
@@ -359,10 +360,6 @@ export class BatchSource implements BatchStream {
   /** Cache occupancy and decode count, for the memory benchmark and tests. */
   cacheInfo(): { size: number; capacity: number; decodes: number } {
     return { size: this.cache.size, capacity: this.cache.capacity, decodes: this.decodes };
-  }
-
-  getConfig(): Record<string, unknown> {
-    return { split: this.split, mode: this.mode, seed: this.seed, batchSize: this.batchSize, crop: this.crop, imageScale: this.imageScale, cache: { ...this.data.cache } };
   }
 }
 

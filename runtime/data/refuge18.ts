@@ -13,7 +13,7 @@
 import * as path from 'node:path';
 import type { DataSpec, TaskSpec } from '../../spec/types.js';
 import { finish2d, folderScene, greyValues, isDir, listDir, loadImage, mapValues, requireRoot, stem, toChannels, valueMap } from './common.js';
-import { DataError, type DatasetReader, type Sample, type SampleDescriptor } from './types.js';
+import { type DatasetReader, type Sample, type SampleDescriptor, dataError } from './types.js';
 
 export const REFUGE_DEFAULT_VALUES = [255, 128, 0];
 export const REFUGE_FOLDERS = ['Glaucoma', 'Non-Glaucoma'];
@@ -65,7 +65,7 @@ export class Refuge18Reader implements DatasetReader {
     const { task, data } = this.args;
     const [img, lab] = await Promise.all([loadImage(d.files.image!), loadImage(d.files.mask!, `the mask of ${d.files.image}`)]);
     if (img.width !== lab.width || img.height !== lab.height) {
-      throw new DataError(
+      throw dataError(
         'size-mismatch',
         `${d.files.mask}: mask is ${lab.height}×${lab.width} but its image ${d.files.image} is ${img.height}×${img.width} (height×width)`,
         d.files.mask,

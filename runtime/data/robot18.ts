@@ -14,7 +14,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { DataSpec, TaskSpec } from '../../spec/types.js';
 import { finish2d, isDir, listDir, loadImage, parseCsv, requireRoot, sceneIndex, splitHeader, toChannels } from './common.js';
-import { DataError, type DatasetReader, type Sample, type SampleDescriptor } from './types.js';
+import { type DatasetReader, type Sample, type SampleDescriptor , dataError } from './types.js';
 
 /** One entry of an EndoVis `labels.json`. */
 export interface EndoVisLabel {
@@ -38,16 +38,16 @@ export async function colorTable(task: TaskSpec, labelsFile?: string): Promise<M
       entries = JSON.parse(await fs.readFile(labelsFile, 'utf8')) as EndoVisLabel[];
       if (!Array.isArray(entries)) throw new Error('expected an array of {name, color, classid}');
     } catch (e) {
-      throw new DataError('bad-labels-file', `${labelsFile}: cannot read the label table (${(e as Error).message})`, labelsFile);
+      throw dataError('bad-labels-file', `${labelsFile}: cannot read the label table (${(e as Error).message})`, labelsFile);
     }
     for (const e of entries) {
       if (!Array.isArray(e.color) || e.color.length !== 3) {
-        throw new DataError('bad-labels-file', `${labelsFile}: entry '${e.name}' has no [r, g, b] color`, labelsFile);
+        throw dataError('bad-labels-file', `${labelsFile}: entry '${e.name}' has no [r, g, b] color`, labelsFile);
       }
       let cls = task.classes.findIndex((c) => c.values?.includes(e.classid));
       if (cls < 0) cls = task.classes.findIndex((c) => c.name === e.name);
       if (cls < 0) {
-        throw new DataError('bad-labels-file', `${labelsFile}: class '${e.name}' (id ${e.classid}) is not a class of the spec`, labelsFile);
+        throw dataError('bad-labels-file', `${labelsFile}: class '${e.name}' (id ${e.classid}) is not a class of the spec`, labelsFile);
       }
       table.set(rgbKey(e.color[0], e.color[1], e.color[2]), cls);
     }
@@ -80,7 +80,7 @@ export async function readSceneFile(file: string, task: TaskSpec): Promise<Scene
   try {
     text = await fs.readFile(file, 'utf8');
   } catch {
-    throw new DataError('bad-scene-file', `${file}: scene file not found`, file);
+    throw dataError('bad-scene-file', `${file}: scene file not found`, file);
   }
   type Row = { seq: string | number; frame?: string | number; start?: string | number; end?: string | number; scene: string | number };
   let rows: Row[];
@@ -89,7 +89,7 @@ export async function readSceneFile(file: string, task: TaskSpec): Promise<Scene
       rows = JSON.parse(text) as Row[];
       if (!Array.isArray(rows)) throw new Error('expected an array');
     } catch (e) {
-      throw new DataError('bad-scene-file', `${file}: invalid JSON scene file (${(e as Error).message})`, file);
+      throw dataError('bad-scene-file', `${file}: invalid JSON scene file (${(e as Error).message})`, file);
     }
   } else {
     // A data row has a frame number (or a start and an end); a first row without is a header, however named.
@@ -97,7 +97,7 @@ export async function readSceneFile(file: string, task: TaskSpec): Promise<Scene
     rows = table.map((r, i) => {
       if (r.length === 3) return { seq: r[0]!, frame: r[1]!, scene: r[2]! };
       if (r.length === 4) return { seq: r[0]!, start: r[1]!, end: r[2]!, scene: r[3]! };
-      throw new DataError('bad-scene-file', `${file}: row ${i + 1} has ${r.length} fields; expected seq,frame,scene or seq,start,end,scene`, file);
+      throw dataError('bad-scene-file', `${file}: row ${i + 1} has ${r.length} fields; expected seq,frame,scene or seq,start,end,scene`, file);
     });
   }
   const frames = new Map<string, number>();
@@ -107,13 +107,13 @@ export async function readSceneFile(file: string, task: TaskSpec): Promise<Scene
     const scene = sceneIndex(task, String(r.scene), where, file);
     if (r.frame !== undefined) {
       const f = frameNumber(r.frame);
-      if (Number.isNaN(f)) throw new DataError('bad-scene-file', `${file}: ${where}: bad frame '${r.frame}'`, file);
+      if (Number.isNaN(f)) throw dataError('bad-scene-file', `${file}: ${where}: bad frame '${r.frame}'`, file);
       frames.set(`${seqName(r.seq)}#${f}`, scene);
     } else {
       const start = frameNumber(r.start ?? '');
       const end = frameNumber(r.end ?? '');
       if (Number.isNaN(start) || Number.isNaN(end)) {
-        throw new DataError('bad-scene-file', `${file}: ${where}: needs frame, or start and end`, file);
+        throw dataError('bad-scene-file', `${file}: ${where}: needs frame, or start and end`, file);
       }
       ranges.push({ seq: seqName(r.seq), start, end, scene });
     }
@@ -168,7 +168,7 @@ export class Robot18Reader implements DatasetReader {
     const table = await this.table;
     const [img, lab] = await Promise.all([loadImage(d.files.image!), loadImage(d.files.mask!, `the mask of ${d.files.image}`)]);
     if (img.width !== lab.width || img.height !== lab.height) {
-      throw new DataError(
+      throw dataError(
         'size-mismatch',
         `${d.files.mask}: label is ${lab.height}×${lab.width} but its frame ${d.files.image} is ${img.height}×${img.width} (height×width)`,
         d.files.mask,
@@ -184,7 +184,7 @@ export class Robot18Reader implements DatasetReader {
       const b = lab.channels >= 3 ? lab.data[s + 2]! : r;
       const cls = table.get(rgbKey(r, g, b));
       if (cls === undefined) {
-        throw new DataError(
+        throw dataError(
           'unknown-value',
           `${d.files.mask}: colour (${r}, ${g}, ${b}) at pixel (${p % w}, ${Math.floor(p / w)}) is not in the class colour table`,
           d.files.mask,

@@ -3,27 +3,14 @@
  * missing pairs, size mismatches, unknown label values/colours, corrupt files, scene and split problems — each
  * as a TDC06xx diagnostic naming the file, plus counts per split, class and scene.
  */
-import type { Code, Diagnostic } from '../../compiler/diagnostics.js';
+import type { Diagnostic } from '../../spec/diagnostics.js';
 import type { DataSpec, TaskSpec } from '../../spec/types.js';
 import { createReader, noSamplesMessage, StatsAccumulator, type DatasetStats } from './dataset.js';
 import { splitSamples, type SplitName } from './splits.js';
 import { promises as fs } from 'node:fs';
-import { FormatError, probeFile } from '../io/index.js';
-import { DataError, type DataErrorKind, type DatasetReader, type SampleDescriptor } from './types.js';
-
-const CODE_OF: Record<DataErrorKind, Code> = {
-  'missing-root': 'TDC0601',
-  'no-samples': 'TDC0602',
-  'missing-file': 'TDC0603',
-  'missing-pair': 'TDC0603',
-  'size-mismatch': 'TDC0604',
-  'unknown-value': 'TDC0605',
-  corrupt: 'TDC0606',
-  'bad-scene-file': 'TDC0607',
-  'bad-labels-file': 'TDC0607',
-  'unknown-split': 'TDC0609',
-  'wrong-shape': 'TDC0611',
-};
+import { probeFile } from '../io/index.js';
+import { type DatasetReader, type SampleDescriptor, dataError } from './types.js';
+import { TdcError } from '../errors.js';
 
 export interface ScanReport {
   format: DataSpec['format'];
@@ -53,9 +40,9 @@ export interface ScanOptions {
   limit?: number;
 }
 
-/** Problem (as a DataError or anything else) → diagnostic. */
+/** Problem (a TdcError with its TDC06xx code, or anything else) → diagnostic. */
 export function toDiagnostic(e: unknown): Diagnostic {
-  if (e instanceof DataError) return { code: CODE_OF[e.kind], severity: 'error', message: e.message };
+  if (e instanceof TdcError && e.code) return { code: e.code, severity: 'error', message: e.message };
   return { code: 'TDC0606', severity: 'error', message: e instanceof Error ? e.message.split('\n')[0]! : String(e) };
 }
 
@@ -64,22 +51,22 @@ export function toDiagnostic(e: unknown): Diagnostic {
  * its mask have one size, the volumes of a subject share their x×y×z, and a volume has the dimensions its role
  * needs (3D; a `folders` image may carry the task's channels as a 4th dimension). Returns the problems found.
  */
-export async function checkSampleFiles(d: SampleDescriptor, task: TaskSpec): Promise<DataError[]> {
-  const problems: DataError[] = [];
+export async function checkSampleFiles(d: SampleDescriptor, task: TaskSpec): Promise<TdcError[]> {
+  const problems: TdcError[] = [];
   const probes: { role: string; file: string; dims: number[] }[] = [];
   for (const [role, file] of Object.entries(d.files)) {
     try {
       await fs.access(file);
     } catch {
       const what = role === 'image' ? undefined : d.files.image ? `the ${role} of ${d.files.image}` : `the ${role} volume of ${d.id}`;
-      problems.push(new DataError('missing-file', `${file}: file not found${what ? ` (expected there: ${what})` : ''}`, file));
+      problems.push(dataError('missing-file', `${file}: file not found${what ? ` (expected there: ${what})` : ''}`, file));
       continue;
     }
     try {
       probes.push({ role, file, dims: (await probeFile(file)).dims });
     } catch (e) {
-      const msg = e instanceof FormatError ? e.problem : e instanceof Error ? e.message : String(e);
-      problems.push(new DataError('corrupt', `${file}: corrupt or unreadable (${msg})`, file));
+      const msg = e instanceof TdcError ? e.problem : e instanceof Error ? e.message : String(e);
+      problems.push(dataError('corrupt', `${file}: corrupt or unreadable (${msg})`, file));
     }
   }
   if (problems.length > 0 || probes.length === 0) return problems;
@@ -89,7 +76,7 @@ export async function checkSampleFiles(d: SampleDescriptor, task: TaskSpec): Pro
     const channelsOk = p.role === 'image' && task.dims === 3 && p.dims.length === 4 && p.dims[3] === task.channels;
     if (extra.length > 0 && !channelsOk) {
       const expected = p.role === 'image' && task.dims === 3 ? `a 3D volume (or ${task.channels} channel${task.channels > 1 ? 's' : ''} as a 4th dimension)` : `a ${n}D ${n === 2 ? 'image' : 'volume'}`;
-      problems.push(new DataError('wrong-shape', `${p.file}: a ${p.dims.length}D file (${p.dims.join('×')}) where ${expected} is expected`, p.file));
+      problems.push(dataError('wrong-shape', `${p.file}: a ${p.dims.length}D file (${p.dims.join('×')}) where ${expected} is expected`, p.file));
     }
   }
   const ref = probes.find((p) => p.role === 'mask' || p.role === 'seg') ?? probes[0]!;
@@ -97,7 +84,7 @@ export async function checkSampleFiles(d: SampleDescriptor, task: TaskSpec): Pro
   const size = (p: { dims: number[] }) => (n === 2 ? [p.dims[1] ?? 1, p.dims[0]!] : [0, 1, 2].map((a) => p.dims[a] ?? 1));
   for (const p of probes) {
     if (p === ref || size(p).every((v, a) => v === size(ref)[a])) continue;
-    problems.push(new DataError('size-mismatch', `${p.file}: is ${size(p).join('×')} but ${ref.file} is ${size(ref).join('×')} (${n === 2 ? 'height×width' : 'x×y×z'})`, p.file));
+    problems.push(dataError('size-mismatch', `${p.file}: is ${size(p).join('×')} but ${ref.file} is ${size(ref).join('×')} (${n === 2 ? 'height×width' : 'x×y×z'})`, p.file));
   }
   return problems;
 }

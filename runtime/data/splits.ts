@@ -4,7 +4,7 @@
  */
 import type { DataSpec } from '../../spec/types.js';
 import { Rng } from '../rng.js';
-import { DataError, type SampleDescriptor } from './types.js';
+import { type SampleDescriptor, dataError } from './types.js';
 
 export type SplitName = 'train' | 'val' | 'test';
 
@@ -25,7 +25,7 @@ export function splitSamples(
   for (const name of ['train', 'val', 'test'] as const) {
     for (const g of splits[name] ?? []) {
       if (!known.has(g)) {
-        throw new DataError(
+        throw dataError(
           'unknown-split',
           `splits.${name} names '${g}', which is not in the dataset (groups: ${preview(groups)})`,
         );

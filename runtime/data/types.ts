@@ -7,7 +7,9 @@
  * raw voxel order already is [Z, Y, X]). `spacing` lists the physical size of one pixel/voxel in the same axis
  * order as `shape` (3D: millimetres from the NIfTI header; 2D: in source pixels, [1, 1] unless resized).
  */
+import type { Code } from '../../spec/diagnostics.js';
 import type { DataFormat } from '../../spec/types.js';
+import { TdcError } from '../errors.js';
 
 /** One sample as a reader lists it: enough to load it later and to assign it to a split. */
 export interface SampleDescriptor {
@@ -50,8 +52,8 @@ export interface DatasetReader {
 }
 
 /**
- * A problem with the data (not with tdc): a missing pair, an unknown colour, a corrupt file. `file` names the
- * file at fault so the CLI can print one line; `kind` lets `scanDataset` map it to a TDC06xx code.
+ * A problem with the data (not with tdc): a missing pair, an unknown colour, a corrupt file. Each kind has its
+ * TDC06xx diagnostic code, which `scanDataset` reports and the CLI prints.
  */
 export type DataErrorKind =
   | 'missing-root'
@@ -66,14 +68,22 @@ export type DataErrorKind =
   | 'unknown-split'
   | 'no-samples';
 
-export class DataError extends Error {
-  constructor(
-    readonly kind: DataErrorKind,
-    message: string,
-    /** The file at fault, when there is one. */
-    readonly file?: string,
-  ) {
-    super(message);
-    this.name = 'DataError';
-  }
+const CODE_OF: Record<DataErrorKind, Code> = {
+  'missing-root': 'TDC0601',
+  'no-samples': 'TDC0602',
+  'missing-file': 'TDC0603',
+  'missing-pair': 'TDC0603',
+  'size-mismatch': 'TDC0604',
+  'unknown-value': 'TDC0605',
+  corrupt: 'TDC0606',
+  'bad-scene-file': 'TDC0607',
+  'bad-labels-file': 'TDC0607',
+  'unknown-split': 'TDC0609',
+  'wrong-shape': 'TDC0611',
+};
+
+/** A data problem as a TdcError with its TDC06xx code; `file` names the file at fault, when there is one. */
+export function dataError(kind: DataErrorKind, message: string, file?: string): TdcError {
+  return new TdcError(message, { code: CODE_OF[kind], ...(file !== undefined ? { file } : {}) });
 }
+

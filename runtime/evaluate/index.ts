@@ -11,5 +11,5 @@ export { MaskScorer, maskScorer, cell, formatTable, jsonNumber } from './scores.
 export type { ClassScore, MaskScorerArgs, MaskScores, RegionSummary } from './scores.js';
 export { evaluateVolumes } from './volumes.js';
 export type { EvaluateVolumesOptions, VolumeEvaluation } from './volumes.js';
-export { MaskFileError, distinctValues, isMaskFile, pairKey, pairMaskFiles, readMaskFile, toClassIds } from './mask-files.js';
+export { distinctValues, isMaskFile, pairKey, pairMaskFiles, readMaskFile, toClassIds } from './mask-files.js';
 export type { MaskFile, MaskPair } from './mask-files.js';

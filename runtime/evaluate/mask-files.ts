@@ -6,17 +6,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { greyValues, loadImage, loadNifti } from '../data/common.js';
-
-/** A problem with a mask file or a pairing, in one line. */
-export class MaskFileError extends Error {
-  constructor(
-    message: string,
-    readonly file?: string,
-  ) {
-    super(message);
-    this.name = 'MaskFileError';
-  }
-}
+import { TdcError } from '../errors.js';
 
 export interface MaskFile {
   file: string;
@@ -44,18 +34,18 @@ export async function readMaskFile(file: string): Promise<MaskFile> {
   if (NIFTI.test(file)) {
     const v = await loadNifti(file);
     const [X, Y, Z] = [v.dims[0]!, v.dims[1] ?? 1, v.dims[2] ?? 1];
-    if (v.dims.slice(3).some((d) => d > 1)) throw new MaskFileError(`${file}: a ${v.dims.length}-D volume; a 3D label map expected`, file);
+    if (v.dims.slice(3).some((d) => d > 1)) throw new TdcError(`${file}: a ${v.dims.length}-D volume; a 3D label map expected`, { file: file });
     const n = X * Y * Z;
     const s = v.scaled();
     const values = new Int32Array(n);
     for (let i = 0; i < n; i++) {
       const x = s[i]!;
-      if (!Number.isInteger(x)) throw new MaskFileError(`${file}: value ${x} at voxel ${i} is not an integer label`, file);
+      if (!Number.isInteger(x)) throw new TdcError(`${file}: value ${x} at voxel ${i} is not an integer label`, { file: file });
       values[i] = x;
     }
     return { file, values, shape: Z > 1 ? [Z, Y, X] : [Y, X], spacing: Z > 1 ? [v.spacing[2], v.spacing[1], v.spacing[0]] : [v.spacing[1], v.spacing[0]] };
   }
-  if (!IMAGE.test(file)) throw new MaskFileError(`${file}: not a mask file (PNG, BMP, JPEG or NIfTI)`, file);
+  if (!IMAGE.test(file)) throw new TdcError(`${file}: not a mask file (PNG, BMP, JPEG or NIfTI)`, { file: file });
   const img = await loadImage(file);
   if (img.channels >= 3 && !img.indices) {
     // Grey values saved as RGB (r = g = b everywhere) are still grey values; real colours are not labels.
@@ -63,7 +53,7 @@ export async function readMaskFile(file: string): Promise<MaskFile> {
     const c = img.channels;
     for (let p = 0; p < img.width * img.height; p++) {
       if (d[p * c] !== d[p * c + 1] || d[p * c] !== d[p * c + 2]) {
-        throw new MaskFileError(`${file}: an RGB image with colour (${d[p * c]}, ${d[p * c + 1]}, ${d[p * c + 2]}); a mask must hold class ids (an indexed or grey image)`, file);
+        throw new TdcError(`${file}: an RGB image with colour (${d[p * c]}, ${d[p * c + 1]}, ${d[p * c + 2]}); a mask must hold class ids (an indexed or grey image)`, { file: file });
       }
     }
   }
@@ -89,29 +79,29 @@ export interface MaskPair {
 export async function pairMaskFiles(gt: string, pred: string): Promise<MaskPair[]> {
   const kind = async (p: string, role: string) => {
     const st = await fs.stat(p).catch(() => undefined);
-    if (!st) throw new MaskFileError(`${p}: no such file or folder (--${role})`, p);
+    if (!st) throw new TdcError(`${p}: no such file or folder (--${role})`, { file: p });
     return st.isDirectory() ? 'dir' : 'file';
   };
   const [kg, kp] = [await kind(gt, 'gt'), await kind(pred, 'pred')];
-  if (kg !== kp) throw new MaskFileError(`--gt ${gt} is a ${kg === 'dir' ? 'folder' : 'file'} but --pred ${pred} is a ${kp === 'dir' ? 'folder' : 'file'}; give two files or two folders`);
+  if (kg !== kp) throw new TdcError(`--gt ${gt} is a ${kg === 'dir' ? 'folder' : 'file'} but --pred ${pred} is a ${kp === 'dir' ? 'folder' : 'file'}; give two files or two folders`);
   if (kg === 'file') return [{ key: pairKey(gt), gt, pred }];
   const list = async (dir: string) => {
     const m = new Map<string, string>();
     for (const name of (await fs.readdir(dir)).sort()) {
       if (!isMaskFile(name)) continue;
       const key = pairKey(name);
-      if (m.has(key)) throw new MaskFileError(`${dir}: ${m.get(key)} and ${name} both pair as '${key}'`, path.join(dir, name));
+      if (m.has(key)) throw new TdcError(`${dir}: ${m.get(key)} and ${name} both pair as '${key}'`, { file: path.join(dir, name) });
       m.set(key, name);
     }
     return m;
   };
   const [g, p] = [await list(gt), await list(pred)];
-  if (g.size === 0) throw new MaskFileError(`${gt}: no mask files (PNG, BMP, JPEG or NIfTI)`, gt);
+  if (g.size === 0) throw new TdcError(`${gt}: no mask files (PNG, BMP, JPEG or NIfTI)`, { file: gt });
   for (const [key, name] of g) {
-    if (!p.has(key)) throw new MaskFileError(`${path.join(gt, name)}: no prediction for it in ${pred} (missing pair '${key}')`, path.join(gt, name));
+    if (!p.has(key)) throw new TdcError(`${path.join(gt, name)}: no prediction for it in ${pred} (missing pair '${key}')`, { file: path.join(gt, name) });
   }
   for (const [key, name] of p) {
-    if (!g.has(key)) throw new MaskFileError(`${path.join(pred, name)}: no ground truth for it in ${gt} (missing pair '${key}')`, path.join(pred, name));
+    if (!g.has(key)) throw new TdcError(`${path.join(pred, name)}: no ground truth for it in ${gt} (missing pair '${key}')`, { file: path.join(pred, name) });
   }
   return [...g.keys()].map((key) => ({ key, gt: path.join(gt, g.get(key)!), pred: path.join(pred, p.get(key)!) }));
 }
@@ -123,7 +113,7 @@ export function toClassIds(mask: MaskFile, labels: readonly number[]): Int32Arra
   for (let i = 0; i < out.length; i++) {
     const c = map.get(mask.values[i]!);
     if (c === undefined) {
-      throw new MaskFileError(`${mask.file}: value ${mask.values[i]} is not one of the labels ${labels.join(', ')}`, mask.file);
+      throw new TdcError(`${mask.file}: value ${mask.values[i]} is not one of the labels ${labels.join(', ')}`, { file: mask.file });
     }
     out[i] = c;
   }

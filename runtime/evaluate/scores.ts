@@ -139,10 +139,6 @@ export class MaskScorer {
     if (v.length === 0) return oneSided > 0 ? Infinity : NaN;
     return v.reduce((a, b) => a + b, 0) / v.length;
   }
-
-  getConfig(): Record<string, unknown> {
-    return { classes: [...this.args.classes], regions: this.args.regions ?? {}, distances: this.args.distances !== false };
-  }
 }
 
 export function maskScorer(args: MaskScorerArgs): MaskScorer {

@@ -5,14 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-
-/** A one-line, user-facing reason why a model cannot be exported (a layer with no standard equivalent). */
-export class ExportError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ExportError';
-  }
-}
+import { TdcError } from '../errors.js';
 
 /**
  * The tfjs-layers classes a plain `tf.loadLayersModel` deserializes. Layers of these classes are copied as they
@@ -55,7 +48,7 @@ export interface ExportResult {
  * layers only, for inference: tdc's AtrousConv becomes Conv2D/Conv3D with `dilationRate`, BatchNorm becomes
  * BatchNormalization (3D: inside TimeDistributed, as tfjs' own refuses rank-5 input), GlobalAvgPool becomes
  * GlobalAveragePooling2D (3D: AveragePooling3D over the whole volume) + Reshape, UpsampleTo becomes UpSampling2D
- * (3D: inside TimeDistributed) or, from a 1-pixel map, Reshape + RepeatVector + Reshape. Throws ExportError when a
+ * (3D: inside TimeDistributed) or, from a 1-pixel map, Reshape + RepeatVector + Reshape. Throws TdcError when a
  * layer has no exact standard equivalent.
  */
 export function toStandardModel(model: tf.LayersModel): tf.LayersModel {
@@ -72,7 +65,7 @@ export function toStandardModel(model: tf.LayersModel): tf.LayersModel {
   for (const layer of model.layers) {
     const cls = layer.getClassName();
     if (layer.inboundNodes.length !== 1) {
-      throw new ExportError(`layer '${layer.name}' is used ${layer.inboundNodes.length} times; tdc export supports single-use layers only`);
+      throw new TdcError(`layer '${layer.name}' is used ${layer.inboundNodes.length} times; tdc export supports single-use layers only`);
     }
     const node = layer.inboundNodes[0]!;
     if (cls === 'InputLayer') {
@@ -83,7 +76,7 @@ export function toStandardModel(model: tf.LayersModel): tf.LayersModel {
     const inputs = node.inboundLayers.map((src, i) => {
       const outs = produced.get(src.name);
       const t = outs?.[node.tensorIndices[i]!];
-      if (!t || node.nodeIndices[i] !== 0) throw new ExportError(`layer '${layer.name}': cannot follow its input from '${src.name}'`);
+      if (!t || node.nodeIndices[i] !== 0) throw new TdcError(`layer '${layer.name}': cannot follow its input from '${src.name}'`);
       return t;
     });
     const input = inputs.length === 1 ? inputs[0]! : inputs;
@@ -98,7 +91,7 @@ export function toStandardModel(model: tf.LayersModel): tf.LayersModel {
       out = apply(copy, input);
       copies.push([layer, copy]);
     } else {
-      throw new ExportError(`layer '${layer.name}' is a ${cls}, which plain tfjs cannot load and tdc export cannot translate`);
+      throw new TdcError(`layer '${layer.name}' is a ${cls}, which plain tfjs cannot load and tdc export cannot translate`);
     }
     produced.set(layer.name, [out]);
   }
@@ -133,7 +126,7 @@ function translate(
       // With 'same' padding, a rate at least the map's length puts every off-centre tap on that axis in the zero
       // padding, and so does the rate equal to that length: the capped conv computes the same, while tfjs would
       // pad by (k−1)·rate/2 per side (a warned dilation of 1e8 padded by 1e8 and ran out of memory).
-      const rates = (cfg.rates as number[]).map((r, a) => {
+      const dilation = (cfg.dilation as number[]).map((r, a) => {
         const n = spatial[a];
         return padding === 'same' && typeof n === 'number' ? Math.min(r, Math.max(1, n)) : r;
       });
@@ -142,7 +135,7 @@ function translate(
         trainable,
         filters: cfg.filters as number,
         kernelSize,
-        dilationRate: rates as [number, number],
+        dilationRate: dilation as [number, number],
         padding,
         useBias: cfg.useBias as boolean,
         activation: cfg.activation as 'linear' | 'relu',
@@ -159,7 +152,7 @@ function translate(
         copies.push([layer, bn]);
         return apply(bn, x);
       }
-      if (x.rank !== 5) throw new ExportError(`layer '${name}': batch norm of a rank-${x.rank} map cannot be exported`);
+      if (x.rank !== 5) throw new TdcError(`layer '${name}': batch norm of a rank-${x.rank} map cannot be exported`);
       // Inference batch norm is per-channel affine, so folding z into the batch (TimeDistributed) changes nothing.
       const bn = tf.layers.batchNormalization({ ...bnArgs, name: fresh(`${name}_2d`) });
       copies.push([layer, bn]);
@@ -171,25 +164,25 @@ function translate(
       if (x.rank === 4) {
         y = apply(tf.layers.globalAveragePooling2d({ name }), x);
       } else if (x.rank === 5) {
-        if (spatial.some((s) => s == null)) throw new ExportError(`layer '${name}': 3D global pooling needs a known input size`);
+        if (spatial.some((s) => s == null)) throw new TdcError(`layer '${name}': 3D global pooling needs a known input size`);
         const pool = spatial as [number, number, number];
         // tfjs has no GlobalAveragePooling3D; one average-pooling window over the whole volume is the same mean.
         y = apply(tf.layers.averagePooling3d({ name, poolSize: pool, strides: pool, padding: 'valid' }), x);
         if (!keep) y = apply(tf.layers.reshape({ name: fresh(`${name}_flat`), targetShape: [channels] }), y);
         return y;
       } else {
-        throw new ExportError(`layer '${name}': global pooling of a rank-${x.rank} map cannot be exported`);
+        throw new TdcError(`layer '${name}': global pooling of a rank-${x.rank} map cannot be exported`);
       }
       return keep ? apply(tf.layers.reshape({ name: fresh(`${name}_keepdims`), targetShape: [1, 1, channels] }), y) : y;
     }
     case 'UpsampleTo':
       return translateUpsample(layer, cfg, x, fresh);
     default:
-      throw new ExportError(`layer '${name}' (${layer.getClassName()}) cannot be exported`);
+      throw new TdcError(`layer '${name}' (${layer.getClassName()}) cannot be exported`);
   }
 }
 
-/** UpsampleTo → the standard layers that compute exactly the same resize, or an ExportError saying why none do. */
+/** UpsampleTo → the standard layers that compute exactly the same resize, or an TdcError saying why none do. */
 function translateUpsample(
   layer: tf.layers.Layer,
   cfg: Record<string, unknown>,
@@ -202,7 +195,7 @@ function translateUpsample(
   const apply = (l: tf.layers.Layer, t: tf.SymbolicTensor) => l.apply(t) as tf.SymbolicTensor;
   const spatial = x.shape.slice(1, -1) as (number | null)[];
   const channels = x.shape[x.shape.length - 1] as number;
-  if (spatial.some((s) => s == null)) throw new ExportError(`layer '${name}': resizing needs a known input size`);
+  if (spatial.some((s) => s == null)) throw new TdcError(`layer '${name}': resizing needs a known input size`);
   const from = spatial as number[];
   if (from.every((s) => s === 1)) {
     // From one pixel every mode is a broadcast: repeat the channel vector over all output positions.
@@ -212,11 +205,11 @@ function translateUpsample(
     return apply(tf.layers.reshape({ name, targetShape: [...size, channels] }), y);
   }
   if (cfg.alignCorners === true && mode !== 'nearest') {
-    throw new ExportError(`layer '${name}' resizes with align-corners, which tfjs UpSampling2D does not do`);
+    throw new TdcError(`layer '${name}' resizes with align-corners, which tfjs UpSampling2D does not do`);
   }
   const factors = size.map((s, i) => s / from[i]!);
   if (factors.some((f) => !Number.isInteger(f))) {
-    throw new ExportError(
+    throw new TdcError(
       `layer '${name}' resizes [${from}] to [${size}], not by an integer factor; tfjs UpSampling2D cannot express it (choose a size divisible by the encoder stride)`,
     );
   }
@@ -226,7 +219,7 @@ function translateUpsample(
     return apply(tf.layers.upSampling2d({ name, size: factors, interpolation }), x);
   }
   if (factors[0] !== 1) {
-    throw new ExportError(
+    throw new TdcError(
       `layer '${name}' resizes along z ([${from}] → [${size}]); standard tfjs has no 3D up-sampling layer, so this model cannot be exported`,
     );
   }
@@ -248,7 +241,7 @@ export async function tfjsArtifacts(
     }),
   );
   if (!artifacts?.modelTopology || !artifacts.weightSpecs || artifacts.weightData === undefined) {
-    throw new ExportError('tfjs returned no model topology or weights');
+    throw new TdcError('tfjs returned no model topology or weights');
   }
   const weightData = new Uint8Array(tf.io.CompositeArrayBuffer.join(artifacts.weightData));
   const modelJson: tf.io.ModelJSON = {
@@ -293,7 +286,7 @@ export async function exportTfjs(model: tf.LayersModel, args: ExportTfjsArgs): P
     const { modelJson, weightData } = await tfjsArtifacts(standard, weightsFile);
     const classes = layerClassesOf(modelJson);
     const foreign = classes.filter((c) => !STANDARD_LAYER_CLASSES.has(c));
-    if (foreign.length > 0) throw new ExportError(`the exported model still names non-standard layers: ${foreign.join(', ')}`);
+    if (foreign.length > 0) throw new TdcError(`the exported model still names non-standard layers: ${foreign.join(', ')}`);
     await mkdir(args.outDir, { recursive: true });
     const jsonFile = join(args.outDir, 'model.json');
     const binFile = join(args.outDir, weightsFile);

@@ -1,31 +1,21 @@
-/** The one error type the file readers and writers throw for a bad or unsupported file. */
+/** The error the file readers and writers throw for a bad or unsupported file. */
+import { TdcError } from '../errors.js';
 
 /**
- * A file that cannot be read as the format it claims to be (bad magic, truncated data, broken gzip, …).
- * The message is always one line, `<file>: <what is wrong>`, so the CLI can print it as is.
+ * A file that cannot be read as the format it claims to be (bad magic, truncated data, broken gzip, …): a
+ * one-line `<file>: <what is wrong>` TdcError naming the file. The dataset readers wrap it as a TDC0606 data error.
  */
-export class FormatError extends Error {
-  /** The file name (or label) the caller passed in. */
-  readonly file: string;
-  /** What is wrong, without the file name. */
-  readonly problem: string;
-
-  constructor(file: string, problem: string) {
-    const oneLine = problem.replace(/\s*[\r\n]+\s*/g, ' ').trim();
-    super(`${file}: ${oneLine}`);
-    this.name = 'FormatError';
-    this.file = file;
-    this.problem = oneLine;
-  }
+export function formatError(file: string, problem: string): TdcError {
+  return new TdcError(`${file}: ${problem}`, { file });
 }
 
-/** Runs `fn`, turning any non-FormatError a third-party decoder throws into a one-line FormatError. */
+/** Runs `fn`, turning anything else a third-party decoder throws into a one-line format error. */
 export function guard<T>(file: string, what: string, fn: () => T): T {
   try {
     return fn();
   } catch (e) {
-    if (e instanceof FormatError) throw e;
+    if (e instanceof TdcError) throw e;
     const msg = e instanceof Error ? e.message : String(e);
-    throw new FormatError(file, `${what}: ${msg}`);
+    throw formatError(file, `${what}: ${msg}`);
   }
 }

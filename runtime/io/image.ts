@@ -5,7 +5,7 @@ import { deflateSync, crc32 } from 'node:zlib';
 import { PNG } from 'pngjs';
 import jpeg from 'jpeg-js';
 import bmp from 'bmp-js';
-import { FormatError, guard } from './errors.js';
+import { guard, formatError } from './errors.js';
 
 export type ImageFormat = 'png' | 'jpeg' | 'bmp';
 
@@ -52,7 +52,7 @@ export function decodeImage(bytes: Uint8Array, name: string): Image2D {
   if (fmt === 'png') return decodePng(bytes, name);
   if (fmt === 'jpeg') return decodeJpeg(bytes, name);
   if (fmt === 'bmp') return decodeBmp(bytes, name);
-  throw new FormatError(name, 'not a PNG, JPEG or BMP image (unrecognised magic bytes)');
+  throw formatError(name, 'not a PNG, JPEG or BMP image (unrecognised magic bytes)');
 }
 
 export async function readImageFile(path: string): Promise<Image2D> {
@@ -60,7 +60,7 @@ export async function readImageFile(path: string): Promise<Image2D> {
   try {
     bytes = await readFile(path);
   } catch (e) {
-    throw new FormatError(path, `cannot read file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw formatError(path, `cannot read file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
   return decodeImage(bytes, path);
 }
@@ -90,12 +90,12 @@ function readPngChunks(bytes: Uint8Array, name: string): PngChunk[] {
   while (pos + 8 <= bytes.length) {
     const len = dv.getUint32(pos);
     const type = String.fromCharCode(...bytes.subarray(pos + 4, pos + 8));
-    if (pos + 12 + len > bytes.length) throw new FormatError(name, `truncated PNG (chunk ${printable(type)} runs past the end)`);
+    if (pos + 12 + len > bytes.length) throw formatError(name, `truncated PNG (chunk ${printable(type)} runs past the end)`);
     chunks.push({ type, data: bytes.subarray(pos + 8, pos + 8 + len) });
     pos += 12 + len;
     if (type === 'IEND') break;
   }
-  if (chunks[0]?.type !== 'IHDR') throw new FormatError(name, 'bad PNG (no IHDR chunk)');
+  if (chunks[0]?.type !== 'IHDR') throw formatError(name, 'bad PNG (no IHDR chunk)');
   return chunks;
 }
 
@@ -133,14 +133,14 @@ function pngRead(bytes: Uint8Array, name: string): { width: number; height: numb
 function decodePng(bytes: Uint8Array, name: string): Image2D {
   const chunks = readPngChunks(bytes, name);
   const ihdr = chunks[0].data;
-  if (ihdr.length < 13) throw new FormatError(name, 'bad PNG (short IHDR chunk)');
+  if (ihdr.length < 13) throw formatError(name, 'bad PNG (short IHDR chunk)');
   const depth = ihdr[8];
   const colorType = ihdr[9];
   if (colorType === 3) return decodeIndexedPng(bytes, chunks, name);
   const { width, height, data } = pngRead(bytes, name);
   // pngjs always hands back 4 samples per pixel; keep the ones the file stores.
   const channels = ({ 0: 1, 4: 2, 2: 3, 6: 4 } as Record<number, 1 | 2 | 3 | 4>)[colorType];
-  if (!channels) throw new FormatError(name, `bad PNG colour type ${colorType}`);
+  if (!channels) throw formatError(name, `bad PNG colour type ${colorType}`);
   const pick = channels === 1 ? [0] : channels === 2 ? [0, 3] : channels === 3 ? [0, 1, 2] : [0, 1, 2, 3];
   const n = width * height;
   const out = depth === 16 ? new Uint16Array(n * channels) : new Uint8Array(n * channels);
@@ -155,7 +155,7 @@ function decodePng(bytes: Uint8Array, name: string): Image2D {
  */
 function decodeIndexedPng(bytes: Uint8Array, chunks: PngChunk[], name: string): Image2D {
   const plte = chunks.find((c) => c.type === 'PLTE');
-  if (!plte || plte.data.length % 3 !== 0 || plte.data.length === 0) throw new FormatError(name, 'bad PNG (indexed image without a valid palette)');
+  if (!plte || plte.data.length % 3 !== 0 || plte.data.length === 0) throw formatError(name, 'bad PNG (indexed image without a valid palette)');
   const nPal = plte.data.length / 3;
   const palette: [number, number, number][] = [];
   for (let i = 0; i < nPal; i++) palette.push([plte.data[3 * i], plte.data[3 * i + 1], plte.data[3 * i + 2]]);
@@ -259,7 +259,7 @@ function decodeJpeg(bytes: Uint8Array, name: string): Image2D {
   );
   const n = raw.width * raw.height;
   const comps = raw.data.length / n;
-  if (comps !== 1 && comps !== 3) throw new FormatError(name, `unsupported JPEG with ${comps} components`);
+  if (comps !== 1 && comps !== 3) throw formatError(name, `unsupported JPEG with ${comps} components`);
   return { width: raw.width, height: raw.height, channels: comps as 1 | 3, bitDepth: 8, data: new Uint8Array(raw.data), format: 'jpeg' };
 }
 
@@ -297,7 +297,7 @@ function toRgba8(img: ImageInput): Uint8Array {
  * drops the indices; everything else (1/4-bit, RLE, 16/24/32-bit) goes through bmp-js.
  */
 function decodeBmp(bytes: Uint8Array, name: string): Image2D {
-  if (bytes.length < 54) throw new FormatError(name, `truncated BMP header (${bytes.length} bytes)`);
+  if (bytes.length < 54) throw formatError(name, `truncated BMP header (${bytes.length} bytes)`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const dataOffset = dv.getUint32(10, true);
   const infoSize = dv.getUint32(14, true);
@@ -306,15 +306,15 @@ function decodeBmp(bytes: Uint8Array, name: string): Image2D {
   const bpp = dv.getUint16(28, true);
   const compression = dv.getUint32(30, true);
   const height = Math.abs(rawHeight);
-  if (width <= 0 || height === 0) throw new FormatError(name, `bad BMP size ${width}×${rawHeight}`);
+  if (width <= 0 || height === 0) throw formatError(name, `bad BMP size ${width}×${rawHeight}`);
   const rowBytes = Math.ceil((width * bpp) / 32) * 4;
   if (compression === 0 && dataOffset + rowBytes * height > bytes.length) {
-    throw new FormatError(name, `truncated BMP pixel data (${rowBytes * height} bytes expected after offset ${dataOffset}, file has ${Math.max(0, bytes.length - dataOffset)})`);
+    throw formatError(name, `truncated BMP pixel data (${rowBytes * height} bytes expected after offset ${dataOffset}, file has ${Math.max(0, bytes.length - dataOffset)})`);
   }
   if (bpp === 8 && compression === 0) {
     const nColors = dv.getUint32(46, true) || 256;
     const palStart = 14 + infoSize;
-    if (palStart + 4 * nColors > dataOffset) throw new FormatError(name, 'bad BMP palette (overlaps the pixel data)');
+    if (palStart + 4 * nColors > dataOffset) throw formatError(name, 'bad BMP palette (overlaps the pixel data)');
     const palette: [number, number, number][] = [];
     for (let i = 0; i < nColors; i++) {
       const p = palStart + 4 * i;

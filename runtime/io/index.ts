@@ -1,5 +1,5 @@
 /** Public API of runtime/io: NIfTI volumes, 2D images, file inspection and the one error type they throw. */
-export { FormatError } from './errors.js';
+export { formatError } from './errors.js';
 export {
   decodeNifti,
   readNiftiFile,

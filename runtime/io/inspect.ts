@@ -1,7 +1,7 @@
 /** Summarises an image or volume file as plain JSON-ready facts (what `tdc inspect` prints). */
 import { decodeImage, sniffImageFormat } from './image.js';
 import { axisCodes, decodeNifti } from './nifti.js';
-import { FormatError } from './errors.js';
+import { formatError } from './errors.js';
 
 /** One label of a label map: a value (or an RGB colour for colour-coded masks) and how many pixels carry it. */
 export interface LabelCount {
@@ -54,13 +54,13 @@ const MAX_LABELS = 64;
 /** A palette image is a label map by construction: its indices are labels up to the palette's 256 entries. */
 const MAX_PALETTE_LABELS = 256;
 
-/** Inspects NIfTI (.nii, .nii.gz) or PNG/JPEG/BMP bytes; throws FormatError for anything else. */
+/** Inspects NIfTI (.nii, .nii.gz) or PNG/JPEG/BMP bytes; throws a TdcError for anything else. */
 export function inspectFile(bytes: Uint8Array, name: string): InspectReport {
   if (sniffImageFormat(bytes)) return inspectImage(bytes, name);
   if (/\.nii(\.gz)?$/i.test(name) || (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) || looksLikeNifti(bytes)) {
     return inspectNifti(bytes, name);
   }
-  throw new FormatError(name, 'unknown file type (expected .nii, .nii.gz, PNG, JPEG or BMP)');
+  throw formatError(name, 'unknown file type (expected .nii, .nii.gz, PNG, JPEG or BMP)');
 }
 
 function looksLikeNifti(bytes: Uint8Array): boolean {

@@ -2,7 +2,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import * as niftiReader from 'nifti-reader-js';
-import { FormatError } from './errors.js';
+import { formatError } from './errors.js';
 
 export type NiftiDatatype =
   | 'uint8' | 'int8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64' | 'float32' | 'float64' | 'rgb24';
@@ -145,10 +145,10 @@ export function decodeNifti(bytes: Uint8Array, name: string): NiftiVolume {
     try {
       buf = gunzipSync(buf);
     } catch (e) {
-      throw new FormatError(name, `broken gzip stream (${(e as Error).message})`);
+      throw formatError(name, `broken gzip stream (${(e as Error).message})`);
     }
   }
-  if (buf.length < 4) throw new FormatError(name, `not a NIfTI file (only ${buf.length} bytes)`);
+  if (buf.length < 4) throw formatError(name, `not a NIfTI file (only ${buf.length} bytes)`);
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   let version: 1 | 2;
   let littleEndian: boolean;
@@ -161,45 +161,45 @@ export function decodeNifti(bytes: Uint8Array, name: string): NiftiVolume {
     version = 2;
     littleEndian = le === 540;
   } else {
-    throw new FormatError(name, `not a NIfTI file (sizeof_hdr is ${le}, expected 348 or 540)`);
+    throw formatError(name, `not a NIfTI file (sizeof_hdr is ${le}, expected 348 or 540)`);
   }
   const hdrSize = version === 1 ? 348 : 540;
   if (buf.length < hdrSize) {
-    throw new FormatError(name, `truncated NIfTI-${version} header (${buf.length} of ${hdrSize} bytes)`);
+    throw formatError(name, `truncated NIfTI-${version} header (${buf.length} of ${hdrSize} bytes)`);
   }
   const magic = readString(buf, version === 1 ? 344 : 4, version === 1 ? 4 : 4);
   if (version === 1 && magic !== 'n+1') {
-    if (magic === 'ni1') throw new FormatError(name, 'header of a .hdr/.img pair; only single-file .nii is supported');
-    throw new FormatError(name, `bad NIfTI-1 magic '${printable(magic)}' (expected 'n+1')`);
+    if (magic === 'ni1') throw formatError(name, 'header of a .hdr/.img pair; only single-file .nii is supported');
+    throw formatError(name, `bad NIfTI-1 magic '${printable(magic)}' (expected 'n+1')`);
   }
   if (version === 2) {
     const tail = Array.from(buf.subarray(8, 12));
-    if (magic === 'ni2') throw new FormatError(name, 'header of a .hdr/.img pair; only single-file .nii is supported');
+    if (magic === 'ni2') throw formatError(name, 'header of a .hdr/.img pair; only single-file .nii is supported');
     if (magic !== 'n+2' || tail.some((b, i) => b !== NIFTI2_MAGIC_TAIL[i])) {
-      throw new FormatError(name, `bad NIfTI-2 magic '${printable(magic)}' (expected 'n+2')`);
+      throw formatError(name, `bad NIfTI-2 magic '${printable(magic)}' (expected 'n+2')`);
     }
   }
 
   const header = parseHeader(buf, dv, version, littleEndian, magic, name);
   const ndim = header.dim[0];
-  if (!(ndim >= 1 && ndim <= 7)) throw new FormatError(name, `bad dim[0] = ${ndim} (expected 1..7)`);
+  if (!(ndim >= 1 && ndim <= 7)) throw formatError(name, `bad dim[0] = ${ndim} (expected 1..7)`);
   const dims = header.dim.slice(1, 1 + ndim);
   if (dims.some((d) => !Number.isInteger(d) || d < 0)) {
-    throw new FormatError(name, `bad dimensions [${dims.join(', ')}]`);
+    throw formatError(name, `bad dimensions [${dims.join(', ')}]`);
   }
   const info = DATATYPES.find((d) => d.code === header.datatype);
-  if (!info) throw new FormatError(name, `unsupported NIfTI datatype code ${header.datatype}`);
+  if (!info) throw formatError(name, `unsupported NIfTI datatype code ${header.datatype}`);
   if (header.bitpix !== info.bitpix) {
-    throw new FormatError(name, `bitpix ${header.bitpix} does not match datatype ${info.name} (${info.bitpix} bits)`);
+    throw formatError(name, `bitpix ${header.bitpix} does not match datatype ${info.name} (${info.bitpix} bits)`);
   }
   const nvox = dims.reduce((a, b) => a * b, 1);
   const offset = header.voxOffset;
   if (!Number.isInteger(offset) || offset < hdrSize) {
-    throw new FormatError(name, `bad vox_offset ${offset} (must be an integer ≥ ${hdrSize})`);
+    throw formatError(name, `bad vox_offset ${offset} (must be an integer ≥ ${hdrSize})`);
   }
   const nbytes = (nvox * info.bitpix) / 8;
   if (offset + nbytes > buf.length) {
-    throw new FormatError(
+    throw formatError(
       name,
       `truncated data: ${nbytes} bytes expected after offset ${offset}, file has ${Math.max(0, buf.length - offset)}`,
     );
@@ -289,7 +289,7 @@ function parseHeader(
   try {
     h = niftiReader.readHeader(ab as ArrayBuffer);
   } catch (e) {
-    throw new FormatError(name, `unreadable NIfTI header (${(e as Error).message})`);
+    throw formatError(name, `unreadable NIfTI header (${(e as Error).message})`);
   }
   let dim = h.dims.slice(0, 8).map(Number);
   let voxOffset = Number(h.vox_offset);
@@ -361,7 +361,7 @@ function parseExtensions(
     const size = dv.getInt32(pos, littleEndian);
     if (size === 0) break;
     if (size < 16 || size % 16 !== 0 || pos + size > voxOffset) {
-      throw new FormatError(name, `bad header extension at byte ${pos} (esize ${size})`);
+      throw formatError(name, `bad header extension at byte ${pos} (esize ${size})`);
     }
     out.push({ code: dv.getInt32(pos + 4, littleEndian), size });
     pos += size;
@@ -740,13 +740,13 @@ function writeVoxels(dv: DataView, off: number, data: ArrayLike<number>, type: N
   }
 }
 
-/** Reads a .nii or .nii.gz file; a bad file gives a FormatError naming it. */
+/** Reads a .nii or .nii.gz file; a bad file gives a TdcError naming it. */
 export async function readNiftiFile(path: string): Promise<NiftiVolume> {
   let bytes: Uint8Array;
   try {
     bytes = await readFile(path);
   } catch (e) {
-    throw new FormatError(path, `cannot read file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw formatError(path, `cannot read file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
   return decodeNifti(bytes, path);
 }

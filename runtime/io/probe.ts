@@ -6,7 +6,7 @@
  */
 import { open } from 'node:fs/promises';
 import { constants, gunzipSync } from 'node:zlib';
-import { FormatError } from './errors.js';
+import { formatError } from './errors.js';
 import { sniffImageFormat, type ImageFormat } from './image.js';
 
 export interface FileProbe {
@@ -18,17 +18,17 @@ export interface FileProbe {
 /** Bytes read from the start of a file: enough for any header here, including a gzipped NIfTI-2 one. */
 const HEAD = 16384;
 
-/** The format and size of an image or volume file from its header; a FormatError names what is wrong. */
+/** The format and size of an image or volume file from its header; a format error names what is wrong. */
 export async function probeFile(path: string): Promise<FileProbe> {
   let fh;
   try {
     fh = await open(path, 'r');
   } catch (e) {
-    throw new FormatError(path, `cannot read file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw formatError(path, `cannot read file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
   try {
     const { size } = await fh.stat();
-    if (size === 0) throw new FormatError(path, 'empty file (0 bytes)');
+    if (size === 0) throw formatError(path, 'empty file (0 bytes)');
     const head = new Uint8Array(Math.min(size, HEAD));
     await fh.read(head, 0, head.length, 0);
     const tail = new Uint8Array(Math.min(size, 12));
@@ -44,14 +44,14 @@ export function probeBytes(head: Uint8Array, tail: Uint8Array, size: number, nam
   const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
   const fmt = sniffImageFormat(head);
   if (fmt === 'png') {
-    if (head.length < 24 || String.fromCharCode(...head.subarray(12, 16)) !== 'IHDR') throw new FormatError(name, 'truncated PNG (no IHDR header)');
-    if (String.fromCharCode(...tail.subarray(tail.length - 8, tail.length - 4)) !== 'IEND') throw new FormatError(name, 'truncated PNG (it does not end with an IEND chunk)');
+    if (head.length < 24 || String.fromCharCode(...head.subarray(12, 16)) !== 'IHDR') throw formatError(name, 'truncated PNG (no IHDR header)');
+    if (String.fromCharCode(...tail.subarray(tail.length - 8, tail.length - 4)) !== 'IEND') throw formatError(name, 'truncated PNG (it does not end with an IEND chunk)');
     return { format: 'png', dims: [dv.getUint32(16), dv.getUint32(20)] };
   }
   if (fmt === 'bmp') {
-    if (head.length < 26) throw new FormatError(name, 'truncated BMP header');
+    if (head.length < 26) throw formatError(name, 'truncated BMP header');
     const declared = dv.getUint32(2, true);
-    if (declared > size) throw new FormatError(name, `truncated BMP (${size} of ${declared} bytes)`);
+    if (declared > size) throw formatError(name, `truncated BMP (${size} of ${declared} bytes)`);
     return { format: 'bmp', dims: [Math.abs(dv.getInt32(18, true)), Math.abs(dv.getInt32(22, true))] };
   }
   if (fmt === 'jpeg') {
@@ -64,7 +64,7 @@ export function probeBytes(head: Uint8Array, tail: Uint8Array, size: number, nam
       }
       i += 2 + dv.getUint16(i + 2);
     }
-    throw new FormatError(name, 'JPEG without a frame header in its first 16 KB');
+    throw formatError(name, 'JPEG without a frame header in its first 16 KB');
   }
   return probeNifti(head, tail, size, name);
 }
@@ -77,32 +77,32 @@ function probeNifti(head: Uint8Array, tail: Uint8Array, size: number, name: stri
       // A partial inflate of the first bytes: SYNC_FLUSH returns what they hold instead of failing at their end.
       buf = gunzipSync(head, { finishFlush: constants.Z_SYNC_FLUSH });
     } catch (e) {
-      throw new FormatError(name, `broken gzip stream (${(e as Error).message})`);
+      throw formatError(name, `broken gzip stream (${(e as Error).message})`);
     }
   }
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  if (buf.length < 4) throw new FormatError(name, 'not a PNG, JPEG, BMP or NIfTI file');
+  if (buf.length < 4) throw formatError(name, 'not a PNG, JPEG, BMP or NIfTI file');
   const v1 = [dv.getInt32(0, true), dv.getInt32(0, false)].indexOf(348);
   const v2 = [dv.getInt32(0, true), dv.getInt32(0, false)].indexOf(540);
-  if (v1 < 0 && v2 < 0) throw new FormatError(name, 'not a PNG, JPEG, BMP or NIfTI file (unrecognised magic bytes)');
+  if (v1 < 0 && v2 < 0) throw formatError(name, 'not a PNG, JPEG, BMP or NIfTI file (unrecognised magic bytes)');
   const version = v1 >= 0 ? 1 : 2;
   const le = (v1 >= 0 ? v1 : v2) === 0;
-  if (buf.length < (version === 1 ? 348 : 540)) throw new FormatError(name, `truncated NIfTI-${version} header`);
+  if (buf.length < (version === 1 ? 348 : 540)) throw formatError(name, `truncated NIfTI-${version} header`);
   const dimAt = (k: number) => (version === 1 ? dv.getInt16(40 + 2 * k, le) : Number(dv.getBigInt64(16 + 8 * k, le)));
   const ndim = dimAt(0);
-  if (!(ndim >= 1 && ndim <= 7)) throw new FormatError(name, `bad dim[0] = ${ndim} (expected 1..7)`);
+  if (!(ndim >= 1 && ndim <= 7)) throw formatError(name, `bad dim[0] = ${ndim} (expected 1..7)`);
   const dims = Array.from({ length: ndim }, (_, k) => dimAt(k + 1));
-  if (dims.some((d) => !Number.isInteger(d) || d < 1)) throw new FormatError(name, `bad dimensions [${dims.join(', ')}]`);
+  if (dims.some((d) => !Number.isInteger(d) || d < 1)) throw formatError(name, `bad dimensions [${dims.join(', ')}]`);
   const bitpix = version === 1 ? dv.getInt16(72, le) : dv.getInt16(14, le);
   const voxOffset = version === 1 ? dv.getFloat32(108, le) : Number(dv.getBigInt64(168, le));
   const needed = voxOffset + (dims.reduce((a, b) => a * b, 1) * bitpix) / 8;
-  if (!gz && size < needed) throw new FormatError(name, `truncated NIfTI (${size} of ${needed} bytes)`);
+  if (!gz && size < needed) throw formatError(name, `truncated NIfTI (${size} of ${needed} bytes)`);
   // gzip's trailer holds the uncompressed size mod 2^32: a cut-off .nii.gz ends with other, random-looking bytes.
   // (Up to 1 MiB past the data is allowed for writers that pad; a random 32-bit value almost never lands there.)
   if (gz && tail.length >= 4) {
     const isize = new DataView(tail.buffer, tail.byteOffset + tail.length - 4, 4).getUint32(0, true);
     if (needed + 2 ** 20 < 2 ** 32 && (isize < needed || isize > needed + 2 ** 20)) {
-      throw new FormatError(name, `truncated or corrupt .nii.gz (its gzip trailer says ${isize} bytes, the header needs ${needed})`);
+      throw formatError(name, `truncated or corrupt .nii.gz (its gzip trailer says ${isize} bytes, the header needs ${needed})`);
     }
   }
   return { format: 'nifti', dims };

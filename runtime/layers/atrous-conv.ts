@@ -1,4 +1,4 @@
-/** AtrousConv: a stride-1 2D or 3D convolution with per-axis dilation rates that stays trainable in tfjs. */
+/** AtrousConv: a stride-1 2D or 3D convolution with per-axis dilation that stays trainable in tfjs. */
 import * as tf from '@tensorflow/tfjs';
 import { atrousConv2d, atrousConv3d, biasAdd } from '../ops/index.js';
 import { makeInitializer, type KernelInit } from './init.js';
@@ -13,9 +13,9 @@ export interface AtrousConvArgs extends LayerArgs {
   filters: number;
   /** Kernel size per spatial axis: [kh, kw] makes a 2D conv ([B, H, W, C]), [kz, ky, kx] a 3D conv ([B, Z, Y, X, C]). */
   kernelSize: number[];
-  /** Dilation rate per spatial axis, same length as kernelSize (default all 1 = a plain convolution). */
-  rates?: number[];
-  /** 'same' keeps the spatial size; 'valid' shrinks each axis by rate·(k − 1). Default 'same'. */
+  /** Dilation per spatial axis, same length as kernelSize (default all 1 = a plain convolution). */
+  dilation?: number[];
+  /** 'same' keeps the spatial size; 'valid' shrinks each axis by dilation·(k − 1). Default 'same'. */
   padding?: 'same' | 'valid';
   /** Add a per-channel bias (default true). */
   useBias?: boolean;
@@ -31,7 +31,7 @@ export class AtrousConv extends tf.layers.Layer {
   static className = 'AtrousConv';
   readonly filters: number;
   readonly kernelSize: number[];
-  readonly rates: number[];
+  readonly dilation: number[];
   readonly padding: 'same' | 'valid';
   readonly useBias: boolean;
   readonly activation: Activation;
@@ -46,16 +46,16 @@ export class AtrousConv extends tf.layers.Layer {
     if (rank !== 2 && rank !== 3) {
       throw new Error(`AtrousConv '${this.name}': kernelSize must have 2 or 3 entries, got [${args.kernelSize}]`);
     }
-    const rates = args.rates ?? args.kernelSize.map(() => 1);
-    if (rates.length !== rank || rates.some((r) => !Number.isInteger(r) || r < 1)) {
-      throw new Error(`AtrousConv '${this.name}': rates must be ${rank} positive integers, got [${rates}]`);
+    const dilation = args.dilation ?? args.kernelSize.map(() => 1);
+    if (dilation.length !== rank || dilation.some((r) => !Number.isInteger(r) || r < 1)) {
+      throw new Error(`AtrousConv '${this.name}': dilation must be ${rank} positive integers, got [${dilation}]`);
     }
     if (!Number.isInteger(args.filters) || args.filters < 1) {
       throw new Error(`AtrousConv '${this.name}': filters must be a positive integer, got ${args.filters}`);
     }
     this.filters = args.filters;
     this.kernelSize = [...args.kernelSize];
-    this.rates = [...rates];
+    this.dilation = [...dilation];
     this.padding = args.padding ?? 'same';
     this.useBias = args.useBias ?? true;
     this.activation = args.activation ?? 'linear';
@@ -87,7 +87,7 @@ export class AtrousConv extends tf.layers.Layer {
     const shape = singleShape(inputShape);
     const spatial = shape.slice(1, -1).map((d, i) => {
       if (d == null || this.padding === 'same') return d;
-      return d - this.rates[i]! * (this.kernelSize[i]! - 1);
+      return d - this.dilation[i]! * (this.kernelSize[i]! - 1);
     });
     return [shape[0]!, ...spatial, this.filters];
   }
@@ -97,7 +97,7 @@ export class AtrousConv extends tf.layers.Layer {
       const x = Array.isArray(inputs) ? inputs[0]! : inputs;
       const kernel = this.kernel!.read();
       const bias = this.bias?.read();
-      const plain = this.rates.every((r) => r === 1);
+      const plain = this.dilation.every((r) => r === 1);
       if (this.kernelSize.length === 2) {
         if (plain) {
           // The fused kernel does conv + bias + relu in one pass and has gradients for dilation 1.
@@ -110,7 +110,7 @@ export class AtrousConv extends tf.layers.Layer {
             activation: this.activation,
           });
         }
-        const y = atrousConv2d(x as tf.Tensor4D, kernel as tf.Tensor4D, [this.rates[0]!, this.rates[1]!], this.padding);
+        const y = atrousConv2d(x as tf.Tensor4D, kernel as tf.Tensor4D, [this.dilation[0]!, this.dilation[1]!], this.padding);
         return this.finish(y, bias);
       }
       const y = plain
@@ -118,7 +118,7 @@ export class AtrousConv extends tf.layers.Layer {
         : atrousConv3d(
             x as tf.Tensor5D,
             kernel as tf.Tensor5D,
-            [this.rates[0]!, this.rates[1]!, this.rates[2]!],
+            [this.dilation[0]!, this.dilation[1]!, this.dilation[2]!],
             this.padding,
           );
       return this.finish(y, bias);
@@ -135,7 +135,7 @@ export class AtrousConv extends tf.layers.Layer {
       ...super.getConfig(),
       filters: this.filters,
       kernelSize: this.kernelSize,
-      rates: this.rates,
+      dilation: this.dilation,
       padding: this.padding,
       useBias: this.useBias,
       activation: this.activation,

@@ -1,4 +1,4 @@
-/** Public API of the network layers and blocks (tfjs-layers custom layers + functional-graph builders). */
+/** Public API of the network layers (tfjs-layers custom layers) and of buildNetwork, which wires them as a model IR says. */
 export { AtrousConv, atrousConv } from './atrous-conv.js';
 export type { AtrousConvArgs, Activation, LayerArgs } from './atrous-conv.js';
 export { BatchNorm, batchNorm } from './batch-norm.js';
@@ -7,12 +7,5 @@ export { UpsampleTo, upsampleTo, GlobalAvgPool, globalAvgPool } from './upsample
 export type { UpsampleToArgs, UpsampleMode, GlobalAvgPoolArgs } from './upsample.js';
 export { makeInitializer, SeedSequence } from './init.js';
 export type { KernelInit } from './init.js';
-export type { BlockInitArgs, Norm } from './units.js';
-export { vgg16Encoder, aniso3dEncoder, convStackEncoder, VGG16_CONVS, VGG16_WIDTHS } from './encoders.js';
-export type { Vgg16EncoderArgs, Aniso3dEncoderArgs, ConvStackEncoderArgs } from './encoders.js';
-export { contextEnsemble } from './context.js';
-export type { ContextEnsembleArgs, ContextCombine } from './context.js';
-export { aspp, segHead, denseHead } from './decoder.js';
-export type { AsppArgs, SegHeadArgs, DenseHeadArgs } from './decoder.js';
-export { buildNetwork, networkArgsFromSpec, layerGroups, groupOf, inputShapeOf, LAYER_GROUP_PREFIXES } from './network.js';
-export type { NetworkArgs, NetworkOutputs, EncoderArgs, LayerGroup } from './network.js';
+export { buildNetwork, layerGroups, layerParts } from './network.js';
+export type { BuildNetworkOptions, Network, NetworkOutputs } from './network.js';

@@ -1,39 +1,17 @@
-/** buildNetwork: the whole multi-task network (encoder → context ensemble → ASPP + seg head, class head, scene head). */
+/**
+ * buildNetwork: the tfjs network a model IR describes. The IR (spec/ir) decides every block; this file only
+ * interprets it, with one builder per layer kind, so the runtime builds exactly what `tdc explain` prints, for any
+ * IR, including ones no spec produces.
+ */
 import * as tf from '@tensorflow/tfjs';
-import { contextEnsemble, type ContextCombine } from './context.js';
-import { aspp, denseHead, segHead } from './decoder.js';
-import { aniso3dEncoder, convStackEncoder, vgg16Encoder } from './encoders.js';
-import { SeedSequence, type KernelInit } from './init.js';
-import type { Spec } from '../../spec/types.js';
-import type { Norm } from './units.js';
-import type { UpsampleMode } from './upsample.js';
+import { PARTS, type Block, type Layer, type ModelIR, type Part } from '../../spec/ir/index.js';
+import { realizedNames } from '../../spec/ir/names.js';
+import { AtrousConv } from './atrous-conv.js';
+import { BatchNorm } from './batch-norm.js';
+import { makeInitializer, SeedSequence, type KernelInit } from './init.js';
+import { globalAvgPool, upsampleTo } from './upsample.js';
 
-/** Encoder choice; the fields mirror spec/types.ts EncoderSpec (a resolved spec's encoder can be passed as is). */
-export type EncoderArgs =
-  | { type: 'vgg16'; stages: number; width: number; outputStride: number; norm: Norm }
-  | { type: 'aniso3d'; filters: number; blocks: number; downsample: number; dilations: number[]; norm: Norm }
-  | { type: 'convstack'; filters: number[]; convsPerStage: number; kernel: number; outputStride: number; norm: Norm };
-
-export interface NetworkArgs {
-  /** 2 for images, 3 for volumes. */
-  dims: 2 | 3;
-  /** Input size as in the spec: 2D [height, width]; 3D [x, y, z] (the tensor is [B, z, y, x, C]). */
-  size: number[];
-  /** Input channels (RGB 3; 3D: number of modalities). */
-  channels: number;
-  /** Segmentation classes K (seg logits channels and class-head outputs). */
-  numClasses: number;
-  /** Scene labels (scene-head outputs). */
-  numScenes: number;
-  encoder: EncoderArgs;
-  /** The context ensemble; filters defaults to the encoder's output channels. */
-  context: { pairs: [string, string][]; dilations: number[]; filters?: number; combine: ContextCombine };
-  decoder: { type: 'aspp'; rates: number[]; filters: number; imagePooling: boolean };
-  heads: {
-    seg: { upsample: UpsampleMode };
-    class: { hidden: number; dropout: number };
-    scene: { hidden: number; dropout: number };
-  };
+export interface BuildNetworkOptions {
   /** Base seed of all weight initializers (default 0): the same seed gives the same initial weights. */
   seed?: number;
   /** Kernel initializer of every conv and dense layer (default 'glorotUniform'). */
@@ -51,101 +29,156 @@ export interface NetworkOutputs {
   scene: number;
 }
 
-/** The groups a training stage can freeze, and the layer-name prefixes that make them. */
-export const LAYER_GROUP_PREFIXES = {
-  encoder: ['enc_', 'block'],
-  context: ['context_'],
-  decoder: ['aspp_'],
-  seg: ['seg_'],
-  class: ['class_'],
-  scene: ['scene_'],
-} as const satisfies Record<string, readonly string[]>;
-
-export type LayerGroup = keyof typeof LAYER_GROUP_PREFIXES;
-
-/** The group a layer name belongs to, or undefined (the input layer). */
-export function groupOf(layerName: string): LayerGroup | undefined {
-  for (const [group, prefixes] of Object.entries(LAYER_GROUP_PREFIXES)) {
-    if (prefixes.some((p) => layerName.startsWith(p))) return group as LayerGroup;
-  }
-  return undefined;
+/** A built network whose outputs are typed by head. */
+export interface Network<O> {
+  model: tf.LayersModel;
+  /** The IR it was built from. */
+  ir: ModelIR;
+  outputs: NetworkOutputs;
+  /** The symbolic tensor of an IR block (after a conv's norm and activation), e.g. to cut out the encoder. */
+  symbolic(block: string): tf.SymbolicTensor;
+  /** Runs the network; `training` switches dropout / batch-norm to training behaviour. */
+  apply(x: tf.Tensor, training: boolean): O;
 }
 
-/** The model's layers by group (every group present, possibly empty); freeze one with `layer.trainable = false`. */
-export function layerGroups(model: tf.LayersModel): Record<LayerGroup, tf.layers.Layer[]> {
-  const groups = Object.fromEntries(Object.keys(LAYER_GROUP_PREFIXES).map((g) => [g, [] as tf.layers.Layer[]])) as Record<
-    LayerGroup,
-    tf.layers.Layer[]
-  >;
-  for (const layer of model.layers) {
-    const g = groupOf(layer.name);
-    if (g) groups[g].push(layer);
-  }
-  return groups;
+/** What a builder gets besides its layer and input tensors: the next initializer seed of the layer's part. */
+interface BuildContext {
+  seed(): number;
+  kernelInitializer: KernelInit;
 }
 
-/** The input tensor shape without the batch axis: 2D [H, W, C]; 3D [Z, Y, X, C] from the spec's [x, y, z]. */
-export function inputShapeOf(args: Pick<NetworkArgs, 'dims' | 'size' | 'channels'>): number[] {
-  if (args.size.length !== args.dims) {
-    throw new Error(`buildNetwork: a ${args.dims}D network needs ${args.dims} size entries, got [${args.size}]`);
+type Builder<L extends Layer> = (layer: L, inputs: tf.SymbolicTensor[], ctx: BuildContext) => tf.SymbolicTensor;
+type Builders = { [K in Exclude<Layer['kind'], 'input'>]: Builder<Extract<Layer, { kind: K }>> };
+
+const apply = (layer: tf.layers.Layer, x: tf.SymbolicTensor | tf.SymbolicTensor[]) => layer.apply(x) as tf.SymbolicTensor;
+const spatialOf = (shape: readonly number[]): number[] => shape.slice(0, -1);
+
+/**
+ * One builder per IR layer kind. A conv with batch norm is three tfjs layers (conv, BatchNorm, ReLU, named by
+ * spec/ir/names.ts); without a norm its activation is fused into the conv.
+ */
+const BUILDERS: Builders = {
+  conv: (l, [x], ctx) => conv(l, x!, ctx),
+  'atrous-conv': (l, [x], ctx) => conv(l, x!, ctx),
+  maxpool: (l, [x]) => {
+    const args = { name: l.name, poolSize: l.pool, strides: l.strides, padding: 'valid' as const };
+    return l.pool.length === 2
+      ? apply(tf.layers.maxPooling2d({ ...args, poolSize: [l.pool[0]!, l.pool[1]!], strides: [l.strides[0]!, l.strides[1]!] }), x!)
+      : apply(
+          tf.layers.maxPooling3d({ ...args, poolSize: [l.pool[0]!, l.pool[1]!, l.pool[2]!], strides: [l.strides[0]!, l.strides[1]!, l.strides[2]!] }),
+          x!,
+        );
+  },
+  // tfjs merge layers need two inputs; a merge of one tensor is that tensor (an IR with one context pair).
+  add: (l, xs) => (xs.length === 1 ? xs[0]! : apply(tf.layers.add({ name: l.name }), xs)),
+  concat: (l, xs) => (xs.length === 1 ? xs[0]! : apply(tf.layers.concatenate({ name: l.name, axis: -1 }), xs)),
+  'global-avg-pool': (l, [x]) => apply(globalAvgPool({ name: l.name, keepDims: l.outShape.length > 1 }), x!),
+  // Nearest resize from a 1-pixel map is an exact broadcast to the size of inputs[1] (the IR's outShape).
+  broadcast: (l, [x]) => apply(upsampleTo({ name: l.name, size: spatialOf(l.outShape), mode: 'nearest' }), x!),
+  dense: (l, [x], ctx) =>
+    apply(tf.layers.dense({ name: l.name, units: l.units, activation: l.activation, kernelInitializer: makeInitializer(ctx.kernelInitializer, ctx.seed()) }), x!),
+  dropout: (l, [x], ctx) => apply(tf.layers.dropout({ name: l.name, rate: l.rate, seed: ctx.seed() }), x!),
+  upsample: (l, [x]) => apply(upsampleTo({ name: l.name, size: spatialOf(l.outShape), mode: l.method }), x!),
+};
+
+function conv(l: Extract<Layer, { kind: 'conv' | 'atrous-conv' }>, x: tf.SymbolicTensor, ctx: BuildContext): tf.SymbolicTensor {
+  const names = realizedNames(l);
+  const fused = l.norm === 'none';
+  let y = apply(
+    new AtrousConv({
+      name: l.name,
+      filters: l.filters,
+      kernelSize: l.kernel,
+      dilation: l.dilation,
+      padding: l.padding,
+      useBias: l.useBias,
+      activation: fused ? l.activation : 'linear',
+      kernelInitializer: ctx.kernelInitializer,
+      seed: ctx.seed(),
+    }),
+    x,
+  );
+  if (!fused) {
+    y = apply(new BatchNorm({ name: names.norm }), y);
+    if (l.activation === 'relu') y = apply(tf.layers.reLU({ name: names.activation }), y);
   }
-  const spatial = args.dims === 2 ? [...args.size] : [args.size[2]!, args.size[1]!, args.size[0]!];
-  return [...spatial, args.channels];
+  return y;
 }
 
 /**
- * Wires the whole network. Outputs, in this order: seg logits [B, …input size, K], class logits [B, K],
- * scene logits [B, S]. The class and scene heads read the context ensemble's output (the shared latent space);
- * the seg head reads ASPP's.
+ * Builds the network the IR describes. Outputs, in this order: the IR's seg, class and scene outputs. Weights are
+ * initialised from `seed`: each model part (encoder, context, decoder, seg, class, scene, in that order) draws
+ * one seed from it, and the part's layers draw theirs in IR order from that one, so a change inside one part
+ * leaves the others' initial weights as they were.
  */
-export function buildNetwork(args: NetworkArgs): { model: tf.LayersModel; outputs: NetworkOutputs } {
-  const shape = inputShapeOf(args);
-  const seeds = new SeedSequence(args.seed ?? 0);
-  const kernelInitializer = args.kernelInitializer ?? 'glorotUniform';
-  const init = () => ({ seed: seeds.next(), kernelInitializer });
-  const input = tf.input({ batchShape: [args.batchSize ?? null, ...shape], name: 'input' });
+export function buildNetwork<O = Record<keyof NetworkOutputs, tf.Tensor>>(ir: ModelIR, options: BuildNetworkOptions = {}): Network<O> {
+  const root = new SeedSequence(options.seed ?? 0);
+  const partSeeds = new Map<Part, SeedSequence>(PARTS.map((p) => [p, new SeedSequence(root.next())]));
+  const kernelInitializer = options.kernelInitializer ?? 'glorotUniform';
+  const contexts = new Map<Part, BuildContext>(
+    PARTS.map((p) => [p, { seed: () => partSeeds.get(p)!.next(), kernelInitializer }]),
+  );
+  const tensors = new Map<string, tf.SymbolicTensor>();
+  let input: tf.SymbolicTensor | undefined;
 
-  const enc = args.encoder;
-  let latent: tf.SymbolicTensor;
-  switch (enc.type) {
-    case 'vgg16':
-      latent = vgg16Encoder(input, { ...enc, ...init() });
-      break;
-    case 'aniso3d':
-      latent = aniso3dEncoder(input, { ...enc, ...init() });
-      break;
-    case 'convstack':
-      latent = convStackEncoder(input, { ...enc, ...init() });
-      break;
-  }
-  latent = contextEnsemble(latent, { ...args.context, ...init() });
-  const decoded = aspp(latent, { ...args.decoder, ...init() });
-  const seg = segHead(decoded, {
-    numClasses: args.numClasses,
-    size: shape.slice(0, -1),
-    upsample: args.heads.seg.upsample,
-    ...init(),
-  });
-  const cls = denseHead(latent, { name: 'class', units: args.numClasses, ...args.heads.class, ...init() });
-  const scene = denseHead(latent, { name: 'scene', units: args.numScenes, ...args.heads.scene, ...init() });
-  const model = tf.model({ inputs: input, outputs: [seg, cls, scene], name: args.name ?? 'tdc' });
-  return { model, outputs: { seg: 0, class: 1, scene: 2 } };
+  const read = (name: string, by: string): tf.SymbolicTensor => {
+    const t = tensors.get(name);
+    if (!t) throw new Error(`buildNetwork: block '${by}' reads '${name}', which no earlier block defines`);
+    return t;
+  };
+  const build = (block: Block): void => {
+    if (block.kind === 'input') {
+      if (input) throw new Error(`buildNetwork: the IR has a second input block '${block.name}'`);
+      input = tf.input({ batchShape: [options.batchSize ?? null, ...block.outShape], name: block.name });
+      tensors.set(block.name, input);
+      return;
+    }
+    if ('layers' in block) {
+      for (const l of block.layers) build(l);
+      tensors.set(block.name, read(block.output, block.name));
+      return;
+    }
+    const ctx = contexts.get(block.part);
+    if (!ctx) throw new Error(`buildNetwork: block '${block.name}' belongs to an unknown part '${block.part}'`);
+    const xs = block.inputs.map((n) => read(n, block.name));
+    const builder = BUILDERS[block.kind] as Builder<Layer>;
+    tensors.set(block.name, builder(block, xs, ctx));
+  };
+  for (const b of ir.blocks) build(b);
+  if (!input) throw new Error('buildNetwork: the IR has no input block');
+  const outs = [ir.outputs.seg, ir.outputs.class, ir.outputs.scene].map((n) => read(n, 'outputs'));
+  const model = tf.model({ inputs: input, outputs: outs, name: options.name ?? 'tdc' });
+  const outputs: NetworkOutputs = { seg: 0, class: 1, scene: 2 };
+  return {
+    model,
+    ir,
+    outputs,
+    symbolic: (block) => read(block, 'symbolic'),
+    apply(x, training) {
+      const out = model.apply(x, { training }) as tf.Tensor[];
+      return { seg: out[outputs.seg], class: out[outputs.class], scene: out[outputs.scene] } as O;
+    },
+  };
 }
 
-/** The runtime args a resolved spec describes (seed = train.seed); generated code may fill NetworkArgs directly instead. */
-export function networkArgsFromSpec(spec: Spec, overrides: Partial<NetworkArgs> = {}): NetworkArgs {
-  return {
-    dims: spec.task.dims,
-    size: [...spec.task.size],
-    channels: spec.task.channels,
-    numClasses: spec.task.classes.length,
-    numScenes: spec.task.scenes.length,
-    encoder: spec.model.encoder,
-    context: spec.model.context,
-    decoder: spec.model.decoder,
-    heads: spec.model.heads,
-    seed: spec.train.seed,
-    name: spec.name,
-    ...overrides,
+/** Every tfjs layer name the IR's layers become, with the part it belongs to (what a stage's `freeze` names). */
+export function layerParts(ir: ModelIR): Map<string, Part> {
+  const out = new Map<string, Part>();
+  const walk = (b: Block): void => {
+    if ('layers' in b) b.layers.forEach(walk);
+    else for (const n of Object.values(realizedNames(b))) if (n) out.set(n, b.part);
   };
+  ir.blocks.forEach(walk);
+  return out;
+}
+
+/** The model's layers by part (every part present, possibly empty); freeze one with `layer.trainable = false`. */
+export function layerGroups(model: tf.LayersModel, ir: ModelIR): Record<Exclude<Part, 'input'>, tf.layers.Layer[]> {
+  const parts = layerParts(ir);
+  const groups = Object.fromEntries(PARTS.map((p) => [p, [] as tf.layers.Layer[]])) as Record<Exclude<Part, 'input'>, tf.layers.Layer[]>;
+  for (const layer of model.layers) {
+    const p = parts.get(layer.name);
+    if (p && p !== 'input') groups[p].push(layer);
+  }
+  return groups;
 }

@@ -9,20 +9,10 @@ import type { TaskSpec } from '../../spec/types.js';
 import { loadImage, loadNifti, toChannels } from '../data/common.js';
 import { zscoreBrainInto, BRATS_MODALITIES } from '../data/brats18.js';
 import { encodePng, writeNiftiFile, type NiftiVolume } from '../io/index.js';
-import type { Rgb } from '../report/palette.js';
+import type { Rgb } from '../io/palette.js';
 import { presentClasses } from './labels.js';
 import type { Prediction } from './predictor.js';
-
-/** A problem with an input or output file, in one line naming the file. */
-export class PredictInputError extends Error {
-  constructor(
-    message: string,
-    readonly file?: string,
-  ) {
-    super(message);
-    this.name = 'PredictInputError';
-  }
-}
+import { TdcError } from '../errors.js';
 
 /** A 2D input as the network's reader sees it: [h, w, channels] in 0..255. */
 export interface ImageInput {
@@ -63,24 +53,24 @@ export async function resolveSubject(inputs: readonly string[], task: TaskSpec):
   if (inputs.length === 1) {
     const dir = inputs[0]!;
     const st = await fs.stat(dir).catch(() => undefined);
-    if (!st) throw new PredictInputError(`${dir}: no such file or folder`, dir);
+    if (!st) throw new TdcError(`${dir}: no such file or folder`, { file: dir });
     if (st.isDirectory()) {
       const subject = path.basename(path.resolve(dir));
       const names = new Set(await fs.readdir(dir));
       const files = modalities.map((m) => {
         for (const ext of ['.nii.gz', '.nii']) if (names.has(`${subject}_${m}${ext}`)) return path.join(dir, `${subject}_${m}${ext}`);
-        throw new PredictInputError(`${dir}: no ${subject}_${m}.nii.gz (the ${m} modality of subject ${subject})`, dir);
+        throw new TdcError(`${dir}: no ${subject}_${m}.nii.gz (the ${m} modality of subject ${subject})`, { file: dir });
       });
       return { subject, files };
     }
   }
   for (const f of inputs) {
-    if (!NIFTI_EXT.test(f)) throw new PredictInputError(`${f}: not a NIfTI file (.nii or .nii.gz); a 3D input is a subject folder or one file per modality`, f);
+    if (!NIFTI_EXT.test(f)) throw new TdcError(`${f}: not a NIfTI file (.nii or .nii.gz); a 3D input is a subject folder or one file per modality`, { file: f });
   }
   if (inputs.length !== modalities.length) {
-    throw new PredictInputError(
+    throw new TdcError(
       `${inputs.length} input file${inputs.length === 1 ? '' : 's'} for ${modalities.length} modalities (${modalities.join(', ')}); give a subject folder or one file per modality`,
-      inputs[0],
+      { file: inputs[0] },
     );
   }
   const suffix = (f: string, m: string) => path.basename(f).replace(NIFTI_EXT, '').toLowerCase().endsWith(`_${m.toLowerCase()}`);
@@ -113,10 +103,10 @@ export async function readVolumeInput(subject: SubjectFiles, task: TaskSpec): Pr
   const dims3 = (v: NiftiVolume) => [v.dims[0]!, v.dims[1] ?? 1, v.dims[2] ?? 1];
   vols.forEach((v, i) => {
     const f = subject.files[i]!;
-    if (v.dims.slice(3).some((d) => d > 1)) throw new PredictInputError(`${f}: a ${v.dims.length}-D volume (${v.dims.join('×')}); one 3D volume per modality expected`, f);
-    if (v.datatype === 'rgb24') throw new PredictInputError(`${f}: an RGB volume; one intensity channel per modality expected`, f);
+    if (v.dims.slice(3).some((d) => d > 1)) throw new TdcError(`${f}: a ${v.dims.length}-D volume (${v.dims.join('×')}); one 3D volume per modality expected`, { file: f });
+    if (v.datatype === 'rgb24') throw new TdcError(`${f}: an RGB volume; one intensity channel per modality expected`, { file: f });
     if (dims3(v).join() !== dims3(ref).join()) {
-      throw new PredictInputError(`${f}: volume is ${dims3(v).join('×')} but ${path.basename(subject.files[0]!)} is ${dims3(ref).join('×')}`, f);
+      throw new TdcError(`${f}: volume is ${dims3(v).join('×')} but ${path.basename(subject.files[0]!)} is ${dims3(ref).join('×')}`, { file: f });
     }
   });
   const [X, Y, Z] = dims3(ref) as [number, number, number];
@@ -167,7 +157,7 @@ export async function writeLabelNifti(file: string, labels: Uint8Array, referenc
       },
     });
   } catch (e) {
-    throw new PredictInputError(`${file}: cannot write (${(e as Error).message.split('\n')[0]})`, file);
+    throw new TdcError(`${file}: cannot write (${(e as Error).message.split('\n')[0]})`, { file: file });
   }
 }
 
@@ -235,6 +225,6 @@ async function writeOut(file: string, data: Uint8Array | string): Promise<void> 
     await fs.mkdir(path.dirname(file), { recursive: true });
     await fs.writeFile(file, data);
   } catch (e) {
-    throw new PredictInputError(`${file}: cannot write (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, file);
+    throw new TdcError(`${file}: cannot write (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { file: file });
   }
 }

@@ -23,7 +23,6 @@ export {
   softmax,
 } from './labels.js';
 export {
-  PredictInputError,
   predictionSummary,
   readImageInput,
   readVolumeInput,

@@ -3,7 +3,7 @@
  * (BraTS 0/1/2/4), head probabilities by name, and the palette of predicted PNG masks.
  */
 import type { ClassSpec, DataFormat } from '../../spec/types.js';
-import { classPalette, type Rgb } from '../report/palette.js';
+import { classPalette, type Rgb } from '../io/palette.js';
 
 /** The label values a format's masks use by default, by class index (see the readers). */
 export const DEFAULT_LABEL_VALUES: Partial<Record<DataFormat, readonly number[]>> = {

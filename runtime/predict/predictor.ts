@@ -136,10 +136,6 @@ export class Predictor {
   private sceneProbs(logits: ArrayLike<number>): number[] {
     return this.args.sceneActivation === 'softmax' ? softmax(logits) : sigmoid(logits);
   }
-
-  getConfig(): Record<string, unknown> {
-    return { sceneActivation: this.args.sceneActivation, inputSize: this.inputSize, window: this.window?.getConfig() };
-  }
 }
 
 export function predictor(args: PredictorArgs): Predictor {

@@ -176,10 +176,6 @@ export class SlidingWindow {
     }
     return acc;
   }
-
-  getConfig(): Record<string, unknown> {
-    return { window: [...this.window], overlap: [...this.overlap], weighting: this.weighting, sigmaScale: this.sigmaScale };
-  }
 }
 
 export function slidingWindow(args: SlidingWindowArgs): SlidingWindow {

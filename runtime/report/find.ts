@@ -1,7 +1,7 @@
 /** Finds the run a bare `tdc report` (or `tdc train`) means: the one of the last `tdc build` in this folder. */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { ReportError } from './run-data.js';
+import { TdcError } from '../errors.js';
 
 /** What `tdc build` records in `.tdc/last-build.json`. */
 export interface LastBuild {
@@ -11,23 +11,23 @@ export interface LastBuild {
   spec: string;
 }
 
-/** Reads `<cwd>/.tdc/last-build.json`; rejects with a one-line ReportError when there is none or it is unreadable. */
+/** Reads `<cwd>/.tdc/last-build.json`; rejects with a one-line TdcError when there is none or it is unreadable. */
 export async function readLastBuild(cwd: string = process.cwd()): Promise<LastBuild> {
   const file = path.join(cwd, '.tdc', 'last-build.json');
   let text: string;
   try {
     text = await fs.readFile(file, 'utf8');
   } catch {
-    throw new ReportError(`no run given and no build recorded here (${path.join('.tdc', 'last-build.json')} is missing); run tdc build first or pass a run folder`);
+    throw new TdcError(`no run given and no build recorded here (${path.join('.tdc', 'last-build.json')} is missing); run tdc build first or pass a run folder`);
   }
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
-    throw new ReportError(`${file} is not valid JSON; run tdc build again or pass a run folder`);
+    throw new TdcError(`${file} is not valid JSON; run tdc build again or pass a run folder`);
   }
   const v = value as Partial<LastBuild> | null;
-  if (!v || typeof v.dir !== 'string' || v.dir === '') throw new ReportError(`${file} has no "dir"; run tdc build again or pass a run folder`);
+  if (!v || typeof v.dir !== 'string' || v.dir === '') throw new TdcError(`${file} has no "dir"; run tdc build again or pass a run folder`);
   return { dir: path.resolve(cwd, v.dir), spec: typeof v.spec === 'string' ? v.spec : '' };
 }
 

@@ -4,7 +4,7 @@
  */
 import type { StepRecord, ValidationRecord, ValidationResult } from '../train/index.js';
 import { escapeHtml } from './escape.js';
-import { classPalette, rgbHex } from './palette.js';
+import { classPalette, rgbHex } from '../io/palette.js';
 import { loadRunData, type RunData, type RunStage } from './run-data.js';
 import { lineChart, type ChartMarker, type ChartSeries, type Point } from './svg.js';
 

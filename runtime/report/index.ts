@@ -4,7 +4,6 @@ export { renderReport, formatDuration } from './html.js';
 export {
   loadRunData,
   parseLog,
-  ReportError,
   type RunData,
   type RunFacts,
   type RunStage,
@@ -15,4 +14,4 @@ export { defaultRunDir, readLastBuild, type LastBuild } from './find.js';
 export { writeReport } from './write.js';
 export { lineChart, LineChart, splitFinite, decimate, tickStep, ticks, formatTick, CHART_COLORS, type LineChartArgs, type ChartSeries, type ChartMarker, type ChartLayout, type Point } from './svg.js';
 export { escapeHtml } from './escape.js';
-export { classPalette, rgbHex, DEFAULT_PALETTE, type Rgb } from './palette.js';
+export { classPalette, rgbHex, DEFAULT_PALETTE, type Rgb } from '../io/palette.js';

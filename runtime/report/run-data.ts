@@ -5,14 +5,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { RunStatus, RunSummary, StepRecord, ValidationRecord } from '../train/index.js';
-
-/** A user-facing report error: one line, printed without a stack trace. */
-export class ReportError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ReportError';
-  }
-}
+import { TdcError } from '../errors.js';
 
 /** One training stage as the report draws it. */
 export interface RunStage {
@@ -86,16 +79,16 @@ interface LockView {
   };
 }
 
-/** Reads everything the report shows from `runDir`; rejects with ReportError when there is no run there. */
+/** Reads everything the report shows from `runDir`; rejects with TdcError when there is no run there. */
 export async function loadRunData(runDir: string): Promise<RunData> {
   const stat = await fs.stat(runDir).catch(() => null);
-  if (!stat) throw new ReportError(`no run folder at ${runDir}`);
-  if (!stat.isDirectory()) throw new ReportError(`${runDir} is not a folder`);
+  if (!stat) throw new TdcError(`no run folder at ${runDir}`);
+  if (!stat.isDirectory()) throw new TdcError(`${runDir} is not a folder`);
   const warnings: string[] = [];
   const logText = await readText(path.join(runDir, 'log.jsonl'));
   const summaryText = await readText(path.join(runDir, 'summary.json'));
   if ((logText === null || logText.trim() === '') && summaryText === null) {
-    throw new ReportError(`${runDir} holds no training run yet (no log.jsonl records and no summary.json)`);
+    throw new TdcError(`${runDir} holds no training run yet (no log.jsonl records and no summary.json)`);
   }
 
   const { steps, validations } = parseLog(logText ?? '', warnings);

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { encodePng } from '../io/index.js';
 import type { BatchSource } from '../train/index.js';
-import { classPalette, type Rgb } from './palette.js';
+import { classPalette, type Rgb } from '../io/palette.js';
 import type { SamplesJson } from './run-data.js';
 
 export interface SampleOverlayArgs {
@@ -36,7 +36,7 @@ export interface SampleOverlayArgs {
   backgroundClass?: number | null;
 }
 
-/** The options of `SampleOverlayArgs` with their defaults applied (what `getConfig` reports). */
+/** The options of `SampleOverlayArgs` with their defaults applied. */
 interface OverlayOptions {
   count: number;
   sceneActivation: 'sigmoid' | 'softmax';
@@ -48,7 +48,6 @@ interface OverlayOptions {
 export const PANEL_GAP = 4;
 
 export class SampleOverlayWriter {
-  static readonly className = 'SampleOverlayWriter';
   private readonly args: SampleOverlayArgs;
   private readonly opts: OverlayOptions;
   private readonly palette: Rgb[];
@@ -64,10 +63,6 @@ export class SampleOverlayWriter {
     if (!Number.isInteger(this.opts.count) || this.opts.count < 0) throw new Error(`sample overlays: count must be a non-negative integer, got ${this.opts.count}`);
     if (!(this.opts.alpha >= 0 && this.opts.alpha <= 1)) throw new Error(`sample overlays: alpha must be in [0, 1], got ${this.opts.alpha}`);
     this.palette = classPalette(args.classes);
-  }
-
-  getConfig(): Record<string, unknown> {
-    return { ...this.opts, runDir: this.args.runDir, classes: this.args.classes.map((c) => c.name), scenes: [...this.args.scenes] };
   }
 
   /** Draws the samples; returns the paths of the written PNGs (samples.json is written beside them). */

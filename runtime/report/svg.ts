@@ -67,7 +67,6 @@ const LEGEND_ROW = 16;
 const MARKER_BAND = 24;
 
 export class LineChart {
-  static readonly className = 'LineChart';
   readonly layout: ChartLayout;
   private readonly args: LineChartArgs;
   private readonly legendRows: { name: string; color: string; x: number; row: number }[];
@@ -114,21 +113,6 @@ export class LineChart {
   y(v: number): number {
     const { top, plotHeight, yDomain } = this.layout;
     return top + plotHeight - ((v - yDomain[0]) / (yDomain[1] - yDomain[0])) * plotHeight;
-  }
-
-  getConfig(): Record<string, unknown> {
-    const a = this.args;
-    return {
-      title: a.title,
-      series: a.series.map((s) => ({ name: s.name, points: s.points.length, color: s.color ?? null })),
-      markers: a.markers ?? [],
-      width: this.layout.width,
-      height: this.layout.height,
-      xLabel: a.xLabel ?? null,
-      yLabel: a.yLabel ?? null,
-      xDomain: this.layout.xDomain,
-      yDomain: this.layout.yDomain,
-    };
   }
 
   /** The chart as one `<svg>` element (no XML prolog: it is meant to be inlined into HTML). */

@@ -3,11 +3,12 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { defaultRunDir } from './find.js';
 import { renderReport } from './html.js';
-import { loadRunData, ReportError } from './run-data.js';
+import { loadRunData } from './run-data.js';
+import { TdcError } from '../errors.js';
 
 /**
  * Writes `<runDir>/report.html` (runDir defaults to the last build's run, see `defaultRunDir`) and returns its
- * path (a build folder is accepted for its `run/`). Rejects with a one-line ReportError when there is no run to report on or the file cannot be written.
+ * path (a build folder is accepted for its `run/`). Rejects with a one-line TdcError when there is no run to report on or the file cannot be written.
  */
 export async function writeReport(runDir?: string, cwd: string = process.cwd()): Promise<string> {
   let dir = runDir ? path.resolve(cwd, runDir) : await defaultRunDir(cwd);
@@ -18,7 +19,7 @@ export async function writeReport(runDir?: string, cwd: string = process.cwd()):
   try {
     await fs.writeFile(file, renderReport(data));
   } catch (e) {
-    throw new ReportError(`cannot write ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    throw new TdcError(`cannot write ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }
   return file;
 }

@@ -7,7 +7,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { OptimizerConfig, OptimizerState } from './optimizers.js';
-import { TrainError } from './types.js';
+import { TdcError } from '../errors.js';
 
 /** One saved tensor (model weight). Values are raw float32 or int32, as the variable holds them. */
 export interface TensorRecord {
@@ -108,9 +108,9 @@ export async function hasCheckpoint(dir: string): Promise<boolean> {
   return exists(path.join(dir, 'state.json'));
 }
 
-/** Reads a checkpoint directory; a missing or damaged one is a TrainError with a one-line message. */
+/** Reads a checkpoint directory; a missing or damaged one is a one-line TdcError with a message. */
 export async function loadCheckpoint(dir: string): Promise<CheckpointData> {
-  const bad = (why: string) => new TrainError(`checkpoint ${dir} is unreadable: ${why}`);
+  const bad = (why: string) => new TdcError(`checkpoint ${dir} is unreadable: ${why}`);
   const readJson = async (name: string): Promise<Record<string, unknown>> => {
     let text: string;
     try {

@@ -1,7 +1,6 @@
 /** The generic training runtime: the loop, optimizers, schedules, checkpoints, logs and the run summary. */
 export { Trainer, train, readWeights, loadWeights, withSeededRandom, type TrainerArgs, type StepInfo } from './trainer.js';
 export {
-  TrainError,
   type Batch,
   type BatchSource,
   type StagePlan,

@@ -6,7 +6,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import cliProgress from 'cli-progress';
-import { TrainError, type OutputSink, type ValidationResult } from './types.js';
+import { type OutputSink, type ValidationResult } from './types.js';
+import { TdcError } from '../errors.js';
 
 /** One logged training step. */
 export interface StepRecord {
@@ -120,7 +121,7 @@ export class RunLog {
 function truncateTo(file: string, size: number): void {
   if (!fs.existsSync(file)) {
     fs.writeFileSync(file, '');
-    if (size > 0) throw new TrainError(`cannot resume: the log file ${file} is missing`);
+    if (size > 0) throw new TdcError(`cannot resume: the log file ${file} is missing`);
     return;
   }
   fs.truncateSync(file, size);

@@ -13,16 +13,8 @@ import { hasCheckpoint, loadCheckpoint, recoverCheckpointDir, saveCheckpoint, ty
 import { Progress, RunLog, type LogPosition } from './log.js';
 import { optimizer as makeOptimizer, type Optimizer, type OptimizerOptions, type Param } from './optimizers.js';
 import { formatSummaryTable, writeSummary } from './summary.js';
-import {
-  TrainError,
-  type Batch,
-  type BatchSource,
-  type OutputSink,
-  type RunSummary,
-  type StagePlan,
-  type StageSummary,
-  type ValidationResult,
-} from './types.js';
+import { type Batch, type BatchSource, type OutputSink, type RunSummary, type StagePlan, type StageSummary, type ValidationResult } from './types.js';
+import { TdcError } from '../errors.js';
 
 /** Where the loop is, handed to `shouldStop`. */
 export interface StepInfo {
@@ -107,7 +99,6 @@ interface TrainableVar {
 }
 
 export class Trainer {
-  static readonly className = 'Trainer';
   private readonly args: TrainerArgs;
   private readonly sink: OutputSink;
   private readonly lastDir: string;
@@ -130,20 +121,6 @@ export class Trainer {
     this.bestDir = path.join(args.runDir, 'best');
   }
 
-  getConfig(): Record<string, unknown> {
-    const a = this.args;
-    return {
-      stages: a.stages.map((s) => ({ name: s.name, label: s.label, steps: s.steps, from: s.from, freeze: s.freeze, terms: s.terms, schedule: s.schedule.getConfig() })),
-      optimizer: a.optimizer,
-      runDir: a.runDir,
-      seed: a.seed,
-      logEvery: a.logEvery,
-      validateEvery: a.validateEvery,
-      checkpointEvery: a.checkpointEvery,
-      bestMetric: a.bestMetric,
-    };
-  }
-
   async run(): Promise<RunSummary> {
     const a = this.args;
     await fs.mkdir(a.runDir, { recursive: true });
@@ -153,19 +130,19 @@ export class Trainer {
     let state: TrainerState | null = null;
     if (a.resume) {
       if (!(await hasCheckpoint(this.lastDir))) {
-        throw new TrainError(`nothing to resume: no checkpoint in ${this.lastDir}; run without --resume to start over`);
+        throw new TdcError(`nothing to resume: no checkpoint in ${this.lastDir}; run without --resume to start over`);
       }
       resumeFrom = await loadCheckpoint(this.lastDir);
       if (resumeFrom.lockJson !== undefined && resumeFrom.lockJson !== a.lockJson) {
-        throw new TrainError(`cannot resume: the checkpoint in ${this.lastDir} was trained from a different spec (spec.lock.json differs); run without --resume to start over`);
+        throw new TdcError(`cannot resume: the checkpoint in ${this.lastDir} was trained from a different spec (spec.lock.json differs); run without --resume to start over`);
       }
       state = resumeFrom.state as TrainerState;
       if (typeof state?.stageIndex !== 'number' || typeof state.step !== 'number') {
-        throw new TrainError(`checkpoint ${this.lastDir} is unreadable: state.json has no stage/step`);
+        throw new TdcError(`checkpoint ${this.lastDir} is unreadable: state.json has no stage/step`);
       }
       const names = a.stages.map((s) => s.name);
       if (JSON.stringify(state.stageNames) !== JSON.stringify(names)) {
-        throw new TrainError(`cannot resume: the checkpoint's stages (${(state.stageNames ?? []).join(', ')}) differ from this run's (${names.join(', ')}); run without --resume to start over`);
+        throw new TdcError(`cannot resume: the checkpoint's stages (${(state.stageNames ?? []).join(', ')}) differ from this run's (${names.join(', ')}); run without --resume to start over`);
       }
     } else {
       await fs.rm(path.join(a.runDir, 'checkpoints'), { recursive: true, force: true });
@@ -305,8 +282,8 @@ export class Trainer {
           const terms = this.args.computeTerms(Array.isArray(out) ? out : [out], batch, stage.terms);
           for (const name of stage.terms) {
             const t = terms[name];
-            if (!t) throw new TrainError(`stage '${stage.name}': the loss term '${name}' was not computed`);
-            if (t.size !== 1) throw new TrainError(`stage '${stage.name}': the loss term '${name}' is not a scalar (shape [${t.shape}])`);
+            if (!t) throw new TdcError(`stage '${stage.name}': the loss term '${name}' was not computed`);
+            if (t.size !== 1) throw new TdcError(`stage '${stage.name}': the loss term '${name}' is not a scalar (shape [${t.shape}])`);
           }
           kept = stage.terms.map((name) => tf.keep(terms[name]!));
           return stage.total(terms);
@@ -344,7 +321,7 @@ export class Trainer {
     for (const g of stage.freeze) {
       const layers = groups[g];
       if (!layers) {
-        throw new TrainError(`stage '${stage.name}' freezes unknown layer group '${g}' (known groups: ${Object.keys(groups).join(', ') || 'none'})`);
+        throw new TdcError(`stage '${stage.name}' freezes unknown layer group '${g}' (known groups: ${Object.keys(groups).join(', ') || 'none'})`);
       }
       for (const layer of layers) for (const w of layer.weights) frozen.add(w);
     }
@@ -352,7 +329,7 @@ export class Trainer {
     const trainable = model.trainableWeights
       .filter((w) => !frozen.has(w))
       .map((w) => ({ key: String(index.get(w)), variable: w.read() as tf.Variable }));
-    if (trainable.length === 0) throw new TrainError(`stage '${stage.name}' freezes every trainable weight; nothing to train`);
+    if (trainable.length === 0) throw new TdcError(`stage '${stage.name}' freezes every trainable weight; nothing to train`);
     const frozenState = [...frozen]
       .filter((w) => !w.trainable)
       .map((w) => ({ variable: w, value: tf.keep(w.read().clone()) }));
@@ -368,7 +345,7 @@ export class Trainer {
         try {
           return model.getLayer(n);
         } catch {
-          throw new TrainError(`layer group '${group}' names a layer '${n}' the model does not have`);
+          throw new TdcError(`layer group '${group}' names a layer '${n}' the model does not have`);
         }
       });
     }
@@ -444,7 +421,7 @@ export class Trainer {
 
 type EndReason = { status: 'interrupted' | 'stopped' | 'diverged'; message: string; step: number };
 
-/** Trains through all stages; see `TrainerArgs`. Rejects only with TrainError (one-line) or an error of injected code. */
+/** Trains through all stages; see `TrainerArgs`. Rejects only with TdcError (one-line) or an error of injected code. */
 export async function train(args: TrainerArgs): Promise<RunSummary> {
   return new Trainer(args).run();
 }
@@ -469,7 +446,7 @@ export async function readWeights(model: tf.LayersModel): Promise<TensorRecord[]
 export function loadWeights(model: tf.LayersModel, weights: TensorRecord[], from: string): void {
   const mine = model.weights;
   const mismatch = (why: string) =>
-    new TrainError(`the checkpoint in ${from} does not fit this model (${why}); was the spec changed? run without --resume to start over`);
+    new TdcError(`the checkpoint in ${from} does not fit this model (${why}); was the spec changed? run without --resume to start over`);
   if (mine.length !== weights.length) throw mismatch(`${weights.length} saved weights, the model has ${mine.length}`);
   mine.forEach((w, i) => {
     if (w.shape.join() !== weights[i]!.shape.join()) throw mismatch(`weight ${i} '${weights[i]!.name}' has shape [${weights[i]!.shape}], the model's [${w.shape}]`);
@@ -495,15 +472,15 @@ export function withSeededRandom<T>(rng: Rng, fn: () => T): T {
 }
 
 function checkArgs(a: TrainerArgs): void {
-  if (a.stages.length === 0) throw new TrainError('no training stages');
+  if (a.stages.length === 0) throw new TdcError('no training stages');
   const names = new Set<string>();
   for (const s of a.stages) {
-    if (names.has(s.name)) throw new TrainError(`two stages are named '${s.name}'`);
+    if (names.has(s.name)) throw new TdcError(`two stages are named '${s.name}'`);
     names.add(s.name);
-    if (!Number.isInteger(s.steps) || s.steps < 1) throw new TrainError(`stage '${s.name}': steps must be a positive integer, got ${s.steps}`);
-    if (s.terms.length === 0) throw new TrainError(`stage '${s.name}' has no loss terms`);
+    if (!Number.isInteger(s.steps) || s.steps < 1) throw new TdcError(`stage '${s.name}': steps must be a positive integer, got ${s.steps}`);
+    if (s.terms.length === 0) throw new TdcError(`stage '${s.name}' has no loss terms`);
   }
   for (const [what, v] of [['logEvery', a.logEvery], ['validateEvery', a.validateEvery], ['checkpointEvery', a.checkpointEvery]] as const) {
-    if (!Number.isInteger(v) || v < 0 || (what === 'logEvery' && v < 1)) throw new TrainError(`${what} must be a ${what === 'logEvery' ? 'positive' : 'non-negative'} integer, got ${v}`);
+    if (!Number.isInteger(v) || v < 0 || (what === 'logEvery' && v < 1)) throw new TdcError(`${what} must be a ${what === 'logEvery' ? 'positive' : 'non-negative'} integer, got ${v}`);
   }
 }

@@ -103,10 +103,3 @@ export interface OutputSink {
   isTTY: boolean;
 }
 
-/** A user-facing training error: its message is one line and is printed without a stack trace. */
-export class TrainError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'TrainError';
-  }
-}

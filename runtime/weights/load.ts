@@ -2,17 +2,13 @@
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { groupOf } from '../layers/network.js';
-
-/** A user-facing failure with a one-line message (missing file, missing layer, shape mismatch, bad format). */
-export class WeightLoadError extends Error {
-  override readonly name = 'WeightLoadError';
-}
+import { TdcError } from '../errors.js';
 
 export interface LoadEncoderWeightsOptions {
   /** What the model's layer names carry in front of the file's names (model 'enc_block1_conv1' ← file 'block1_conv1'); default ''. */
   prefix?: string;
-  /** Model layers to fill (default: every encoder-group layer with weights whose name starts with the prefix). */
+  /** Model layers to fill (default: every layer with weights whose name starts with the prefix; a tdc network
+   *  passes its encoder's layers, as the model IR names them). */
   layers?: string[];
 }
 
@@ -40,7 +36,7 @@ interface WeightSource {
 
 /**
  * Copies weights into `model` by layer name. Each model layer `prefix + name` takes the file's layer `name`;
- * its weights are matched by short name (`block1_conv1/kernel:0` → kernel). Throws WeightLoadError on a missing
+ * its weights are matched by short name (`block1_conv1/kernel:0` → kernel). Throws TdcError on a missing
  * file, a layer the file lacks (naming what it has), a missing weight, or a shape mismatch (both shapes).
  * Nothing is changed in the model unless every layer matches.
  */
@@ -50,12 +46,12 @@ export async function loadEncoderWeights(
   options: LoadEncoderWeightsOptions = {},
 ): Promise<LoadEncoderWeightsResult> {
   const prefix = options.prefix ?? '';
-  if (!fs.existsSync(path)) throw new WeightLoadError(`weights file not found: ${path}`);
-  if (fs.statSync(path).isDirectory()) throw new WeightLoadError(`weights path is a folder, not a file: ${path}`);
+  if (!fs.existsSync(path)) throw new TdcError(`weights file not found: ${path}`);
+  if (fs.statSync(path).isDirectory()) throw new TdcError(`weights path is a folder, not a file: ${path}`);
   const source = path.toLowerCase().endsWith('.json') ? openTfjs(path) : await openH5(path);
   try {
     const targets = pickLayers(model, prefix, options.layers);
-    if (targets.length === 0) throw new WeightLoadError(`the model has no layers named '${prefix}…' with weights to load from ${path}`);
+    if (targets.length === 0) throw new TdcError(`the model has no layers named '${prefix}…' with weights to load from ${path}`);
     const assignments: { layer: tf.layers.Layer; values: tf.Tensor[] }[] = [];
     const skipped: string[] = [];
     try {
@@ -67,7 +63,7 @@ export async function loadEncoderWeights(
             skipped.push(layer.name);
             continue;
           }
-          throw new WeightLoadError(
+          throw new TdcError(
             `${nodePath.basename(path)} has no layer '${fileName}' (for model layer '${layer.name}'); it has: ${listNames(source.layerNames)}`,
           );
         }
@@ -79,13 +75,13 @@ export async function loadEncoderWeights(
           const short = shortName(w.originalName);
           const read = byName ? stored.get(short) : ordered.length === layer.weights.length ? ordered[wi] : undefined;
           if (!read) {
-            throw new WeightLoadError(
+            throw new TdcError(
               `${nodePath.basename(path)}: layer '${fileName}' has no weight '${short}'; it has: ${[...stored.keys()].join(', ')}`,
             );
           }
           const got = read();
           if (!sameShape(got.shape, w.shape)) {
-            throw new WeightLoadError(
+            throw new TdcError(
               `shape mismatch for ${layer.name}/${short}: the model has [${w.shape.join(', ')}], ${nodePath.basename(path)} has [${got.shape.join(', ')}]`,
             );
           }
@@ -109,11 +105,11 @@ function pickLayers(model: tf.LayersModel, prefix: string, names: string[] | und
       try {
         return model.getLayer(n);
       } catch {
-        throw new WeightLoadError(`the model has no layer '${n}'`);
+        throw new TdcError(`the model has no layer '${n}'`);
       }
     });
   }
-  return model.layers.filter((l) => l.weights.length > 0 && l.name.startsWith(prefix) && groupOf(l.name) === 'encoder');
+  return model.layers.filter((l) => l.weights.length > 0 && l.name.startsWith(prefix));
 }
 
 /** 'block1_conv1/kernel:0' or 'model/block1_conv1/kernel' → 'kernel'. */
@@ -153,15 +149,15 @@ function loadH5wasm(): Promise<H5Module> {
  * HDF5_OBJECT_HEADER_LIMIT workaround).
  */
 async function openH5(path: string): Promise<WeightSource> {
-  if (!looksLikeHdf5(path)) throw new WeightLoadError(`cannot read ${path} as an HDF5 (.h5) file`);
+  if (!looksLikeHdf5(path)) throw new TdcError(`cannot read ${path} as an HDF5 (.h5) file`);
   const h5 = await loadH5wasm();
   let file: InstanceType<H5Module['File']>;
   try {
     file = new h5.File(nodePath.resolve(path), 'r');
   } catch {
-    throw new WeightLoadError(`cannot read ${path} as an HDF5 (.h5) file`);
+    throw new TdcError(`cannot read ${path} as an HDF5 (.h5) file`);
   }
-  if (file.file_id < 0n) throw new WeightLoadError(`cannot read ${path} as an HDF5 (.h5) file`);
+  if (file.file_id < 0n) throw new TdcError(`cannot read ${path} as an HDF5 (.h5) file`);
   const rootKeys = file.keys();
   const root = rootKeys.includes('model_weights') ? (file.get('model_weights') as H5Group) : (file as H5Group);
   const fromAttr = readStringListAttr(root, 'layer_names');
@@ -180,11 +176,11 @@ async function openH5(path: string): Promise<WeightSource> {
         out.set(shortName(p), () => {
           const ds = group.get(p);
           if (!ds || !(ds instanceof h5.Dataset)) {
-            throw new WeightLoadError(`${nodePath.basename(path)}: layer '${name}' lists weight '${p}' but has no such dataset`);
+            throw new TdcError(`${nodePath.basename(path)}: layer '${name}' lists weight '${p}' but has no such dataset`);
           }
           const value = ds.value;
           if (!ArrayBuffer.isView(value) || value instanceof DataView || typeof (value as { length?: unknown }).length !== 'number') {
-            throw new WeightLoadError(`${nodePath.basename(path)}: weight '${name}/${p}' is not a numeric array`);
+            throw new TdcError(`${nodePath.basename(path)}: weight '${name}/${p}' is not a numeric array`);
           }
           return { shape: ds.shape ?? [], values: Float32Array.from(value as unknown as ArrayLike<number>) };
         });
@@ -255,7 +251,7 @@ function openTfjs(path: string): WeightSource {
     if (!Array.isArray(json.weightsManifest)) throw new Error('no weightsManifest');
     manifest = json.weightsManifest;
   } catch {
-    throw new WeightLoadError(`${path} is not a tfjs model.json (no readable weightsManifest)`);
+    throw new TdcError(`${path} is not a tfjs model.json (no readable weightsManifest)`);
   }
   const dir = nodePath.dirname(path);
   const byLayer = new Map<string, Map<string, () => StoredWeight>>();
@@ -265,7 +261,7 @@ function openTfjs(path: string): WeightSource {
     if (!map) {
       const buffers = group.paths.map((p) => {
         const file = nodePath.join(dir, p);
-        if (!fs.existsSync(file)) throw new WeightLoadError(`weight shard not found: ${file} (listed in ${path})`);
+        if (!fs.existsSync(file)) throw new TdcError(`weight shard not found: ${file} (listed in ${path})`);
         return fs.readFileSync(file);
       });
       const all = Buffer.concat(buffers);

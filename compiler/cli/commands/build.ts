@@ -1,7 +1,7 @@
 /** `tdc build spec.yaml`: compile a spec to its TypeScript model, trainer, data and entry files in a build folder. */
 import { isAbsolute, join, normalize, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { hasErrors, type Diagnostic } from '../../diagnostics.js';
+import { hasErrors, type Diagnostic } from '../../../spec/diagnostics.js';
 import { formatDiagnostics, type DiagnosticFormat } from '../../format.js';
 import type { SpecHost } from '../../frontend.js';
 import type { SpanIndex } from '../../parse/index.js';
@@ -78,7 +78,7 @@ export async function planBuild(args: BuildArgs): Promise<BuildPlan> {
   if (hasErrors(diagnostics) || !compiled.spec || !compiled.ir) return plan;
 
   const hash = specHash(compiled.spec);
-  const emitted = emitProject(compiled.spec, {
+  const emitted = emitProject(compiled.spec, compiled.ir, {
     version: tdcVersion(),
     specPath,
     specDirFromOut: portableRelative(outDir, resolve(specAbs, '..')),

@@ -8,7 +8,8 @@ import type { Command } from 'commander';
 import type { Program } from '../../../runtime/program.js';
 import type { DataSpec, LossTermSpec, TaskSpec } from '../../../spec/types.js';
 import { EXIT, io, setExitCode } from '../host.js';
-import { BuildError, checkSpecUnchanged, loadProgram, readLock, resolveBuildDir, type SpecLock } from '../build-loader.js';
+import { checkSpecUnchanged, loadProgram, readLock, resolveBuildDir, type SpecLock } from '../build-loader.js';
+import { TdcError } from '../../../runtime/errors.js';
 
 /** tfjs's LayersModel, named through the runtime so that this CLI module does not import tfjs, even for types. */
 type LayersModel = ReturnType<Program<unknown, string>['buildModel']>['model'];
@@ -45,14 +46,14 @@ const rel = (p: string) => relative(process.cwd(), p) || '.';
  */
 export async function loadTrained(dirArg: string | undefined, opts: TrainedOptions): Promise<Trained> {
   const which = opts.checkpoint ?? 'best';
-  if (which !== 'best' && which !== 'last') throw new BuildError(`--checkpoint must be best or last, not '${which}'`, EXIT.usage);
+  if (which !== 'best' && which !== 'last') throw new TdcError(`--checkpoint must be best or last, not '${which}'`, { usage: true });
   const buildDir = resolveBuildDir(dirArg);
   const { lock } = readLock(buildDir);
   const program = await loadProgram(buildDir);
   const note = await checkSpecUnchanged(buildDir, lock, program.data.specDir);
   if (note) io.err(`${note}\n`);
   const runDir = opts.runDir ?? join(buildDir, 'run');
-  const { hasCheckpoint, loadCheckpoint, loadWeights, TrainError } = await import('../../../runtime/train/index.js');
+  const { hasCheckpoint, loadCheckpoint, loadWeights } = await import('../../../runtime/train/index.js');
   const best = join(runDir, 'best');
   const last = join(runDir, 'checkpoints', 'last');
   let checkpointDir: string;
@@ -65,15 +66,15 @@ export async function loadTrained(dirArg: string | undefined, opts: TrainedOptio
     checkpointDir = last;
     checkpoint = 'last';
   } else {
-    throw new BuildError(`no trained checkpoint in ${rel(runDir)}; run tdc train ${rel(buildDir)} first`);
+    throw new TdcError(`no trained checkpoint in ${rel(runDir)}; run tdc train ${rel(buildDir)} first`);
   }
   const { selectBackend } = await import('../../../runtime/backend/index.js');
   try {
     await selectBackend(opts.backend ? { prefer: opts.backend } : {});
   } catch (e) {
-    throw new BuildError(e instanceof Error ? e.message : String(e), EXIT.usage);
+    throw new TdcError(e instanceof Error ? e.message : String(e), { usage: true });
   }
-  const { dataSpecs, untrainedHeads } = await import('../../../runtime/program.js');
+  const { dataSpecs } = await import('../../../runtime/program.js');
   const { data, task } = dataSpecs(program, buildDir);
   let model: LayersModel;
   try {
@@ -81,11 +82,9 @@ export async function loadTrained(dirArg: string | undefined, opts: TrainedOptio
     model = program.buildModel(program.train.seed).model;
     loadWeights(model, saved.weights, rel(checkpointDir));
   } catch (e) {
-    if (!(e instanceof TrainError)) throw e;
-    throw new BuildError(e.message.replace(/; was the spec changed\?.*$/, '; was the build changed since training? run tdc train again'));
+    if (!(e instanceof TdcError)) throw e;
+    throw new TdcError(e.message.replace(/; was the spec changed\?.*$/, '; was the build changed since training? run tdc train again'));
   }
-  const losses = ((lock.resolved as { losses?: LossTermSpec[] } | undefined)?.losses ?? []) as LossTermSpec[];
-  const sceneLoss = losses.find((l) => 'head' in l && l.head === 'scene');
   return {
     program,
     lock,
@@ -96,8 +95,8 @@ export async function loadTrained(dirArg: string | undefined, opts: TrainedOptio
     model,
     task,
     data,
-    sceneActivation: sceneLoss?.type === 'softmax_ce' ? 'softmax' : 'sigmoid',
-    untrained: untrainedHeads(losses, program.stages),
+    sceneActivation: program.sceneActivation,
+    untrained: program.untrainedHeads,
   };
 }
 
@@ -122,13 +121,7 @@ export function register(program: Command): void {
     .option('--backend <name>', 'force a tfjs backend: tensorflow, native, wasm or cpu (also TDC_BACKEND)')
     .option('--json', 'print the scores as JSON')
     .action(async (dir: string | undefined, opts: EvalOptions) => {
-      try {
-        setExitCode(await evaluate(dir, opts));
-      } catch (e) {
-        if (!(e instanceof BuildError)) throw e;
-        io.err(`tdc: ${e.message}\n`);
-        setExitCode(e.exitCode);
-      }
+      setExitCode(await evaluate(dir, opts));
     });
 }
 
@@ -155,49 +148,43 @@ interface EvalReport {
 
 async function evaluate(dirArg: string | undefined, opts: EvalOptions): Promise<number> {
   const split = opts.split ?? 'val';
-  if (split !== 'val' && split !== 'test' && split !== 'train') throw new BuildError(`--split must be val, test or train, not '${split}'`, EXIT.usage);
+  if (split !== 'val' && split !== 'test' && split !== 'train') throw new TdcError(`--split must be val, test or train, not '${split}'`, { usage: true });
   const t = await loadTrained(dirArg, opts);
-  const { DataError } = await import('../../../runtime/data/index.js');
-  const { openProgramData, evaluateModel } = await import('../../../runtime/program.js');
+    const { openProgramData, evaluateModel } = await import('../../../runtime/program.js');
   const { batchSource } = await import('../../../runtime/data/index.js');
   const names = t.task.classes.map((c) => c.name);
   let report: EvalReport;
-  try {
-    const opened = await openProgramData(t.program, t.buildDir);
-    const items = opened.dataset.splits[split];
-    if (items.length === 0) throw new BuildError(`the ${split} split of ${rel(opened.data.root)} is empty; choose another with --split`);
-    const base = { build: rel(t.buildDir), checkpoint: rel(t.checkpointDir), split, samples: items.length, ids: items.map((d) => d.id) };
-    if (t.task.dims === 2) {
-      const source = batchSource({ dataset: opened.dataset, split, mode: 'eval', seed: t.program.train.seed });
-      const r = await evaluateModel(t.model, source, names.length);
-      report = {
-        ...base,
-        classes: names.map((name, i) => ({ name, iou: r.iou[i]!, dice: r.dice[i]! })),
-        mean: { iou: r.miou, dice: r.mdice },
-        classAcc: r.extra?.['class_acc'] ?? NaN,
-        sceneAcc: r.extra?.['scene_acc'] ?? NaN,
-        regions: {},
-      };
-    } else {
-      const { Predictor } = await import('../../../runtime/predict/index.js');
-      const { evaluateVolumes } = await import('../../../runtime/evaluate/index.js');
-      const predictor = new Predictor({ model: t.model, task: t.task, sceneActivation: t.sceneActivation });
-      const r = await evaluateVolumes(predictor, opened.dataset, split, {
-        regions: t.program.regions,
-        onSubject: (done, total, id) => io.err(`evaluated ${done}/${total} ${id}\n`),
-      });
-      report = {
-        ...base,
-        classes: r.classes.map((c) => ({ name: c.name, iou: c.iou, dice: c.dice, hd95: c.hd95 })),
-        mean: { iou: r.mean.iou, dice: r.mean.dice, hd95: r.mean.hd95 },
-        classAcc: r.classAcc,
-        sceneAcc: r.sceneAcc,
-        regions: r.regions,
-      };
-    }
-  } catch (e) {
-    if (e instanceof DataError) throw new BuildError(e.message);
-    throw e;
+  const opened = await openProgramData(t.program, t.buildDir);
+  const items = opened.dataset.splits[split];
+  if (items.length === 0) throw new TdcError(`the ${split} split of ${rel(opened.data.root)} is empty; choose another with --split`);
+  const base = { build: rel(t.buildDir), checkpoint: rel(t.checkpointDir), split, samples: items.length, ids: items.map((d) => d.id) };
+  if (t.task.dims === 2) {
+    const source = batchSource({ dataset: opened.dataset, split, mode: 'eval', seed: t.program.train.seed });
+    const r = await evaluateModel(t.model, source, names.length);
+    report = {
+      ...base,
+      classes: names.map((name, i) => ({ name, iou: r.iou[i]!, dice: r.dice[i]! })),
+      mean: { iou: r.miou, dice: r.mdice },
+      classAcc: r.extra?.['class_acc'] ?? NaN,
+      sceneAcc: r.extra?.['scene_acc'] ?? NaN,
+      regions: {},
+    };
+  } else {
+    const { Predictor } = await import('../../../runtime/predict/index.js');
+    const { evaluateVolumes } = await import('../../../runtime/evaluate/index.js');
+    const predictor = new Predictor({ model: t.model, task: t.task, sceneActivation: t.sceneActivation });
+    const r = await evaluateVolumes(predictor, opened.dataset, split, {
+      regions: t.program.regions,
+      onSubject: (done, total, id) => io.err(`evaluated ${done}/${total} ${id}\n`),
+    });
+    report = {
+      ...base,
+      classes: r.classes.map((c) => ({ name: c.name, iou: c.iou, dice: c.dice, hd95: c.hd95 })),
+      mean: { iou: r.mean.iou, dice: r.mean.dice, hd95: r.mean.hd95 },
+      classAcc: r.classAcc,
+      sceneAcc: r.sceneAcc,
+      regions: r.regions,
+    };
   }
   const { formatTable, cell, jsonNumber } = await import('../../../runtime/evaluate/index.js');
   if (t.untrained.includes('class')) report.classAcc = NaN;

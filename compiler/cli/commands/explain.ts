@@ -1,6 +1,6 @@
 /** `tdc explain spec.yaml`: the resolved network, its shapes and its training plan, as text or JSON. */
 import type { Command } from 'commander';
-import { hasErrors } from '../../diagnostics.js';
+import { hasErrors } from '../../../spec/diagnostics.js';
 import { formatDiagnostics } from '../../format.js';
 import { loadSpecDetailed } from '../../frontend.js';
 import { collect } from './check.js';

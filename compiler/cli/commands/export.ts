@@ -6,7 +6,8 @@ import { existsSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { EXIT, io, setExitCode } from '../host.js';
-import { BuildError, resolveBuildDir } from '../build-loader.js';
+import { resolveBuildDir } from '../build-loader.js';
+import { TdcError } from '../../../runtime/errors.js';
 
 export interface ExportOptions {
   format: string;
@@ -41,13 +42,7 @@ export function register(program: Command): void {
     .option('--backend <name>', 'tfjs backend for the verification: tensorflow, native, wasm or cpu (also TDC_BACKEND)')
     .addHelpText('after', HELP_AFTER)
     .action(async (dir: string | undefined, opts: ExportOptions) => {
-      try {
-        await exportCommand(dir, opts);
-      } catch (e) {
-        if (!(e instanceof BuildError)) throw e;
-        io.err(`tdc: ${e.message}\n`);
-        setExitCode(e.exitCode);
-      }
+      await exportCommand(dir, opts);
     });
 }
 
@@ -59,8 +54,8 @@ export function resolveCheckpoint(dirArg: string | undefined, which: 'best' | 'l
 } {
   let runDir: string;
   const arg = dirArg ? resolve(cwd, dirArg) : undefined;
-  if (arg && !existsSync(arg)) throw new BuildError(`no such folder '${dirArg}'`, EXIT.usage);
-  if (arg && !statSync(arg).isDirectory()) throw new BuildError(`'${dirArg}' is not a folder; give a run or build folder`, EXIT.usage);
+  if (arg && !existsSync(arg)) throw new TdcError(`no such folder '${dirArg}'`, { usage: true });
+  if (arg && !statSync(arg).isDirectory()) throw new TdcError(`'${dirArg}' is not a folder; give a run or build folder`, { usage: true });
   if (arg && !existsSync(join(arg, 'spec.lock.json'))) runDir = arg;
   else runDir = join(resolveBuildDir(dirArg, cwd), 'run');
   const rel = relative(cwd, runDir) || '.';
@@ -69,7 +64,7 @@ export function resolveCheckpoint(dirArg: string | undefined, which: 'best' | 'l
   const chosen = which ?? (complete(dirs.best) ? 'best' : 'last');
   if (!complete(dirs[chosen])) {
     const none = !complete(dirs.best) && !complete(dirs.last);
-    throw new BuildError(
+    throw new TdcError(
       none
         ? `no checkpoint in ${rel} (neither best/ nor checkpoints/last/); run tdc train first`
         : `no ${chosen} checkpoint in ${rel}; try --checkpoint ${chosen === 'best' ? 'last' : 'best'}`,
@@ -79,34 +74,35 @@ export function resolveCheckpoint(dirArg: string | undefined, which: 'best' | 'l
 }
 
 async function exportCommand(dirArg: string | undefined, opts: ExportOptions): Promise<void> {
-  if (opts.format !== 'tfjs') throw new BuildError(`unknown export format '${opts.format}' (only tfjs)`, EXIT.usage);
+  if (opts.format !== 'tfjs') throw new TdcError(`unknown export format '${opts.format}' (only tfjs)`, { usage: true });
   const { runDir, checkpointDir, which } = resolveCheckpoint(dirArg, opts.checkpoint);
   const outDir = resolve(opts.out ?? join(runDir, 'export', 'tfjs'));
   const rel = (p: string) => relative(process.cwd(), p) || '.';
 
   const tf = await import('@tensorflow/tfjs');
-  const { loadCheckpoint, loadWeights, TrainError } = await import('../../../runtime/train/index.js');
-  const { buildNetwork, networkArgsFromSpec } = await import('../../../runtime/layers/index.js');
-  const { exportTfjs, ExportError } = await import('../../../runtime/export/index.js');
+  const { loadCheckpoint, loadWeights } = await import('../../../runtime/train/index.js');
+  const { buildNetwork } = await import('../../../runtime/layers/index.js');
+  const { lowerModel } = await import('../../../spec/ir/index.js');
+  const { exportTfjs } = await import('../../../runtime/export/index.js');
   const { selectBackend } = await import('../../../runtime/backend/index.js');
   try {
     await selectBackend(opts.backend ? { prefer: opts.backend } : {});
   } catch (e) {
-    throw new BuildError(e instanceof Error ? e.message : String(e), EXIT.usage);
+    throw new TdcError(e instanceof Error ? e.message : String(e), { usage: true });
   }
 
   let model: import('@tensorflow/tfjs').LayersModel | undefined;
   try {
     const ckpt = await loadCheckpoint(checkpointDir);
-    if (!ckpt.lockJson) throw new BuildError(`checkpoint ${rel(checkpointDir)} has no spec.lock.json; it cannot be rebuilt`);
+    if (!ckpt.lockJson) throw new TdcError(`checkpoint ${rel(checkpointDir)} has no spec.lock.json; it cannot be rebuilt`);
     let spec: import('../../../spec/types.js').Spec;
     try {
       spec = (JSON.parse(ckpt.lockJson) as { resolved: import('../../../spec/types.js').Spec }).resolved;
     } catch {
-      throw new BuildError(`checkpoint ${rel(checkpointDir)} has an unreadable spec.lock.json`);
+      throw new TdcError(`checkpoint ${rel(checkpointDir)} has an unreadable spec.lock.json`);
     }
     // The checkpoint's own resolved spec rebuilds the network it was saved from, whatever the build folder holds now.
-    model = buildNetwork(networkArgsFromSpec(spec)).model;
+    model = buildNetwork(lowerModel(spec).value, { seed: spec.train.seed, name: spec.name }).model;
     loadWeights(model, ckpt.weights, rel(checkpointDir));
     const result = await exportTfjs(model, {
       outDir,
@@ -125,7 +121,7 @@ async function exportCommand(dirArg: string | undefined, opts: ExportOptions): P
       const { diff, scale } = await verifyExport(tf, model, outDir);
       // float32 sums in a different order differ by a few ulps of the largest activation, so the bound is relative.
       if (!(diff <= 1e-5 * Math.max(1, scale))) {
-        throw new BuildError(`the exported model's outputs differ from the tdc model's by ${diff.toExponential(2)}; please report this`);
+        throw new TdcError(`the exported model's outputs differ from the tdc model's by ${diff.toExponential(2)}; please report this`);
       }
       io.out(`verified: plain tf.loadLayersModel reproduces the outputs (max difference ${diff.toExponential(1)})\n`);
     }
@@ -133,7 +129,7 @@ async function exportCommand(dirArg: string | undefined, opts: ExportOptions): P
       `exported ${which} checkpoint of ${spec.name} (${result.weights} weights, ${(result.bytes / 1e6).toFixed(2)} MB) → ${rel(result.files[0]!)}\n`,
     );
   } catch (e) {
-    if (e instanceof ExportError || e instanceof TrainError) throw new BuildError(`cannot export: ${e.message}`);
+    if (e instanceof TdcError) throw new TdcError(`cannot export: ${e.message}`);
     throw e;
   } finally {
     model?.dispose();

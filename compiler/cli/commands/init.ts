@@ -112,7 +112,7 @@ model:
   # Context ensemble (paper III-B): one cascade of dilated convs per task pair; rates must fit the latent map.
   context: { pairs: [[seg, class], [seg, scene], [class, scene]], dilations: [7, 3, 1], combine: sum }
   # Segmentation decoder (paper III-C): ASPP, then bilinear up-sampling to the input size.
-  decoder: { type: aspp, rates: [1, 2, 4], filters: "2*base", image_pooling: true }
+  decoder: { type: aspp, dilations: [1, 2, 4], filters: "2*base", image_pooling: true }
   heads:
     seg: { upsample: bilinear }
     class: { hidden: 32 }     # class presence: global average pool + dense, multi-label
@@ -178,7 +178,7 @@ model:
   # Context ensemble (paper III-B): dilated cascades, in-plane dilation only; rates must fit the 8x8 map.
   context: { pairs: [[seg, class], [seg, scene], [class, scene]], dilations: [3, 1], combine: sum }
   # Segmentation decoder (paper III-C): ASPP, then trilinear up-sampling to the input size.
-  decoder: { type: aspp, rates: [1, 2], filters: 16, image_pooling: true }
+  decoder: { type: aspp, dilations: [1, 2], filters: 16, image_pooling: true }
   heads:
     seg: { upsample: trilinear }
     class: { hidden: 16 }

@@ -8,8 +8,8 @@ import { existsSync, statSync } from 'node:fs';
 import { basename, join, relative, resolve, sep } from 'node:path';
 import type { Command } from 'commander';
 import { EXIT, io, setExitCode } from '../host.js';
-import { BuildError } from '../build-loader.js';
 import { loadTrained, untrainedNote, type TrainedOptions } from './eval.js';
+import { TdcError } from '../../../runtime/errors.js';
 
 interface PredictOptions extends TrainedOptions {
   out: string;
@@ -30,13 +30,7 @@ export function register(program: Command): void {
     .option('--weighting <mode>', '3D: gaussian or uniform weighting of window logits', 'gaussian')
     .option('--backend <name>', 'force a tfjs backend: tensorflow, native, wasm or cpu (also TDC_BACKEND)')
     .action(async (args: string[], opts: PredictOptions) => {
-      try {
-        setExitCode(await predict(args, opts));
-      } catch (e) {
-        if (!(e instanceof BuildError)) throw e;
-        io.err(`tdc: ${e.message}\n`);
-        setExitCode(e.exitCode);
-      }
+      setExitCode(await predict(args, opts));
     });
 }
 
@@ -66,57 +60,51 @@ export function outputNames(files: readonly string[]): string[] {
 
 async function predict(args: string[], opts: PredictOptions): Promise<number> {
   const { dir, inputs } = splitArgs(args);
-  if (inputs.length === 0) throw new BuildError('no inputs to predict: give image files (2D) or subject folders / modality files (3D)', EXIT.usage);
+  if (inputs.length === 0) throw new TdcError('no inputs to predict: give image files (2D) or subject folders / modality files (3D)', { usage: true });
   const overlap = Number(opts.overlap ?? '0.5');
-  if (!(overlap >= 0 && overlap < 1)) throw new BuildError(`--overlap must be a number in [0, 1), not '${opts.overlap}'`, EXIT.usage);
+  if (!(overlap >= 0 && overlap < 1)) throw new TdcError(`--overlap must be a number in [0, 1), not '${opts.overlap}'`, { usage: true });
   const weighting = opts.weighting ?? 'gaussian';
-  if (weighting !== 'gaussian' && weighting !== 'uniform') throw new BuildError(`--weighting must be gaussian or uniform, not '${weighting}'`, EXIT.usage);
+  if (weighting !== 'gaussian' && weighting !== 'uniform') throw new TdcError(`--weighting must be gaussian or uniform, not '${weighting}'`, { usage: true });
   const t = await loadTrained(dir, opts);
   const P = await import('../../../runtime/predict/index.js');
-  const { DataError } = await import('../../../runtime/data/index.js');
   const predictor = new P.Predictor({ model: t.model, task: t.task, sceneActivation: t.sceneActivation, window: { overlap, weighting } });
   const out = opts.out;
   const skipped = untrainedNote(t.untrained, 'its probabilities (those of its initial weights) are left out of the JSON');
   if (skipped) io.err(`${skipped}\n`);
-  try {
-    if (t.task.dims === 2) {
-      const palette = P.maskPalette(t.task.classes);
-      const names = outputNames(inputs);
-      for (const [i, file] of inputs.entries()) {
-        const input = await P.readImageInput(file, t.task);
-        const pred = await predictor.predictImage(input.image, input.height, input.width);
-        const png = join(out, `${names[i]}.png`);
-        await P.writeMaskPng(png, pred.classIds, input.height, input.width, palette);
-        await P.writeJson(join(out, `${names[i]}.json`), P.predictionSummary(pred, t.task, file, png, t.untrained));
-        io.out(`${rel(png)}  ${input.height}×${input.width}\n`);
-      }
-    } else {
-      // Every input a folder: one subject each. Otherwise the files are the modalities of one subject.
-      const allDirs = inputs.every((f) => existsSync(f) && statSync(f).isDirectory());
-      const subjects = allDirs ? await Promise.all(inputs.map((d) => P.resolveSubject([d], t.task))) : [await P.resolveSubject(inputs, t.task)];
-      const values = P.classLabelValues(t.task.classes, t.data.format);
-      for (const s of subjects) {
-        const vol = await P.readVolumeInput(s, t.task);
-        let shown = 0;
-        const pred = await predictor.predictVolume(vol.volume, vol.shape, {
-          onProgress: (done, total) => {
-            // About ten lines per volume: enough to see it move, few enough for a log file.
-            if (total >= 8 && (done === total || done - shown >= Math.ceil(total / 10))) {
-              shown = done;
-              io.err(`${s.subject}: ${done}/${total} windows\n`);
-            }
-          },
-        });
-        const labels = P.mapToLabelValues(pred.classIds, values);
-        const nii = join(out, `${s.subject}_pred.nii.gz`);
-        await P.writeLabelNifti(nii, labels, vol.reference);
-        await P.writeJson(join(out, `${s.subject}.json`), P.predictionSummary(pred, t.task, s.files, nii, t.untrained));
-        io.out(`${rel(nii)}  ${vol.shape.slice().reverse().join('×')}, ${pred.windows} window${pred.windows === 1 ? '' : 's'}\n`);
-      }
+  if (t.task.dims === 2) {
+    const palette = P.maskPalette(t.task.classes);
+    const names = outputNames(inputs);
+    for (const [i, file] of inputs.entries()) {
+      const input = await P.readImageInput(file, t.task);
+      const pred = await predictor.predictImage(input.image, input.height, input.width);
+      const png = join(out, `${names[i]}.png`);
+      await P.writeMaskPng(png, pred.classIds, input.height, input.width, palette);
+      await P.writeJson(join(out, `${names[i]}.json`), P.predictionSummary(pred, t.task, file, png, t.untrained));
+      io.out(`${rel(png)}  ${input.height}×${input.width}\n`);
     }
-  } catch (e) {
-    if (e instanceof DataError || e instanceof P.PredictInputError) throw new BuildError(e.message);
-    throw e;
+  } else {
+    // Every input a folder: one subject each. Otherwise the files are the modalities of one subject.
+    const allDirs = inputs.every((f) => existsSync(f) && statSync(f).isDirectory());
+    const subjects = allDirs ? await Promise.all(inputs.map((d) => P.resolveSubject([d], t.task))) : [await P.resolveSubject(inputs, t.task)];
+    const values = P.classLabelValues(t.task.classes, t.data.format);
+    for (const s of subjects) {
+      const vol = await P.readVolumeInput(s, t.task);
+      let shown = 0;
+      const pred = await predictor.predictVolume(vol.volume, vol.shape, {
+        onProgress: (done, total) => {
+          // About ten lines per volume: enough to see it move, few enough for a log file.
+          if (total >= 8 && (done === total || done - shown >= Math.ceil(total / 10))) {
+            shown = done;
+            io.err(`${s.subject}: ${done}/${total} windows\n`);
+          }
+        },
+      });
+      const labels = P.mapToLabelValues(pred.classIds, values);
+      const nii = join(out, `${s.subject}_pred.nii.gz`);
+      await P.writeLabelNifti(nii, labels, vol.reference);
+      await P.writeJson(join(out, `${s.subject}.json`), P.predictionSummary(pred, t.task, s.files, nii, t.untrained));
+      io.out(`${rel(nii)}  ${vol.shape.slice().reverse().join('×')}, ${pred.windows} window${pred.windows === 1 ? '' : 's'}\n`);
+    }
   }
   return EXIT.ok;
 }

@@ -6,7 +6,8 @@ import { existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { Command } from 'commander';
 import { EXIT, io, setExitCode } from '../host.js';
-import { BuildError, checkSpecUnchanged, loadProgram, readLock, resolveBuildDir } from '../build-loader.js';
+import { checkSpecUnchanged, loadProgram, readLock, resolveBuildDir } from '../build-loader.js';
+import { TdcError } from '../../../runtime/errors.js';
 
 interface TrainOptions {
   resume?: boolean;
@@ -23,13 +24,7 @@ export function register(program: Command): void {
     .option('--run-dir <dir>', 'where logs, checkpoints and the summary go (default: <build>/run)')
     .option('--backend <name>', 'force a tfjs backend: tensorflow, native, wasm or cpu (also TDC_BACKEND)')
     .action(async (dir: string | undefined, opts: TrainOptions) => {
-      try {
-        setExitCode(await train(dir, opts));
-      } catch (e) {
-        if (!(e instanceof BuildError)) throw e;
-        io.err(`tdc: ${e.message}\n`);
-        setExitCode(e.exitCode);
-      }
+      setExitCode(await train(dir, opts));
     });
 }
 
@@ -45,35 +40,28 @@ async function train(dirArg: string | undefined, opts: TrainOptions): Promise<nu
     io.out(`starting over in ${rel(runDir)} (the previous run's checkpoints are replaced; use --resume to continue it)\n`);
   }
   if (opts.resume && !existsSync(join(runDir, 'checkpoints', 'last'))) {
-    throw new BuildError(`nothing to resume in ${rel(runDir)}: no checkpoint yet; run tdc train without --resume`, 2);
+    throw new TdcError(`nothing to resume in ${rel(runDir)}: no checkpoint yet; run tdc train without --resume`, { usage: true });
   }
   const { selectBackend, formatBackendInfo } = await import('../../../runtime/backend/index.js');
   let info;
   try {
     info = await selectBackend(opts.backend ? { prefer: opts.backend } : {});
   } catch (e) {
-    throw new BuildError(e instanceof Error ? e.message : String(e), EXIT.usage);
+    throw new TdcError(e instanceof Error ? e.message : String(e), { usage: true });
   }
   io.out(`${formatBackendInfo(info)}\n`);
   io.out(`training ${programDef.name} (${rel(buildDir)}, spec sha256 ${lock.hash.slice(0, 12)}) → ${rel(runDir)}\n`);
   const { trainProgram } = await import('../../../runtime/program.js');
-  const { TrainError } = await import('../../../runtime/train/index.js');
-  const { DataError } = await import('../../../runtime/data/index.js');
-  let summary;
-  try {
-    summary = await trainProgram(programDef, {
-      buildDir,
-      runDir,
-      lockJson: json,
-      resume: Boolean(opts.resume),
-      installSignalHandlers: true,
-      output: { stream: process.stdout, isTTY: Boolean(process.stdout.isTTY) },
-      note: (l) => io.out(`${l}\n`),
-    });
-  } catch (e) {
-    if (e instanceof TrainError || e instanceof DataError) throw new BuildError(e.message);
-    throw e;
-  }
+      let summary;
+  summary = await trainProgram(programDef, {
+    buildDir,
+    runDir,
+    lockJson: json,
+    resume: Boolean(opts.resume),
+    installSignalHandlers: true,
+    output: { stream: process.stdout, isTTY: Boolean(process.stdout.isTTY) },
+    note: (l) => io.out(`${l}\n`),
+  });
   // A run that did not complete (interrupted, stopped, diverged) has already printed its one-line reason.
   if (summary.status === 'completed') {
     io.out(`run finished: ${rel(runDir)} (summary.md, log.jsonl, log.csv, best/, samples/)\n`);

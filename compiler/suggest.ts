@@ -1,4 +1,4 @@
-/** "Did you mean …?" suggestions: the closest allowed word by Damerau-Levenshtein distance. */
+/** "Did you mean …?" suggestions for every stage (schema keys and values, expression names, parts): the closest allowed word by Damerau-Levenshtein distance. */
 
 /** Optimal-string-alignment distance: insertions, deletions, substitutions and adjacent transpositions. */
 export function damerauLevenshtein(a: string, b: string): number {
@@ -25,7 +25,7 @@ function normalize(s: string): string {
  * The allowed word closest to `word`, or undefined when nothing is close enough. "Close" scales with length
  * (a third of the word, at least 1) so that short keys do not attract random suggestions.
  */
-export function didYouMean(word: string, allowed: readonly string[]): string | undefined {
+export function closest(word: string, allowed: Iterable<string>): string | undefined {
   const w = normalize(word);
   let best: string | undefined;
   let bestD = Infinity;
@@ -40,4 +40,10 @@ export function didYouMean(word: string, allowed: readonly string[]): string | u
   }
   const limit = Math.max(1, Math.floor(Math.max(word.length, 2) / 3));
   return best !== undefined && bestD <= limit ? best : undefined;
+}
+
+/** "did you mean 'x'?" for the closest allowed word, or undefined when none is close. */
+export function didYouMean(word: string, allowed: Iterable<string>): string | undefined {
+  const c = closest(word, allowed);
+  return c === undefined ? undefined : `did you mean '${c}'?`;
 }

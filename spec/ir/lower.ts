@@ -1,5 +1,8 @@
 /** Lowering: a resolved `Spec` becomes the `ModelIR`, computing shapes, parameters, FLOPs and receptive fields. */
-import type { Spec, TaskName } from '../../spec/types.js';
+import type { Spec, TaskName } from '../types.js';
+
+/** What the lowering reads of a resolved spec: the task (sizes, classes, scenes) and the model section. */
+export type NetworkSpec = Pick<Spec, 'task' | 'model'>;
 import type { Diagnostic, Result } from '../diagnostics.js';
 import { VGG16_CONVS, VGG16_WIDTHS, encoderChannels, encoderStride } from './encoder.js';
 import type {
@@ -252,7 +255,7 @@ class Builder {
 }
 
 /** The per-sample input shape: 2D [H, W, C]; 3D size [x, y, z] becomes [Z, Y, X, C]. */
-export function inputShape(spec: Spec): number[] {
+export function inputShape(spec: NetworkSpec): number[] {
   const s = spec.task.size;
   return spec.task.dims === 3 ? [s[2]!, s[1]!, s[0]!, spec.task.channels] : [s[0]!, s[1]!, spec.task.channels];
 }
@@ -263,7 +266,7 @@ export function log2Exact(n: number): number | undefined {
   return Number.isInteger(l) && l >= 0 ? l : undefined;
 }
 
-function lowerEncoder(b: Builder, spec: Spec, x: string, problems: Diagnostic[]): string {
+function lowerEncoder(b: Builder, spec: NetworkSpec, x: string, problems: Diagnostic[]): string {
   const enc = spec.model.encoder;
   const d3 = spec.task.dims === 3;
   const k3 = (k: number): number[] => (d3 ? [1, k, k] : [k, k]);
@@ -337,7 +340,7 @@ function lowerEncoder(b: Builder, spec: Spec, x: string, problems: Diagnostic[])
   }
 }
 
-function lowerContext(b: Builder, spec: Spec, enc: string): string {
+function lowerContext(b: Builder, spec: NetworkSpec, enc: string): string {
   const ctx = spec.model.context;
   const d3 = spec.task.dims === 3;
   const encC = encoderChannels(spec.model.encoder);
@@ -354,7 +357,7 @@ function lowerContext(b: Builder, spec: Spec, enc: string): string {
     return b.composite<ContextBranch>(
       name,
       input === ident ? [input] : [input, ident],
-      (layers, output, base) => ({ ...base, kind: 'context-branch', layers, output, pair, rates: ctx.dilations }),
+      (layers, output, base) => ({ ...base, kind: 'context-branch', layers, output, pair, dilations: ctx.dilations }),
       () => {
         const steps: string[] = [];
         let x = input;
@@ -388,16 +391,16 @@ function lowerContext(b: Builder, spec: Spec, enc: string): string {
   }
 }
 
-function lowerDecoder(b: Builder, spec: Spec, latent: string): string {
+function lowerDecoder(b: Builder, spec: NetworkSpec, latent: string): string {
   const dec = spec.model.decoder;
   const d3 = spec.task.dims === 3;
   b.part = 'decoder';
   return b.composite<AsppBlock>(
     'aspp',
     [latent],
-    (layers, output, base) => ({ ...base, kind: 'aspp', layers, output, rates: dec.rates, imagePooling: dec.imagePooling }),
+    (layers, output, base) => ({ ...base, kind: 'aspp', layers, output, dilations: dec.dilations, imagePooling: dec.imagePooling }),
     () => {
-      const branches = dec.rates.map((r) =>
+      const branches = dec.dilations.map((r) =>
         r === 1
           ? b.conv(`aspp_rate${r}`, latent, { kernel: d3 ? [1, 1, 1] : [1, 1], filters: dec.filters })
           : b.conv(`aspp_rate${r}`, latent, { kernel: d3 ? [1, 3, 3] : [3, 3], dilation: d3 ? [1, r, r] : [r, r], filters: dec.filters }),
@@ -413,7 +416,7 @@ function lowerDecoder(b: Builder, spec: Spec, latent: string): string {
   );
 }
 
-function lowerHeads(b: Builder, spec: Spec, decoded: string, latent: string, stride: number): ModelIR['outputs'] {
+function lowerHeads(b: Builder, spec: NetworkSpec, decoded: string, latent: string, stride: number): ModelIR['outputs'] {
   const d3 = spec.task.dims === 3;
   const k = spec.task.classes.length;
   b.part = 'seg';
@@ -459,7 +462,7 @@ export function canonicalize<T>(v: T): T {
  * Lowers a resolved spec to the model IR. Expects a spec that passed the semantic checks; structural problems
  * that would make the IR meaningless (an impossible stride) are still reported rather than thrown.
  */
-export function lowerModel(spec: Spec): Result<ModelIR> {
+export function lowerModel(spec: NetworkSpec): Result<ModelIR> {
   const problems: Diagnostic[] = [];
   const blocks: Block[] = [];
   const b = new Builder(spec.task.dims, blocks);

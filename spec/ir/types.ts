@@ -1,20 +1,22 @@
 /**
- * The model IR: a plain, serializable description of the exact network a spec builds, block by block. The code
- * generator and the runtime both follow it, so every choice (kernel, dilation, activation, what is summed) is
- * spelled out here rather than left to either of them.
+ * The model IR: a plain, serializable description of the exact network a spec builds, block by block. It is the
+ * one place the topology is decided (spec/ir/lower.ts makes it); every consumer reads it: `tdc explain` and the
+ * shape checks print and check it, the generated model.ts embeds it, the tfjs runtime builds it layer by layer
+ * (runtime/layers/network.ts), `tdc export` and pretrained-weight loading find layers by its names, and other
+ * code generators (PyTorch) can follow it without the spec.
  *
  * Shapes are per sample and channels-last: 2D [H, W, C], 3D [Z, Y, X, C]. Kernels, dilations, pools and
  * receptive fields list the spatial axes in the same order (2D [h, w], 3D [z, y, x]). Padding is always 'same'
  * for convolutions; max-pools are 'valid' with stride = pool size.
  *
- * Layer names (shared with runtime/layers, which builds the same network): vgg16 keeps Keras names
- * block{s}_conv{i} / block{s}_pool (ImageNet weights load by name); the other encoders use enc_stem_conv,
- * enc_level{l}_block{b}_conv{1|2} / _add, enc_level{l}_fuse, enc_level{l}_pool, enc_stage{s}_conv{i},
- * enc_stage{s}_pool; then context_proj, context_{a}_{b}_{i} (cascade step i from 0), context_{a}_{b}_sum,
- * context_sum | context_concat + context_fuse; aspp_rate{r}, aspp_pool, aspp_pool_conv, aspp_pool_broadcast,
- * aspp_concat, aspp_project; seg_logits, seg_upsample; {class|scene}_pool, _hidden, _dropout, _logits.
+ * Layer names: vgg16 keeps Keras names block{s}_conv{i} / block{s}_pool (ImageNet weights load by name); the
+ * other encoders use enc_stem_conv, enc_level{l}_block{b}_conv{1|2} / _add, enc_level{l}_fuse, enc_level{l}_pool,
+ * enc_stage{s}_conv{i}, enc_stage{s}_pool; then context_proj, context_{a}_{b}_{i} (cascade step i from 0),
+ * context_{a}_{b}_sum, context_sum | context_concat + context_fuse; aspp_rate{r}, aspp_pool, aspp_pool_conv,
+ * aspp_pool_broadcast, aspp_concat, aspp_project; seg_logits, seg_upsample; {class|scene}_pool, _hidden,
+ * _dropout, _logits. A conv with batch norm is realised as three layers named by spec/ir/names.ts.
  */
-import type { Dims, TaskName } from '../../spec/types.js';
+import type { Dims, TaskName } from '../types.js';
 
 /** Model parts, as named by a stage's `freeze` list ('input' only for the input layer). */
 export type Part = 'input' | 'encoder' | 'context' | 'decoder' | 'seg' | 'class' | 'scene';
@@ -132,13 +134,15 @@ export interface ResBlock extends CompositeBase {
 export interface ContextBranch extends CompositeBase {
   kind: 'context-branch';
   pair: [TaskName, TaskName];
-  rates: number[];
+  /** The dilation of each cascade step, in order (each conv's `dilation` is [d, d], 3D [1, d, d]). */
+  dilations: number[];
 }
 
 /** Atrous spatial pyramid pooling: parallel convs (+ image pooling) → concat → 1×1 conv. */
 export interface AsppBlock extends CompositeBase {
   kind: 'aspp';
-  rates: number[];
+  /** The dilation of each parallel branch (1: a 1×1 conv), DeepLab's atrous rates. */
+  dilations: number[];
   imagePooling: boolean;
 }
 

@@ -1,5 +1,5 @@
 /** Facts about an encoder that several stages need before the full IR exists: its stride and output width. */
-import type { EncoderSpec } from '../../spec/types.js';
+import type { EncoderSpec } from '../types.js';
 
 /** VGG16's stage widths before the width multiplier (Simonyan & Zisserman, configuration D). */
 export const VGG16_WIDTHS = [64, 128, 256, 512, 512] as const;

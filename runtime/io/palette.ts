@@ -1,4 +1,4 @@
-/** Class colours shared by the sample overlays and the report's legend, so both always agree. */
+/** Class colours shared by the written mask PNGs, the sample overlays and the report's legend, so all agree. */
 
 export type Rgb = [number, number, number];
 

@@ -2,7 +2,7 @@
  * One diagnostic shape for every compiler stage, and the closed list of diagnostic codes.
  * Stages never throw for user errors: they return `{ value, diagnostics }` (see `Result`).
  */
-import type { Span } from '../spec/types.js';
+import type { Span } from './types.js';
 
 export type Severity = 'error' | 'warning' | 'info';
 
@@ -13,8 +13,7 @@ export type Severity = 'error' | 'warning' | 'info';
  * Keep this object the single place codes are defined; docs and tests read it.
  */
 export const CODES = {
-  // Filled in by each stage's owner; see the ranges above.
-  // TDC01xx YAML syntax (engineer S1)
+  // TDC01xx YAML syntax
   TDC0101: 'The file is not valid YAML (a syntax error).',
   TDC0102: 'A key appears twice in the same mapping.',
   TDC0103: 'A tab is used for indentation; YAML indents with spaces.',
@@ -22,7 +21,7 @@ export const CODES = {
   TDC0105: 'The document is empty or is not a mapping of keys to values.',
   TDC0106: 'The file is not text (it holds binary data): a spec is a YAML text file.',
   TDC0107: 'YAML aliases expand the document beyond a safe size (an alias bomb).',
-  // TDC02xx schema (engineer S1)
+  // TDC02xx schema
   TDC0201: 'A value has the wrong type.',
   TDC0202: 'A required key is missing.',
   TDC0203: 'A key is not allowed here (unknown key).',
@@ -32,22 +31,22 @@ export const CODES = {
   TDC0207: 'A name or text does not have the required form.',
   TDC0208: 'A list has a repeated item where items must be unique.',
   TDC0209: 'An object has too few keys (an empty section).',
-  // TDC03xx composition (engineer S1)
+  // TDC03xx composition
   TDC0301: 'Files extend each other in a cycle.',
   TDC0302: 'The file named by extends cannot be read.',
   TDC0303: 'A --set override is not of the form path=value.',
   TDC0304: 'A --set override names a path the spec does not have.',
   TDC0305: 'A --set override value is not valid YAML.',
-  // TDC09xx usage / CLI (engineer S1)
+  // TDC09xx usage / CLI
   TDC0901: 'The spec file cannot be read.',
-  // TDC04xx expressions (engineer S2)
+  // TDC04xx expressions
   TDC0401: 'An expression cannot be read: a syntax error or an unexpected character.',
   TDC0402: 'An expression names something that is not defined.',
   TDC0403: 'An expression divides by zero.',
   TDC0404: 'vars / weights refer to each other in a cycle.',
   TDC0405: 'An evaluated number is not valid where it is used (must be a whole number, positive, …).',
   TDC0406: 'A name is defined twice among vars, weights and loss terms.',
-  // TDC05xx semantic checks (engineer S2)
+  // TDC05xx semantic checks
   TDC0501: 'Two classes have the same name.',
   TDC0502: 'Two scenes have the same name.',
   TDC0503: 'Fewer than two segmentation classes.',
@@ -71,7 +70,7 @@ export const CODES = {
   TDC0521: 'Two classes share a mask value or colour (a pixel could belong to either).',
   TDC0522: 'Two stages have the same name (logs, checkpoints and --resume name stages).',
   TDC0523: 'A stage loss gives a loss term a negative weight (training would maximise that loss).',
-  // TDC06xx dataset checks (engineer D2, runtime/data/scan.ts)
+  // TDC06xx dataset checks
   TDC0601: 'The dataset folder does not exist.',
   TDC0602: 'The dataset folder holds no samples of the declared format.',
   TDC0603: 'An image has no mask, or a volume misses a modality or its segmentation (a missing pair).',

@@ -25,4 +25,7 @@ export type {
 } from './types.js';
 export { PARTS } from './types.js';
 export { lowerModel, inputShape, canonicalize, log2Exact } from './lower.js';
+export type { NetworkSpec } from './lower.js';
+export { realizedNames } from './names.js';
+export type { RealizedNames } from './names.js';
 export { encoderChannels, encoderStride, VGG16_CONVS, VGG16_WIDTHS } from './encoder.js';
