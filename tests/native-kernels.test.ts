@@ -10,9 +10,9 @@ import { existsSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BatchNorm, buildNetwork, type NetworkArgs } from '../runtime/layers/index.js';
-import { atrousFallbacks } from '../runtime/native/backend.js';
 import { atrousConv2d, atrousConv3d } from '../runtime/ops/index.js';
-import { nativeAvailable, nativeKernelStats, nativeUnavailableReason, registerNativeBackend, resetNativeKernelStats } from '../runtime/native/index.js';
+import { nativeAvailable, nativeUnavailableReason, registerNativeBackend } from '../runtime/backend/index.js';
+import { atrousFallbacks, nativeKernelStats, resetNativeKernelStats } from '../runtime/native/index.js';
 
 const canBuild = (() => {
   if (process.env.TDC_NO_NATIVE === '1' || process.platform !== 'linux') return false;

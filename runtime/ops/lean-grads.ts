@@ -9,6 +9,7 @@
  * at 144×144×19 that halves what a train step holds.
  */
 import * as tf from '@tensorflow/tfjs';
+import { RELU_GRAD_KERNEL } from './kernel-names.js';
 import { backendHasKernels } from './registered.js';
 
 /** x + b for a per-channel bias b (broadcast over all but the last axis), saving nothing for its gradient. */
@@ -27,11 +28,6 @@ export function biasAdd<T extends tf.Tensor>(x: T, b: tf.Tensor1D | tf.Tensor): 
   return op(x, b) as T;
 }
 
-/**
- * A one-pass relu-gradient kernel, dy · (y > 0) with inputs { dy, x } (x: the relu's input or output, same
- * result). The 'native' backend registers it; on a backend without it the gradient is tfjs's mul(dy, step(·)).
- */
-export const RELU_GRAD_KERNEL = 'TdcReluGrad';
 
 let registered = false;
 
