@@ -7,11 +7,11 @@ import { join, relative } from 'node:path';
 import type { Command } from 'commander';
 import { EXIT, io, setExitCode } from '../host.js';
 import { BuildError, checkSpecUnchanged, loadProgram, readLock, resolveBuildDir } from '../build-loader.js';
+import { BACKEND_HELP, backendOptions, THREADS_HELP, type BackendOptions } from './eval.js';
 
-interface TrainOptions {
+interface TrainOptions extends BackendOptions {
   resume?: boolean;
   runDir?: string;
-  backend?: string;
 }
 
 export function register(program: Command): void {
@@ -21,7 +21,8 @@ export function register(program: Command): void {
     .argument('[dir]', 'the build folder written by tdc build')
     .option('--resume', 'continue from the last checkpoint of the run (same data order and schedule)')
     .option('--run-dir <dir>', 'where logs, checkpoints and the summary go (default: <build>/run)')
-    .option('--backend <name>', 'force a tfjs backend: tensorflow, native, wasm or cpu (also TDC_BACKEND)')
+    .option('--backend <name>', BACKEND_HELP)
+    .option('--threads <n>', THREADS_HELP)
     .action(async (dir: string | undefined, opts: TrainOptions) => {
       try {
         setExitCode(await train(dir, opts));
@@ -47,10 +48,11 @@ async function train(dirArg: string | undefined, opts: TrainOptions): Promise<nu
   if (opts.resume && !existsSync(join(runDir, 'checkpoints', 'last'))) {
     throw new BuildError(`nothing to resume in ${rel(runDir)}: no checkpoint yet; run tdc train without --resume`, 2);
   }
+  const backendOpts = backendOptions(opts);
   const { selectBackend, formatBackendInfo } = await import('../../../runtime/backend/index.js');
   let info;
   try {
-    info = await selectBackend(opts.backend ? { prefer: opts.backend } : {});
+    info = await selectBackend(backendOpts);
   } catch (e) {
     throw new BuildError(e instanceof Error ? e.message : String(e), EXIT.usage);
   }
