@@ -317,19 +317,23 @@ napi_value ConvBackwardData(napi_env env, napi_callback_info info) {
   });
 }
 
-// convBackwardWeights(x, dy, dw, params)
+// convBackwardWeights(x, dy, dw, params, db | null): dW, and with db the bias gradient Σ dy in the same primitive.
 napi_value ConvBackwardWeights(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
-    auto a = args(env, info, 4);
+    auto a = args(env, info, 5);
     ConvParams c = ConvParams::decode(env, a[3]);
     ThreadsFor threads(c.flops() >= kConvParallelFlops);
+    const bool withBias = !isNullish(env, a[4]);
     float *x = f32(env, a[0], c.src().get_size() / 4);
     float *dy = f32(env, a[1], c.dst().get_size() / 4);
     float *dw = f32(env, a[2], c.wUser().get_size() / 4);
-    auto e = cached("W" + c.key, [&]() {
-      dnnl::convolution_forward::primitive_desc hint(fwdDesc(c, false, dnnl::prop_kind::forward_training), eng());
-      dnnl::convolution_backward_weights::desc d(dnnl::algorithm::convolution_direct, c.src(), c.wAny(), c.dst(), c.stride, c.dil, c.padL,
-                                                c.padR);
+    float *db = withBias ? f32(env, a[4], static_cast<size_t>(c.oc)) : nullptr;
+    auto e = cached("W" + std::to_string(withBias) + c.key, [&]() {
+      dnnl::convolution_forward::primitive_desc hint(fwdDesc(c, withBias, dnnl::prop_kind::forward_training), eng());
+      auto d = withBias ? dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, c.src(), c.wAny(), c.bias(), c.dst(),
+                                                                   c.stride, c.dil, c.padL, c.padR)
+                        : dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, c.src(), c.wAny(), c.dst(), c.stride,
+                                                                   c.dil, c.padL, c.padR);
       dnnl::convolution_backward_weights::primitive_desc pd(d, eng(), hint);
       auto out = std::make_shared<ConvEntry>();
       out->prim = dnnl::convolution_backward_weights(pd);
@@ -341,7 +345,9 @@ napi_value ConvBackwardWeights(napi_env env, napi_callback_info info) {
     memory xm(c.src(), eng(), x), dym(c.dst(), eng(), dy), wu(c.wUser(), eng(), dw);
     if (e->needReorder && !e->wBuf) e->wBuf = memory(e->wWant, eng());
     memory wm = e->needReorder ? e->wBuf : wu;
-    e->prim.execute(strm(), {{DNNL_ARG_SRC, xm}, {DNNL_ARG_DIFF_DST, dym}, {DNNL_ARG_DIFF_WEIGHTS, wm}});
+    std::unordered_map<int, memory> m{{DNNL_ARG_SRC, xm}, {DNNL_ARG_DIFF_DST, dym}, {DNNL_ARG_DIFF_WEIGHTS, wm}};
+    if (withBias) m.emplace(DNNL_ARG_DIFF_BIAS, memory(c.bias(), eng(), db));
+    e->prim.execute(strm(), m);
     if (e->needReorder) reorderAlone(e->reorder, wm, wu);
     strm().wait();
     return undef(env);

@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BatchNorm, buildNetwork, type NetworkArgs } from '../runtime/layers/index.js';
-import { atrousConv2d, atrousConv3d } from '../runtime/ops/index.js';
+import { atrousConv2d, atrousConv3d, conv2dBiasAct } from '../runtime/ops/index.js';
 import { nativeAvailable, nativeUnavailableReason, registerNativeBackend } from '../runtime/backend/index.js';
 import { atrousFallbacks, nativeKernelStats, resetNativeKernelStats } from '../runtime/native/index.js';
 
@@ -110,6 +110,7 @@ describe.skipIf(!available)('native kernels match the stock cpu backend', () => 
     ['3×3 stride 2 valid', [2, 10, 8, 3], [3, 3, 3, 4], 2, 'valid', 1],
     ['2×4 non-square kernel, strides [1, 2]', [1, 8, 12, 3], [2, 4, 3, 5], [1, 2], 'same', 1],
     ['1×1', [2, 5, 6, 7], [1, 1, 7, 4], 1, 'valid', 1],
+    ['4×2 even kernel, stride 1 same (pads differ before / after)', [1, 7, 8, 3], [4, 2, 3, 2], 1, 'same', 1],
     ['explicit pads', [1, 6, 7, 3], [3, 3, 3, 2], 1, [[0, 0], [2, 0], [1, 3], [0, 0]], 1],
   ];
 
@@ -149,6 +150,7 @@ describe.skipIf(!available)('native kernels match the stock cpu backend', () => 
     ['1×3×3 (anisotropic) valid', [1, 3, 7, 6, 2], [1, 3, 3, 2, 3], 1, 'valid', 1],
     ['3×3×3 stride 2 same', [1, 5, 7, 6, 2], [3, 3, 3, 2, 2], 2, 'same', 1],
     ['1×1×1', [2, 3, 4, 5, 6], [1, 1, 1, 6, 2], 1, 'same', 1],
+    ['2×4×2 even kernel, stride 1 same (pads differ before / after)', [1, 4, 6, 5, 2], [2, 4, 2, 2, 3], 1, 'same', 1],
   ];
   for (const [name, xs, ws, strides, pad] of conv3dCases) {
     it(`Conv3D ${name}`, async () => {
@@ -533,6 +535,79 @@ describe.skipIf(!available)('native kernels match the stock cpu backend', () => 
     slow.forEach((t, i) => expect(relErr(fast[i]!, t)).toBeLessThan(1e-5));
   });
 
+  // conv2dBiasAct (runtime/ops/conv-bias-act.ts) against tfjs's unfused conv2d → add → relu and its own gradients,
+  // on cpu; on native, its fused forward, one-pass relu gradient and one-call filter + bias gradient must have run.
+  for (const [name, act, withBias, pad] of [
+    ['relu with bias, same', 'relu', true, 'same'],
+    ['linear with bias, valid', 'linear', true, 'valid'],
+    ['relu without bias, same', 'relu', false, 'same'],
+  ] as const) {
+    it(`conv2dBiasAct ${name}: value and gradients match conv2d + add + relu on cpu`, async () => {
+      const xs: [number, number, number, number] = [2, 9, 10, 5];
+      const ws: [number, number, number, number] = [3, 3, 5, 6];
+      const runWith = async (backend: string, fused: boolean) => {
+        await tf.setBackend(backend);
+        const x = tf.tensor4d(values(sizeOf(xs), 81), xs);
+        const w = tf.tensor4d(values(sizeOf(ws), 82), ws);
+        const b = tf.tensor1d(values(6, 83));
+        const f = (xi: tf.Tensor, wi: tf.Tensor, bi: tf.Tensor = b) => {
+          const y = fused
+            ? conv2dBiasAct(xi as tf.Tensor4D, wi as tf.Tensor4D, withBias ? (bi as tf.Tensor1D) : undefined, act, pad)
+            : (() => {
+                const c = tf.add(tf.conv2d(xi as tf.Tensor4D, wi as tf.Tensor4D, 1, pad), withBias ? bi : tf.scalar(0));
+                return act === 'relu' ? tf.relu(c) : c;
+              })();
+          return tf.sum(tf.mul(y, tf.tensor(values(y.size, 84), y.shape)));
+        };
+        const { value, grads } = tf.valueAndGrads(f)(withBias ? [x, w, b] : [x, w]);
+        const out = [value, ...grads].map((t) => ({ shape: t.shape, data: Float32Array.from(t.dataSync()) }));
+        tf.dispose([x, w, b, value, ...grads]);
+        return out;
+      };
+      const ref = await runWith('cpu', false);
+      const cpu = await runWith('cpu', true);
+      cpu.forEach((t, i) => expect(relErr(t, ref[i]!)).toBeLessThan(1e-5));
+      resetNativeKernelStats();
+      const got = await runWith('native', true);
+      got.forEach((t, i) => expect(relErr(t, ref[i]!)).toBeLessThan(1e-4));
+      const s = nativeKernelStats();
+      expect(s.FusedConv2D?.native).toBe(1);
+      expect(s.Conv2DBackpropInput?.native).toBe(1);
+      if (act === 'relu') expect(s.TdcReluGrad?.native).toBe(1);
+      expect((withBias ? s.TdcConvBackpropFilterBias : s.Conv2DBackpropFilter)?.native).toBe(1);
+    });
+  }
+
+  it('TdcConvBackpropFilterBias in 3D (and strided 2D) matches Conv3DBackpropFilterV2 + Sum on cpu', async () => {
+    const run = async (backend: string, x: number[], dy: number[], attrs: Record<string, unknown>) => {
+      await tf.setBackend(backend);
+      const xt = tf.tensor(values(sizeOf(x), 91), x);
+      const dyt = tf.tensor(values(sizeOf(dy), 92), dy);
+      const outs = tf.engine().runKernel('TdcConvBackpropFilterBias', { x: xt, dy: dyt }, attrs as tf.NamedAttrMap) as tf.Tensor[];
+      const res = outs.map((t) => ({ shape: t.shape, data: Float32Array.from(t.dataSync()) }));
+      tf.dispose([xt, dyt, ...outs]);
+      return res;
+    };
+    const cases: [number[], number[], Record<string, unknown>][] = [
+      [[2, 4, 6, 5, 3], [2, 4, 6, 5, 4], { strides: 1, pad: 'same', filterShape: [3, 3, 3, 3, 4] }],
+      [[1, 9, 11, 4], [1, 5, 6, 3], { strides: 2, pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 4, 3] }],
+    ];
+    for (const [x, dy, attrs] of cases) {
+      // cpu has no such kernel: its reference is the stock filter gradient and a sum.
+      await tf.setBackend('cpu');
+      const xt = tf.tensor(values(sizeOf(x), 91), x);
+      const dyt = tf.tensor(values(sizeOf(dy), 92), dy);
+      const dw = tf.engine().runKernel(x.length === 5 ? 'Conv3DBackpropFilterV2' : 'Conv2DBackpropFilter', { x: xt, dy: dyt }, attrs as tf.NamedAttrMap) as tf.Tensor;
+      const db = tf.sum(dyt, dy.slice(0, -1).map((_, i) => i));
+      const ref = [dw, db].map((t) => ({ shape: t.shape, data: Float32Array.from(t.dataSync()) }));
+      tf.dispose([xt, dyt, dw, db]);
+      resetNativeKernelStats();
+      const got = await run('native', x, dy, attrs);
+      expect(nativeKernelStats().TdcConvBackpropFilterBias?.native).toBe(1);
+      got.forEach((t, i) => expect(relErr(t, ref[i]!)).toBeLessThan(1e-4));
+    }
+  });
+
   it('a whole small network: outputs and every weight gradient match the cpu backend', async () => {
     const args: NetworkArgs = {
       dims: 2,
@@ -565,7 +640,7 @@ describe.skipIf(!available)('native kernels match the stock cpu backend', () => 
     const got = await run('native');
     const s = nativeKernelStats();
     expect(s.FusedConv2D?.native ?? 0).toBeGreaterThan(0);
-    expect(s.Conv2DBackpropFilter?.native ?? 0).toBeGreaterThan(0);
+    expect(s.TdcConvBackpropFilterBias?.native ?? 0).toBeGreaterThan(0);
     expect(s.Conv2DBackpropInput?.native ?? 0).toBeGreaterThan(0);
     expect(Math.abs(got.loss - ref.loss)).toBeLessThan(1e-4 * Math.max(1, Math.abs(ref.loss)));
     expect(got.grads.length).toBe(ref.grads.length);

@@ -5,7 +5,7 @@
  * compute (the atrous kernels get their pads from the op, see atrousParams).
  */
 import * as tf from '@tensorflow/tfjs';
-import { ATROUS_BACKPROP_FILTER_KERNEL, ATROUS_BACKPROP_INPUT_KERNEL, ATROUS_CONV_KERNEL } from '../ops/kernel-names.js';
+import { ATROUS_BACKPROP_FILTER_KERNEL, ATROUS_BACKPROP_INPUT_KERNEL, ATROUS_CONV_KERNEL, CONV_BACKPROP_FILTER_BIAS_KERNEL } from '../ops/kernel-names.js';
 import { copyParams, f32, size, stridesOf, type KernelArgs, type KernelContext, type CpuLike, type TensorInfo } from './kernels.js';
 
 /** [nd, N, IC, OC, in[nd], k[nd], out[nd], stride[nd], dilation[nd], padBefore[nd], padAfter[nd]] for the addon. */
@@ -148,7 +148,35 @@ export function convKernels(ctx: KernelContext): void {
   conv2dKernels(ctx);
   conv3dKernels(ctx);
   atrousKernels(ctx);
+  filterBiasKernel(ctx);
   matMulKernel(ctx);
+}
+
+/** dW and db of a 2D or 3D convolution in one oneDNN backward-weights primitive (it sums dy as it reads it). */
+function filterBiasKernel(ctx: KernelContext): void {
+  const { addon, add, output } = ctx;
+  add(CONV_BACKPROP_FILTER_BIAS_KERNEL, (args, b) => {
+    const { x, dy } = args.inputs as Record<string, TensorInfo>;
+    const xv = f32(b, x);
+    const dyv = f32(b, dy);
+    if (!xv || !dyv) return null;
+    const a = args.attrs as unknown as { filterShape: number[]; dataFormat?: string };
+    let params: Int32Array;
+    if (x!.shape.length === 4) {
+      if ((a.dataFormat ?? 'NHWC') !== 'NHWC') return null;
+      params = params2d(info2d(x!.shape, a.filterShape, { ...(a as unknown as Conv2DAttrs), dilations: 1 }));
+    } else if (x!.shape.length === 5) {
+      if ((a.dataFormat ?? 'NDHWC') !== 'NDHWC') return null;
+      params = params3d(info3d(x!.shape, a.filterShape, { ...(a as unknown as Conv3DAttrs), dilations: 1 }));
+    } else {
+      return null;
+    }
+    const oc = a.filterShape[a.filterShape.length - 1]!;
+    const dw = output(size(a.filterShape));
+    const db = output(oc);
+    addon.convBackwardWeights(xv, dyv, dw, params, db);
+    return [b.makeTensorInfo([...a.filterShape], 'float32', dw), b.makeTensorInfo([oc], 'float32', db)] as unknown as TensorInfo;
+  });
 }
 
 function conv2dKernels(ctx: KernelContext): void {
@@ -200,7 +228,7 @@ function conv2dKernels(ctx: KernelContext): void {
     if (!xv || !dyv) return null;
     const info = info2d(x!.shape, a.filterShape, { ...a, dilations: 1 });
     const dw = output(size(a.filterShape));
-    addon.convBackwardWeights(xv, dyv, dw, params2d(info));
+    addon.convBackwardWeights(xv, dyv, dw, params2d(info), null);
     return b.makeTensorInfo([...a.filterShape], 'float32', dw);
   });
 }
@@ -242,7 +270,7 @@ function conv3dKernels(ctx: KernelContext): void {
     if (!xv || !dyv) return null;
     const info = info3d(x!.shape, a.filterShape, { ...a, dilations: 1 });
     const dw = output(size(a.filterShape));
-    addon.convBackwardWeights(xv, dyv, dw, params3d(info));
+    addon.convBackwardWeights(xv, dyv, dw, params3d(info), null);
     return b.makeTensorInfo([...a.filterShape], 'float32', dw);
   });
 }
@@ -287,7 +315,7 @@ function atrousKernels(ctx: KernelContext): void {
     const p = atrousParams(x!.shape, a.filterShape, a);
     if (!p || p.outShape.some((d, i) => d !== dy!.shape[i])) return null;
     const dw = output(size(a.filterShape));
-    addon.convBackwardWeights(xv, dyv, dw, p.params);
+    addon.convBackwardWeights(xv, dyv, dw, p.params, null);
     return b.makeTensorInfo([...a.filterShape], 'float32', dw);
   });
 }

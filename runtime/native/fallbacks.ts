@@ -4,7 +4,15 @@
  * convolution and its gradients).
  */
 import * as tf from '@tensorflow/tfjs';
-import { ATROUS_BACKPROP_FILTER_KERNEL, ATROUS_BACKPROP_INPUT_KERNEL, ATROUS_CONV_KERNEL, BATCH_NORM_GRAD_KERNEL, BATCH_NORM_TRAIN_KERNEL, RELU_GRAD_KERNEL } from '../ops/kernel-names.js';
+import {
+  ATROUS_BACKPROP_FILTER_KERNEL,
+  ATROUS_BACKPROP_INPUT_KERNEL,
+  ATROUS_CONV_KERNEL,
+  BATCH_NORM_GRAD_KERNEL,
+  BATCH_NORM_TRAIN_KERNEL,
+  CONV_BACKPROP_FILTER_BIAS_KERNEL,
+  RELU_GRAD_KERNEL,
+} from '../ops/kernel-names.js';
 
 type KernelFunc = tf.KernelConfig['kernelFunc'];
 type Info = tf.TensorInfo;
@@ -140,7 +148,20 @@ export function atrousFallbacks(): Record<string, KernelFunc> {
 }
 
 
+/** The filter-and-bias gradient's fallback: the stock filter gradient, and the bias gradient as a sum. */
+export function filterBiasFallbacks(): Record<string, KernelFunc> {
+  return {
+    [CONV_BACKPROP_FILTER_BIAS_KERNEL]: (args) =>
+      compose(args, ({ run }) => {
+        const { x, dy } = args.inputs as { x: Info; dy: Info };
+        const dw = run(x.shape.length === 4 ? 'Conv2DBackpropFilter' : 'Conv3DBackpropFilterV2', { x, dy }, args.attrs as Record<string, unknown>);
+        const db = run('Sum', { x: dy }, { axis: dy.shape.slice(0, -1).map((_, i) => i), keepDims: false });
+        return [dw, db];
+      }) as unknown as Info,
+  };
+}
+
 /** Every fallback above, by kernel name. */
 export function composedFallbacks(): Record<string, KernelFunc> {
-  return { ...reluGradFallbacks(), ...batchNormFallbacks(), ...atrousFallbacks() };
+  return { ...reluGradFallbacks(), ...batchNormFallbacks(), ...atrousFallbacks(), ...filterBiasFallbacks() };
 }

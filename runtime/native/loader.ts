@@ -10,8 +10,8 @@ export interface NativeAddon {
   convForward(x: Float32Array, filter: Float32Array, bias: Float32Array | null, y: Float32Array, params: Int32Array, relu: number): void;
   /** dx of a convolution from dy and the filter. */
   convBackwardData(dy: Float32Array, filter: Float32Array, dx: Float32Array, params: Int32Array): void;
-  /** dW of a convolution from x and dy. */
-  convBackwardWeights(x: Float32Array, dy: Float32Array, dw: Float32Array, params: Int32Array): void;
+  /** dW of a convolution from x and dy, and with `db` the bias gradient Σ dy (same primitive). */
+  convBackwardWeights(x: Float32Array, dy: Float32Array, dw: Float32Array, params: Int32Array, db: Float32Array | null): void;
   /** Row-major batched sgemm; params [batch, batchA, batchB, M, K, N, transA, transB], a batch of 1 broadcasts. */
   batchMatMul(a: Float32Array, b: Float32Array, c: Float32Array, params: Int32Array): void;
   /**

@@ -28,3 +28,10 @@ export const ATROUS_BACKPROP_FILTER_KERNEL = 'TdcAtrousBackpropFilter';
 export const BATCH_NORM_TRAIN_KERNEL = 'TdcBatchNormTrain';
 /** Its gradient: inputs { dy, x, mean, invstd, gamma }, outputs [dx, dgamma, dbeta]. */
 export const BATCH_NORM_GRAD_KERNEL = 'TdcBatchNormGrad';
+
+/**
+ * A convolution's filter and bias gradients in one call: inputs { x, dy }, attrs those of Conv2DBackpropFilter
+ * (2D: strides, pad, dataFormat, dimRoundingMode, filterShape) or Conv3DBackpropFilterV2 (3D), outputs [dW, db]
+ * with db = Σ dy over every axis but the last (runtime/ops/conv-bias-act.ts).
+ */
+export const CONV_BACKPROP_FILTER_BIAS_KERNEL = 'TdcConvBackpropFilterBias';

@@ -29,6 +29,13 @@ export function biasAdd<T extends tf.Tensor>(x: T, b: tf.Tensor1D | tf.Tensor): 
 }
 
 
+/** dy · relu'(x) from the relu's output y (step(y) = step(x)): one pass where the backend has RELU_GRAD_KERNEL. */
+export function reluGradFromOutput(dy: tf.Tensor, y: tf.Tensor): tf.Tensor {
+  return y.dtype === 'float32' && backendHasKernels(RELU_GRAD_KERNEL)
+    ? (tf.engine().runKernel(RELU_GRAD_KERNEL, { dy, x: y }, {}) as tf.Tensor)
+    : tf.mul(dy, tf.cast(tf.step(y), 'float32'));
+}
+
 let registered = false;
 
 /**
@@ -44,12 +51,7 @@ export function registerLeanGradients(): void {
     gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
       const d = Array.isArray(dy) ? dy[0]! : dy;
       const [y] = saved as [tf.Tensor];
-      return {
-        x: () =>
-          y.dtype === 'float32' && backendHasKernels(RELU_GRAD_KERNEL)
-            ? (tf.engine().runKernel(RELU_GRAD_KERNEL, { dy: d, x: y }, {}) as tf.Tensor)
-            : tf.mul(d, tf.cast(tf.step(y), 'float32')),
-      };
+      return { x: () => reluGradFromOutput(d, y) };
     },
   };
   // tfjs warns (in debug mode) when a gradient is overridden: this override is deliberate.

@@ -35,7 +35,7 @@ const vars = {
   dense: tf.variable(t([16 + 8, 5], 9)),
 };
 const f = () => {
-  const h = tf.relu(tf.add(tf.conv2d(x2, vars.w1 as tf.Tensor4D, 1, 'same'), vars.b1));
+  const h = tf.relu(tf.add(tf.conv2d(x2, vars.w1 as tf.Tensor4D, 1, 'same'), vars.b1)) as tf.Tensor4D;
   const a = tf.relu(atrousConv2d(h, vars.w2 as tf.Tensor4D, [2, 2], 'same'));
   const seg = resizeBilinear2d(tf.conv2d(a, vars.w3 as tf.Tensor4D, 1, 'same'), [48, 64]);
   const g = tf.relu(tf.conv3d(x3, vars.v1 as tf.Tensor5D, 1, 'same'));
