@@ -4,8 +4,11 @@
 // against PyTorch on the same architecture (read from `tdc explain --json`) and the machine's fp32 matmul peak.
 //
 //   npm run bench [-- --quick] [--only robot18,brats18] [--backends native,wasm,wasm:1] [--threads N]
-//                 [--steps N] [--wasm-steps N] [--warmup N] [--repeat N] [--no-torch] [--no-memory] [--json out.json]
+//                 [--steps N] [--wasm-steps N] [--wasm-specs quickstart,robot18,refuge18|all] [--warmup N]
+//                 [--repeat N] [--no-torch] [--no-memory] [--json out.json]
 //
+// wasm is measured on the 2D networks only unless `--wasm-specs all` (its BRATS18 train step takes minutes; a full
+// run stays under ~10 minutes on an idle 2-core machine).
 // `--backends` lists backend[:threads] entries (threads default: --threads, else every core); `wasm:1` is measured
 // on the train step only, for the speed-up of wasm's threads. `--repeat 3` runs every measurement three times and
 // ends with the median of each ratio (a shared or busy machine moves single runs by tens of percent).
@@ -47,6 +50,7 @@ function parseArgs(argv) {
     else if (a === '--backend') o.backend = next(); // the worker's backend; for the parent, --backends
     else if (a === '--backends') o.backends = next().split(',').map((s) => s.trim()).filter(Boolean);
     else if (a === '--wasm-steps') o.wasmSteps = positiveInt(a, next());
+    else if (a === '--wasm-specs') o.wasmSpecs = next() === 'all' ? [...SPECS] : argv[i].split(',').map((x) => x.trim()).filter(Boolean);
     else if (a === '--repeat') o.repeat = positiveInt(a, next());
     else if (a === '--phases') o.phases = next().split(','); // internal: the worker's phases
     else if (a === '--threads') o.threads = positiveInt(a, next());
@@ -59,13 +63,14 @@ function parseArgs(argv) {
     else if (a === '--train-set') o.trainSet.push(next());
     else if (a === '--onednn-peak') o.onednnPeak = Number(next()); // internal: child mode of matmulPeak
     else if (a === '--help' || a === '-h') {
-      console.log('usage: npm run bench [-- --quick] [--only spec,…] [--backends native,wasm,wasm:1] [--threads N] [--steps N] [--wasm-steps N] [--warmup N] [--repeat N] [--no-torch] [--no-memory] [--json file]');
+      console.log('usage: npm run bench [-- --quick] [--only spec,…] [--backends native,wasm,wasm:1] [--threads N] [--steps N] [--wasm-steps N] [--wasm-specs spec,…|all] [--warmup N] [--repeat N] [--no-torch] [--no-memory] [--json file]');
       process.exit(0);
     } else fail(`unknown option ${a} (see --help)`);
   }
   if (o.only) for (const s of o.only) if (!SPECS.includes(s)) fail(`unknown spec '${s}' for --only: use ${SPECS.join(', ')}`);
   o.steps ??= o.quick ? 1 : 3;
   o.wasmSteps ??= 1;
+  o.wasmSpecs ??= ['quickstart', 'robot18', 'refuge18'];
   o.warmup ??= 1;
   if (o.backend && !o.worker) o.backends ??= [o.backend];
   return o;
@@ -287,6 +292,7 @@ async function main() {
         if (run === 0 && !check.ok) console.log(`${s}: tdc check failed: ${check.err}`);
         if (run === 0 && !build.ok) console.log(`${s}: tdc build failed: ${build.err}`);
         for (const c of configs) {
+          if (c.backend === 'wasm' && !o.wasmSpecs.includes(s)) continue;
           const r = measure(s, c, o);
           if (!r) continue;
           r.checkMs = check.ok ? check.ms : NaN;
