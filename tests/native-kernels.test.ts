@@ -10,9 +10,9 @@ import { existsSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BatchNorm, buildNetwork, type NetworkArgs } from '../runtime/layers/index.js';
-import { atrousConv2d, atrousConv3d, conv2dBiasAct } from '../runtime/ops/index.js';
+import { atrousConv2d, atrousConv3d, convBiasAct } from '../runtime/ops/index.js';
 import { nativeAvailable, nativeUnavailableReason, registerNativeBackend } from '../runtime/backend/index.js';
-import { atrousFallbacks, nativeKernelStats, resetNativeKernelStats } from '../runtime/native/index.js';
+import { atrousFallbacks, fusedConvFallbacks, nativeKernelStats, resetNativeKernelStats } from '../runtime/native/index.js';
 
 const canBuild = (() => {
   if (process.env.TDC_NO_NATIVE === '1' || process.platform !== 'linux') return false;
@@ -535,28 +535,33 @@ describe.skipIf(!available)('native kernels match the stock cpu backend', () => 
     slow.forEach((t, i) => expect(relErr(fast[i]!, t)).toBeLessThan(1e-5));
   });
 
-  // conv2dBiasAct (runtime/ops/conv-bias-act.ts) against tfjs's unfused conv2d → add → relu and its own gradients,
-  // on cpu; on native, its fused forward, one-pass relu gradient and one-call filter + bias gradient must have run.
-  for (const [name, act, withBias, pad] of [
-    ['relu with bias, same', 'relu', true, 'same'],
-    ['linear with bias, valid', 'linear', true, 'valid'],
-    ['relu without bias, same', 'relu', false, 'same'],
+  // convBiasAct (runtime/ops/conv-bias-act.ts) against tfjs's unfused conv → add → relu and its own gradients, on
+  // cpu; on native, its fused forward, one-pass relu gradient and one-call filter + bias gradient must have run.
+  for (const [name, act, withBias, pad, xs, ws] of [
+    ['2D relu with bias, same', 'relu', true, 'same', [2, 9, 10, 5], [3, 3, 5, 6]],
+    ['2D linear with bias, valid', 'linear', true, 'valid', [2, 9, 10, 5], [3, 3, 5, 6]],
+    ['2D relu without bias, same', 'relu', false, 'same', [2, 9, 10, 5], [3, 3, 5, 6]],
+    ['3D relu with bias, same', 'relu', true, 'same', [2, 4, 6, 5, 3], [3, 3, 3, 3, 4]],
+    ['3D linear with bias (the conv before a batch norm), same', 'linear', true, 'same', [1, 3, 7, 6, 2], [1, 3, 3, 2, 3]],
   ] as const) {
-    it(`conv2dBiasAct ${name}: value and gradients match conv2d + add + relu on cpu`, async () => {
-      const xs: [number, number, number, number] = [2, 9, 10, 5];
-      const ws: [number, number, number, number] = [3, 3, 5, 6];
+    it(`convBiasAct ${name}: value and gradients match conv + add + relu on cpu`, async () => {
+      const twoD = xs.length === 4;
       const runWith = async (backend: string, fused: boolean) => {
         await tf.setBackend(backend);
-        const x = tf.tensor4d(values(sizeOf(xs), 81), xs);
-        const w = tf.tensor4d(values(sizeOf(ws), 82), ws);
-        const b = tf.tensor1d(values(6, 83));
+        const x = tf.tensor(values(sizeOf([...xs]), 81), [...xs]);
+        const w = tf.tensor(values(sizeOf([...ws]), 82), [...ws]);
+        const b = tf.tensor1d(values(ws[ws.length - 1]!, 83));
         const f = (xi: tf.Tensor, wi: tf.Tensor, bi: tf.Tensor = b) => {
-          const y = fused
-            ? conv2dBiasAct(xi as tf.Tensor4D, wi as tf.Tensor4D, withBias ? (bi as tf.Tensor1D) : undefined, act, pad)
-            : (() => {
-                const c = tf.add(tf.conv2d(xi as tf.Tensor4D, wi as tf.Tensor4D, 1, pad), withBias ? bi : tf.scalar(0));
-                return act === 'relu' ? tf.relu(c) : c;
-              })();
+          let y: tf.Tensor;
+          if (fused) {
+            y = twoD
+              ? convBiasAct(xi as tf.Tensor4D, wi as tf.Tensor4D, withBias ? (bi as tf.Tensor1D) : undefined, act, pad)
+              : convBiasAct(xi as tf.Tensor5D, wi as tf.Tensor5D, withBias ? (bi as tf.Tensor1D) : undefined, act, pad);
+          } else {
+            const c = twoD ? tf.conv2d(xi as tf.Tensor4D, wi as tf.Tensor4D, 1, pad) : tf.conv3d(xi as tf.Tensor5D, wi as tf.Tensor5D, 1, pad);
+            const cb = withBias ? tf.add(c, bi) : c;
+            y = act === 'relu' ? tf.relu(cb) : cb;
+          }
           return tf.sum(tf.mul(y, tf.tensor(values(y.size, 84), y.shape)));
         };
         const { value, grads } = tf.valueAndGrads(f)(withBias ? [x, w, b] : [x, w]);
@@ -571,12 +576,25 @@ describe.skipIf(!available)('native kernels match the stock cpu backend', () => 
       const got = await runWith('native', true);
       got.forEach((t, i) => expect(relErr(t, ref[i]!)).toBeLessThan(1e-4));
       const s = nativeKernelStats();
-      expect(s.FusedConv2D?.native).toBe(1);
-      expect(s.Conv2DBackpropInput?.native).toBe(1);
+      expect((twoD ? s.FusedConv2D : s.TdcConv3DBiasAct)?.native).toBe(1);
+      expect((twoD ? s.Conv2DBackpropInput : s.Conv3DBackpropInputV2)?.native).toBe(1);
       if (act === 'relu') expect(s.TdcReluGrad?.native).toBe(1);
       expect((withBias ? s.TdcConvBackpropFilterBias : s.Conv2DBackpropFilter)?.native).toBe(1);
     });
   }
+
+  it("TdcConv3DBiasAct's fallback (stock Conv3D, Add, Relu) gives the native kernel's values", async () => {
+    await tf.setBackend('native');
+    const x = tf.tensor(values(2 * 4 * 6 * 5 * 3, 95), [2, 4, 6, 5, 3]);
+    const w = tf.tensor(values(3 * 3 * 3 * 3 * 4, 96), [3, 3, 3, 3, 4]);
+    const bias = tf.tensor1d(values(4, 97));
+    const attrs = { pad: 'same', activation: 'relu' } as unknown as tf.NamedAttrMap;
+    const fast = tf.engine().runKernel('TdcConv3DBiasAct', { x, filter: w, bias }, attrs) as tf.Tensor;
+    const slow = fusedConvFallbacks()['TdcConv3DBiasAct']!({ inputs: { x, filter: w, bias }, attrs, backend: tf.backend() }) as tf.TensorInfo;
+    const slowT = tf.engine().makeTensorFromTensorInfo(slow);
+    expect(relErr({ shape: fast.shape, data: fast.dataSync() as Float32Array }, { shape: slowT.shape, data: slowT.dataSync() as Float32Array })).toBeLessThan(1e-5);
+    tf.dispose([x, w, bias, fast, slowT]);
+  });
 
   it('TdcConvBackpropFilterBias in 3D (and strided 2D) matches Conv3DBackpropFilterV2 + Sum on cpu', async () => {
     const run = async (backend: string, x: number[], dy: number[], attrs: Record<string, unknown>) => {

@@ -5,7 +5,13 @@
  * compute (the atrous kernels get their pads from the op, see atrousParams).
  */
 import * as tf from '@tensorflow/tfjs';
-import { ATROUS_BACKPROP_FILTER_KERNEL, ATROUS_BACKPROP_INPUT_KERNEL, ATROUS_CONV_KERNEL, CONV_BACKPROP_FILTER_BIAS_KERNEL } from '../ops/kernel-names.js';
+import {
+  ATROUS_BACKPROP_FILTER_KERNEL,
+  ATROUS_BACKPROP_INPUT_KERNEL,
+  ATROUS_CONV_KERNEL,
+  CONV3D_BIAS_ACT_KERNEL,
+  CONV_BACKPROP_FILTER_BIAS_KERNEL,
+} from '../ops/kernel-names.js';
 import { copyParams, f32, size, stridesOf, type KernelArgs, type KernelContext, type CpuLike, type TensorInfo } from './kernels.js';
 
 /** [nd, N, IC, OC, in[nd], k[nd], out[nd], stride[nd], dilation[nd], padBefore[nd], padAfter[nd]] for the addon. */
@@ -245,6 +251,21 @@ function conv3dKernels(ctx: KernelContext): void {
     const info = info3d(x!.shape, filter!.shape, a);
     const y = output(size(info.outShape));
     addon.convForward(xv, wv, null, y, params3d(info), 0);
+    return b.makeTensorInfo(info.outShape, 'float32', y);
+  });
+
+  // conv + bias + relu in one oneDNN primitive (bias and relu as post-ops), as FusedConv2D does in 2D.
+  add(CONV3D_BIAS_ACT_KERNEL, (args, b) => {
+    const { x, filter, bias } = args.inputs as Record<string, TensorInfo | undefined>;
+    const a = args.attrs as unknown as { pad: 'same' | 'valid'; activation: string };
+    if (a.activation !== 'linear' && a.activation !== 'relu') return null;
+    const xv = f32(b, x);
+    const wv = f32(b, filter);
+    const bv = bias ? f32(b, bias) : null;
+    if (!xv || !wv || (bias && (!bv || size(bias.shape) !== filter!.shape[4]))) return null;
+    const info = info3d(x!.shape, filter!.shape, { strides: 1, pad: a.pad, dilations: 1 });
+    const y = output(size(info.outShape));
+    addon.convForward(xv, wv, bv, y, params3d(info), a.activation === 'relu' ? 1 : 0);
     return b.makeTensorInfo(info.outShape, 'float32', y);
   });
 

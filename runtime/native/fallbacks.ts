@@ -10,6 +10,7 @@ import {
   ATROUS_CONV_KERNEL,
   BATCH_NORM_GRAD_KERNEL,
   BATCH_NORM_TRAIN_KERNEL,
+  CONV3D_BIAS_ACT_KERNEL,
   CONV_BACKPROP_FILTER_BIAS_KERNEL,
   RELU_GRAD_KERNEL,
 } from '../ops/kernel-names.js';
@@ -148,9 +149,20 @@ export function atrousFallbacks(): Record<string, KernelFunc> {
 }
 
 
-/** The filter-and-bias gradient's fallback: the stock filter gradient, and the bias gradient as a sum. */
-export function filterBiasFallbacks(): Record<string, KernelFunc> {
+/**
+ * The fused-conv kernels' fallbacks: the filter-and-bias gradient as the stock filter gradient and a sum; the 3D
+ * conv + bias + activation as Conv3D, Add, Relu.
+ */
+export function fusedConvFallbacks(): Record<string, KernelFunc> {
   return {
+    [CONV3D_BIAS_ACT_KERNEL]: (args) =>
+      compose(args, ({ run }) => {
+        const { x, filter, bias } = args.inputs as { x: Info; filter: Info; bias?: Info };
+        const a = args.attrs as unknown as { pad: 'same' | 'valid'; activation: string };
+        const c = run('Conv3D', { x, filter }, { strides: 1, pad: a.pad, dataFormat: 'NDHWC', dilations: 1 });
+        const cb = bias ? run('Add', { a: c, b: bias }) : c;
+        return a.activation === 'relu' ? run('Relu', { x: cb }) : cb;
+      }) as Info,
     [CONV_BACKPROP_FILTER_BIAS_KERNEL]: (args) =>
       compose(args, ({ run }) => {
         const { x, dy } = args.inputs as { x: Info; dy: Info };
@@ -163,5 +175,5 @@ export function filterBiasFallbacks(): Record<string, KernelFunc> {
 
 /** Every fallback above, by kernel name. */
 export function composedFallbacks(): Record<string, KernelFunc> {
-  return { ...reluGradFallbacks(), ...batchNormFallbacks(), ...atrousFallbacks(), ...filterBiasFallbacks() };
+  return { ...reluGradFallbacks(), ...batchNormFallbacks(), ...atrousFallbacks(), ...fusedConvFallbacks() };
 }

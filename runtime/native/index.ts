@@ -3,10 +3,10 @@
  * is registered by runtime/backend (registerNativeBackend), which sits above this folder.
  *   loadNative(): NativeAddon | null; nativeUnavailableReason(): string   // '' when available
  *   nativeKernelConfigs(addon, fallbacks): tf.KernelConfig[]             // the kernels, each with its fallback
- *   composedFallbacks(), atrousFallbacks()                               // fallbacks of kernels that replace none
+ *   composedFallbacks(), atrousFallbacks(), fusedConvFallbacks()         // fallbacks of kernels that replace none
  *   nativeKernelStats(): Record<string, NativeKernelStats>; resetNativeKernelStats(): void
  */
-export { composedFallbacks, atrousFallbacks } from './fallbacks.js';
+export { composedFallbacks, atrousFallbacks, fusedConvFallbacks } from './fallbacks.js';
 export { nativeKernelConfigs, nativeKernelStats, resetNativeKernelStats } from './kernels.js';
 export type { NativeKernelStats } from './kernels.js';
 export { loadNative, nativeUnavailableReason } from './loader.js';

@@ -10,7 +10,7 @@
  *   interpolationMatrix(inLen: number, outLen: number, alignCorners: boolean): Float32Array  // [outLen, inLen]
  *   biasAdd(x, b): x + per-channel b, saving nothing for its gradient; registerLeanGradients(): a ReLU gradient
  *   that saves the output, not the input (registered on import)
- *   conv2dBiasAct(x, filter, bias | undefined, 'linear' | 'relu', padding): a stride-1 conv + bias + activation as
+ *   convBiasAct(x, filter, bias | undefined, 'linear' | 'relu', padding): a stride-1 2D / 3D conv + bias + activation as
  *   one op, forward on the backend's fused kernel, gradient with dW and db in one kernel where the backend has it
  * Layouts are NHWC / NDHWC, stride 1, filters [kh, kw, cin, cout] / [kd, kh, kw, cin, cout].
  */
@@ -18,5 +18,5 @@ export { atrousConv2d, atrousConv3d } from './atrous.js';
 export type { AtrousConvArgs, AtrousPadding } from './atrous.js';
 export { interpolationMatrix, resizeBilinear2d, resizeTrilinear3d } from './resize.js';
 export { biasAdd, registerLeanGradients } from './lean-grads.js';
-export { conv2dBiasAct } from './conv-bias-act.js';
+export { convBiasAct } from './conv-bias-act.js';
 export type { ConvActivation } from './conv-bias-act.js';

@@ -35,3 +35,9 @@ export const BATCH_NORM_GRAD_KERNEL = 'TdcBatchNormGrad';
  * with db = Σ dy over every axis but the last (runtime/ops/conv-bias-act.ts).
  */
 export const CONV_BACKPROP_FILTER_BIAS_KERNEL = 'TdcConvBackpropFilterBias';
+
+/**
+ * A stride-1, undilated 3D convolution with bias and activation in one call (tfjs has FusedConv2D but no 3D
+ * counterpart): inputs { x, filter, bias? }, attrs { pad: 'same' | 'valid', activation: 'linear' | 'relu' }, NDHWC.
+ */
+export const CONV3D_BIAS_ACT_KERNEL = 'TdcConv3DBiasAct';
