@@ -107,8 +107,12 @@ function kernel(name: string, fallback: KernelFunc, fast: Fast): tf.KernelConfig
   };
 }
 
-/** Outputs from this many elements up are advised onto transparent huge pages (addon.adviseHuge). */
+/**
+ * Outputs from this many elements up are advised onto transparent huge pages (addon.adviseHuge); TDC_HUGE_PAGES=0
+ * turns that off (to measure it, or where the kernel's huge-page compaction stalls).
+ */
 const HUGE_MIN = 1 << 20;
+const hugePages = process.env.TDC_HUGE_PAGES !== '0';
 
 /**
  * The native kernels, each falling back to `fallbacks[kernelName]` (the kernel registered before it). Kernels with
@@ -124,7 +128,7 @@ export function nativeKernelConfigs(addon: NativeAddon, fallbacks: Record<string
     },
     output: (n) => {
       const a = new Float32Array(n);
-      if (n >= HUGE_MIN) addon.adviseHuge(a);
+      if (hugePages && n >= HUGE_MIN) addon.adviseHuge(a);
       return a;
     },
   };
