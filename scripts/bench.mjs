@@ -9,6 +9,8 @@
 //
 // wasm is measured on the 2D networks only unless `--wasm-specs all` (its BRATS18 train step takes minutes; a full
 // run stays under ~10 minutes on an idle 2-core machine).
+// `npm run bench -- --profile robot18 [--backends native]` prints each kernel's share of one train step instead.
+//
 // `--backends` lists backend[:threads] entries (threads default: --threads, else every core); `wasm:1` is measured
 // on the train step only, for the speed-up of wasm's threads. `--repeat 3` runs every measurement three times and
 // ends with the median of each ratio (a shared or busy machine moves single runs by tens of percent).
@@ -53,6 +55,7 @@ function parseArgs(argv) {
     else if (a === '--wasm-specs') o.wasmSpecs = next() === 'all' ? [...SPECS] : argv[i].split(',').map((x) => x.trim()).filter(Boolean);
     else if (a === '--repeat') o.repeat = positiveInt(a, next());
     else if (a === '--phases') o.phases = next().split(','); // internal: the worker's phases
+    else if (a === '--profile') o.profile = next(); // a spec: time each kernel of one of its train steps
     else if (a === '--threads') o.threads = positiveInt(a, next());
     else if (a === '--steps') o.steps = positiveInt(a, next());
     else if (a === '--warmup') o.warmup = nonNegativeInt(a, next());
@@ -181,10 +184,53 @@ async function worker(specName, o) {
       loss.dispose();
       if (!Number.isFinite(v)) throw new Error(`${specName}: the loss is ${v}`);
     };
+    if (o.profile) {
+      trainStep();
+      const table = profileKernels(tf, trainStep);
+      console.log(`${specName} ${n.inShape.join('×')}, batch ${BATCH}, ${backend}: one train step's kernels (wall ms, calls)`);
+      for (const [name, ms, calls] of table.slice(0, 25)) console.log(`  ${name.padEnd(28)} ${ms.toFixed(0).padStart(7)} ms ${String(calls).padStart(5)}`);
+      n.dispose();
+      return;
+    }
     const trainMs = time(trainStep, o.steps, o.warmup) / BATCH;
     process.stdout.write(`${JSON.stringify({ phase: 'train', spec: specName, backend, threads: info.threads, trainInput: n.inShape, trainFlops: n.flops, trainMs, rssMB: rss() })}\n`);
     n.dispose();
   }
+}
+
+/**
+ * Runs `f` once with every kernel of the active backend timed (wall ms, as the engine calls them: a kernel's time
+ * includes the kernels it runs itself) and returns [name, ms, calls] sorted by time. For `--profile`.
+ */
+function profileKernels(tf, f) {
+  const backend = tf.getBackend();
+  const acc = new Map();
+  const originals = tf.getKernelsForBackend(backend);
+  const swap = (kernels) =>
+    kernels.forEach((k) => {
+      tf.unregisterKernel(k.kernelName, backend);
+      tf.registerKernel(k);
+    });
+  swap(
+    originals.map((k) => ({
+      ...k,
+      kernelFunc: (args) => {
+        const t = performance.now();
+        const out = k.kernelFunc(args);
+        const e = acc.get(k.kernelName) ?? [0, 0];
+        e[0] += performance.now() - t;
+        e[1]++;
+        acc.set(k.kernelName, e);
+        return out;
+      },
+    })),
+  );
+  try {
+    f();
+  } finally {
+    swap(originals);
+  }
+  return [...acc].map(([name, [ms, calls]]) => [name, ms, calls]).sort((a, b) => b[1] - a[1]);
 }
 
 // ------------------------------------------------------------------------------------------------ main
@@ -263,6 +309,7 @@ const fmt = (v, d = 0) => (v === undefined || v === null || !Number.isFinite(v) 
 async function main() {
   const o = parseArgs(process.argv.slice(2));
   if (o.worker) return worker(o.worker, o);
+  if (o.profile) return worker(o.profile, { ...o, phases: ['train'], backend: o.backends?.[0] });
   if (o.onednnPeak !== undefined) return onednnPeak(o.onednnPeak);
   if (!existsSync(path.join(root, 'dist', 'compiler', 'pipeline.js'))) fail('the build is missing: run `npm run build` first');
 
