@@ -1,12 +1,23 @@
 #!/usr/bin/env node
-// `npm run bench`: forward and train-step speed of each example network on the selected tfjs backend, against
-// PyTorch on the same architecture (read from `tdc explain --json`) and the machine's fp32 matmul peak.
+// `npm run bench`: forward and train-step speed of each example network on tdc's backends side by side (by default
+// native, where its addon is built, and wasm on every core, plus wasm on one thread for its thread speed-up), each
+// against PyTorch on the same architecture (read from `tdc explain --json`) and the machine's fp32 matmul peak.
 //
-//   npm run bench [-- --quick] [--only robot18,brats18] [--backend native|wasm|cpu] [--threads N]
-//                 [--steps N] [--warmup N] [--no-torch] [--no-memory] [--json out.json]
+//   npm run bench [-- --quick] [--only robot18,brats18] [--backends native,wasm,wasm:1] [--threads N]
+//                 [--steps N] [--wasm-steps N] [--wasm-specs quickstart,robot18,refuge18|all] [--warmup N]
+//                 [--repeat N] [--no-torch] [--no-memory] [--json out.json]
+//
+// wasm is measured on the 2D networks only unless `--wasm-specs all` (its BRATS18 train step takes minutes; a full
+// run stays under ~10 minutes on an idle 2-core machine).
+// `npm run bench -- --profile robot18 [--backends native]` prints each kernel's share of one train step instead.
+//
+// `--backends` lists backend[:threads] entries (threads default: --threads, else every core); `wasm:1` is measured
+// on the train step only, for the speed-up of wasm's threads. `--repeat 3` runs every measurement three times and
+// ends with the median of each ratio (a shared or busy machine moves single runs by tens of percent).
 //
 // Needs the build (`npm run build`, done by `npm ci`). Each network is measured in its own child process, so the
-// peak RSS reported is that network's alone. Times are the median of `--steps` steps after `--warmup` steps; a
+// peak RSS reported is that network's alone. Times are the median of `--steps` steps (wasm: `--wasm-steps`, default
+// 1: its steps take seconds) after `--warmup` steps; a
 // train step is one forward + backward of the full multi-task loss (seg CE + (1 − IoU), class and scene BCE,
 // sync BCE, weights 1) and one SGD update, at batch 2. GFLOP/s counts the compiler IR's forward FLOPs
 // (`explainJson(...).totals.flops`, 2 per multiply-add) and 3× that for a train step (forward, dx, dW).
@@ -28,7 +39,7 @@ const BATCH = 2;
 const TRAIN_SETS = {};
 
 function parseArgs(argv) {
-  const o = { quick: false, only: null, backend: undefined, threads: undefined, steps: undefined, warmup: undefined, torch: true, memory: true, json: null, worker: null, trainSet: [] };
+  const o = { quick: false, only: null, backend: undefined, backends: null, threads: undefined, steps: undefined, wasmSteps: undefined, warmup: undefined, repeat: 1, phases: ['fwd', 'train'], torch: true, memory: true, json: null, worker: null, trainSet: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -38,7 +49,13 @@ function parseArgs(argv) {
     };
     if (a === '--quick') o.quick = true;
     else if (a === '--only') o.only = next().split(',').map((s) => s.trim()).filter(Boolean);
-    else if (a === '--backend') o.backend = next();
+    else if (a === '--backend') o.backend = next(); // the worker's backend; for the parent, --backends
+    else if (a === '--backends') o.backends = next().split(',').map((s) => s.trim()).filter(Boolean);
+    else if (a === '--wasm-steps') o.wasmSteps = positiveInt(a, next());
+    else if (a === '--wasm-specs') o.wasmSpecs = next() === 'all' ? [...SPECS] : argv[i].split(',').map((x) => x.trim()).filter(Boolean);
+    else if (a === '--repeat') o.repeat = positiveInt(a, next());
+    else if (a === '--phases') o.phases = next().split(','); // internal: the worker's phases
+    else if (a === '--profile') o.profile = next(); // a spec: time each kernel of one of its train steps
     else if (a === '--threads') o.threads = positiveInt(a, next());
     else if (a === '--steps') o.steps = positiveInt(a, next());
     else if (a === '--warmup') o.warmup = nonNegativeInt(a, next());
@@ -49,13 +66,16 @@ function parseArgs(argv) {
     else if (a === '--train-set') o.trainSet.push(next());
     else if (a === '--onednn-peak') o.onednnPeak = Number(next()); // internal: child mode of matmulPeak
     else if (a === '--help' || a === '-h') {
-      console.log('usage: npm run bench [-- --quick] [--only spec,…] [--backend name] [--threads N] [--steps N] [--warmup N] [--no-torch] [--no-memory] [--json file]');
+      console.log('usage: npm run bench [-- --quick] [--only spec,…] [--backends native,wasm,wasm:1] [--threads N] [--steps N] [--wasm-steps N] [--wasm-specs spec,…|all] [--warmup N] [--repeat N] [--no-torch] [--no-memory] [--json file]');
       process.exit(0);
     } else fail(`unknown option ${a} (see --help)`);
   }
   if (o.only) for (const s of o.only) if (!SPECS.includes(s)) fail(`unknown spec '${s}' for --only: use ${SPECS.join(', ')}`);
   o.steps ??= o.quick ? 1 : 3;
+  o.wasmSteps ??= 1;
+  o.wasmSpecs ??= ['quickstart', 'robot18', 'refuge18'];
   o.warmup ??= 1;
+  if (o.backend && !o.worker) o.backends ??= [o.backend];
   return o;
 }
 
@@ -130,7 +150,7 @@ async function worker(specName, o) {
   const rss = () => (process.resourceUsage().maxRSS * 1024) / 2 ** 20;
 
   // Forward, in inference mode; one JSON line per phase, so a train phase that dies still leaves the forward's.
-  {
+  if (o.phases.includes('fwd')) {
     const n = setup([]);
     const forward = () => {
       const outs = tf.tidy(() => n.model.apply(n.x, { training: false }));
@@ -141,7 +161,7 @@ async function worker(specName, o) {
     process.stdout.write(`${JSON.stringify({ phase: 'fwd', spec: specName, input: n.inShape, backend, threads: info.threads, flops: n.flops, fwdMs, rssMB: rss() })}\n`);
     n.dispose();
   }
-  {
+  if (o.phases.includes('train')) {
     const n = setup(o.trainSet);
     const opt = tf.train.sgd(0.001);
     const trainStep = () => {
@@ -164,10 +184,53 @@ async function worker(specName, o) {
       loss.dispose();
       if (!Number.isFinite(v)) throw new Error(`${specName}: the loss is ${v}`);
     };
+    if (o.profile) {
+      trainStep();
+      const table = profileKernels(tf, trainStep);
+      console.log(`${specName} ${n.inShape.join('×')}, batch ${BATCH}, ${backend}: one train step's kernels (wall ms, calls)`);
+      for (const [name, ms, calls] of table.slice(0, 25)) console.log(`  ${name.padEnd(28)} ${ms.toFixed(0).padStart(7)} ms ${String(calls).padStart(5)}`);
+      n.dispose();
+      return;
+    }
     const trainMs = time(trainStep, o.steps, o.warmup) / BATCH;
-    process.stdout.write(`${JSON.stringify({ phase: 'train', trainInput: n.inShape, trainFlops: n.flops, trainMs, rssMB: rss() })}\n`);
+    process.stdout.write(`${JSON.stringify({ phase: 'train', spec: specName, backend, threads: info.threads, trainInput: n.inShape, trainFlops: n.flops, trainMs, rssMB: rss() })}\n`);
     n.dispose();
   }
+}
+
+/**
+ * Runs `f` once with every kernel of the active backend timed (wall ms, as the engine calls them: a kernel's time
+ * includes the kernels it runs itself) and returns [name, ms, calls] sorted by time. For `--profile`.
+ */
+function profileKernels(tf, f) {
+  const backend = tf.getBackend();
+  const acc = new Map();
+  const originals = tf.getKernelsForBackend(backend);
+  const swap = (kernels) =>
+    kernels.forEach((k) => {
+      tf.unregisterKernel(k.kernelName, backend);
+      tf.registerKernel(k);
+    });
+  swap(
+    originals.map((k) => ({
+      ...k,
+      kernelFunc: (args) => {
+        const t = performance.now();
+        const out = k.kernelFunc(args);
+        const e = acc.get(k.kernelName) ?? [0, 0];
+        e[0] += performance.now() - t;
+        e[1]++;
+        acc.set(k.kernelName, e);
+        return out;
+      },
+    })),
+  );
+  try {
+    f();
+  } finally {
+    swap(originals);
+  }
+  return [...acc].map(([name, [ms, calls]]) => [name, ms, calls]).sort((a, b) => b[1] - a[1]);
 }
 
 // ------------------------------------------------------------------------------------------------ main
@@ -246,71 +309,55 @@ const fmt = (v, d = 0) => (v === undefined || v === null || !Number.isFinite(v) 
 async function main() {
   const o = parseArgs(process.argv.slice(2));
   if (o.worker) return worker(o.worker, o);
+  if (o.profile) return worker(o.profile, { ...o, phases: ['train'], backend: o.backends?.[0] });
   if (o.onednnPeak !== undefined) return onednnPeak(o.onednnPeak);
   if (!existsSync(path.join(root, 'dist', 'compiler', 'pipeline.js'))) fail('the build is missing: run `npm run build` first');
 
   const specs = o.only ?? SPECS;
   const started = performance.now();
   console.log(`tdc bench — ${os.cpus().length} logical cores (${os.cpus()[0]?.model ?? 'cpu'}), node ${process.version}, batch ${BATCH}, median of ${o.steps} after ${o.warmup} warm-up`);
-  const peaks = await matmulPeak(o.threads);
+  const peaks = await matmulPeak(o.threads ?? os.availableParallelism());
   for (const p of peaks) console.log(`fp32 matmul peak (2048³): ${p.gflops.toFixed(0)} GFLOP/s — ${p.what}`);
   const peak = Math.max(0, ...peaks.map((p) => p.gflops));
   const py = o.torch ? torchPython() : null;
   if (o.torch && !py) console.log('PyTorch: not found (python3 -c "import torch" failed): no reference column');
 
-  const rows = [];
+  const configs = backendConfigs(o);
+  console.log(`backends: ${configs.map((c) => c.label).join(', ')}${o.repeat > 1 ? `; ${o.repeat} runs` : ''}`);
+  const runs = [];
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'tdc-bench-'));
   try {
-    for (const s of specs) {
-      const file = path.join(root, 'examples', `${s}.yaml`);
-      const check = wall(['check', file]);
-      const build = wall(['build', file, '--out', path.join(tmp, `build-${s}`)]);
-      const workerArgs = [fileURLToPath(import.meta.url), '--worker', s, '--steps', String(o.steps), '--warmup', String(o.warmup)];
-      const trainSets = TRAIN_SETS[s] ?? [];
-      for (const t of trainSets) workerArgs.push('--train-set', t);
-      if (o.backend) workerArgs.push('--backend', o.backend);
-      if (o.threads) workerArgs.push('--threads', String(o.threads));
-      const w = spawnSync(process.execPath, workerArgs, { encoding: 'utf8', maxBuffer: 1 << 26 });
-      const lines = w.stdout.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
-      const fwd = lines.find((l) => l.phase === 'fwd');
-      const train = lines.find((l) => l.phase === 'train');
-      if (w.status !== 0 || !fwd || !train) {
-        const why = w.signal === 'SIGKILL' || w.status === 137 ? 'killed (out of memory?)' : ((w.stderr || '').trim().split('\n').filter(Boolean).slice(-1)[0] ?? `exit ${w.status}`);
-        console.log(`${s}: ${fwd ? 'train step' : 'forward'} failed: ${why}`);
-        if (!fwd) continue;
-      }
-      const r = { ...fwd, ...(train ?? { trainMs: NaN, trainFlops: NaN, trainInput: fwd.input }), rssMB: Math.max(fwd.rssMB, train?.rssMB ?? 0) };
-      r.checkMs = check.ok ? check.ms : NaN;
-      r.buildMs = build.ok ? build.ms : NaN;
-      if (!check.ok) console.log(`${s}: tdc check failed: ${check.err}`);
-      if (!build.ok) console.log(`${s}: tdc build failed: ${build.err}`);
-      if (py) {
-        // The same sizes as tdc's phases: explain output with the same overrides.
-        const runTorch = (sets, phase) => {
-          const explainFile = path.join(tmp, `${s}.${phase}.explain.json`);
-          const eargs = [path.join(root, 'bin', 'tdc.js'), 'explain', '--json', file, ...sets.flatMap((x) => ['--set', x])];
-          try {
-            writeFileSync(explainFile, execFileSync(process.execPath, eargs, { maxBuffer: 1 << 26, stdio: ['ignore', 'pipe', 'ignore'] }));
-          } catch {
-            console.log(`${s}: tdc explain --json ${sets.join(' ')} failed: no PyTorch ${phase} reference`);
-            return null;
+    const timing = {}; // check / build, once per spec (first run)
+    for (let run = 0; run < o.repeat; run++) {
+      if (o.repeat > 1) console.log(`\nrun ${run + 1} of ${o.repeat}`);
+      const rows = [];
+      const torchCache = new Map();
+      for (const s of specs) {
+        const file = path.join(root, 'examples', `${s}.yaml`);
+        if (run === 0) timing[s] = { check: wall(['check', file]), build: wall(['build', file, '--out', path.join(tmp, `build-${s}`)]) };
+        const { check, build } = timing[s];
+        if (run === 0 && !check.ok) console.log(`${s}: tdc check failed: ${check.err}`);
+        if (run === 0 && !build.ok) console.log(`${s}: tdc build failed: ${build.err}`);
+        for (const c of configs) {
+          if (c.backend === 'wasm' && !o.wasmSpecs.includes(s)) continue;
+          const r = measure(s, c, o);
+          if (!r) continue;
+          r.checkMs = check.ok ? check.ms : NaN;
+          r.buildMs = build.ok ? build.ms : NaN;
+          if (py && c.phases.length === 2) {
+            const key = `${s}:${r.threads}`;
+            if (!torchCache.has(key)) torchCache.set(key, torchReference(py, s, file, r.threads, o, tmp));
+            r.torch = torchCache.get(key) ?? undefined;
           }
-          const targs = [path.join(root, 'scripts', 'bench-torch.py'), explainFile, '--batch', String(BATCH), '--steps', String(o.steps), '--warmup', String(o.warmup), '--only', phase];
-          // PyTorch sizes its pool to the physical cores (1 here); give it the threads tdc's backend uses.
-          targs.push('--threads', String(o.threads ?? r.threads ?? os.availableParallelism()));
-          const t = spawnSync(py, targs, { encoding: 'utf8', maxBuffer: 1 << 26 });
-          const tl = t.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
-          if (t.status === 0 && tl) return JSON.parse(tl);
-          console.log(`${s}: PyTorch reference (${phase}) failed: ${(t.stderr || '').trim().split('\n').slice(-1)[0]}`);
-          return null;
-        };
-        const tfw = runTorch([], 'fwd');
-        const tt = runTorch(trainSets, 'train');
-        if (tfw || tt) r.torch = { fwdMs: tfw?.fwdMs ?? NaN, trainMs: tt?.trainMs ?? NaN };
+          rows.push(r);
+          printRow(r, peak, rows.length === 1);
+        }
+        const speedup = wasmSpeedup(rows.filter((r) => r.spec === s));
+        if (speedup) console.log(`  ${s}: wasm train step on ${speedup.threads} threads is ${speedup.x.toFixed(2)}× its 1-thread speed`);
       }
-      rows.push(r);
-      printRow(r, peak, rows.length === 1);
+      runs.push(rows);
     }
+    if (o.repeat > 1) printMedians(runs, configs, specs, peak);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
@@ -319,7 +366,7 @@ async function main() {
   let memory = null;
   if (o.memory && !o.quick) {
     const margs = ['--expose-gc', path.join(root, 'scripts', 'bench-memory.mjs'), '--steps', '1000'];
-    if (o.backend) margs.push('--backend', o.backend);
+    margs.push('--backend', configs[0].backend);
     const m = spawnSync(process.execPath, margs, { encoding: 'utf8', env: { ...process.env, ...(o.threads ? { OMP_NUM_THREADS: String(o.threads) } : {}) } });
     const lines = (m.stdout || '').trim().split('\n').filter((l) => /^\s*\d+ steps in|after step|^\s+\d+\s|^change|^RSS over/.test(l));
     console.log('\nmemory, quickstart trained for 1,000 steps (tdc train path, after a forced GC):');
@@ -328,22 +375,111 @@ async function main() {
     memory = m.status === 0 ? lines : null;
   }
   console.log(`total ${((performance.now() - started) / 1000).toFixed(0)} s`);
-  if (o.json) writeFileSync(o.json, JSON.stringify({ peaks, rows, memory }, null, 2));
+  if (o.json) writeFileSync(o.json, JSON.stringify({ peaks, runs, memory }, null, 2));
+}
+
+/** The backends to measure: --backends entries, else native (where its addon is built), wasm, and wasm:1. */
+function backendConfigs(o) {
+  const nativeBuilt = existsSync(path.join(root, 'native', 'build', 'tdc_native.node')) && process.env.TDC_NO_NATIVE !== '1';
+  const list = o.backends ?? [...(nativeBuilt ? ['native'] : []), 'wasm', ...((o.threads ?? os.availableParallelism()) > 1 ? ['wasm:1'] : [])];
+  return list.map((entry) => {
+    const [backend, t] = entry.split(':');
+    if (!['native', 'wasm', 'cpu', 'tensorflow'].includes(backend)) fail(`unknown backend '${backend}' in --backends`);
+    const threads = t === undefined ? o.threads : positiveInt(`--backends ${entry}`, t);
+    // One thread of a backend that also runs threaded is there for the speed-up only: its train step is enough.
+    const speedupOnly = threads === 1 && list.some((e) => e.split(':')[0] === backend && e !== entry);
+    return { backend, threads, label: entry, phases: speedupOnly ? ['train'] : ['fwd', 'train'], steps: backend === 'wasm' ? o.wasmSteps : o.steps };
+  });
+}
+
+/** One spec on one backend config, in a child process: the merged fwd / train JSON lines, or null. */
+function measure(s, c, o) {
+  const args = [fileURLToPath(import.meta.url), '--worker', s, '--steps', String(c.steps), '--warmup', String(o.warmup), '--backend', c.backend, '--phases', c.phases.join(',')];
+  for (const t of TRAIN_SETS[s] ?? []) args.push('--train-set', t);
+  if (c.threads) args.push('--threads', String(c.threads));
+  const w = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 26 });
+  const lines = w.stdout.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+  const fwd = lines.find((l) => l.phase === 'fwd');
+  const train = lines.find((l) => l.phase === 'train');
+  const notice = (w.stderr || '').split('\n').find((l) => l.startsWith('wasm: '));
+  if (notice) console.log(`${s} (${c.label}): ${notice}`);
+  if (w.status !== 0 || (c.phases.includes('fwd') && !fwd) || !train) {
+    const why = w.signal === 'SIGKILL' || w.status === 137 ? 'killed (out of memory?)' : ((w.stderr || '').trim().split('\n').filter(Boolean).slice(-1)[0] ?? `exit ${w.status}`);
+    console.log(`${s} (${c.label}): ${fwd || !c.phases.includes('fwd') ? 'train step' : 'forward'} failed: ${why}`);
+    if (!fwd && !train) return null;
+  }
+  const base = fwd ?? { spec: s, input: train.trainInput, backend: train.backend, threads: train.threads, flops: train.trainFlops, fwdMs: NaN, rssMB: 0 };
+  return { ...base, ...(train ?? { trainMs: NaN, trainFlops: NaN, trainInput: base.input }), label: c.label, rssMB: Math.max(base.rssMB, train?.rssMB ?? 0) };
+}
+
+/** PyTorch's forward and train step on spec `s` with `threads` threads (same sizes as tdc's phases), or null. */
+function torchReference(py, s, file, threads, o, tmp) {
+  const run = (sets, phase) => {
+    const explainFile = path.join(tmp, `${s}.${phase}.explain.json`);
+    const eargs = [path.join(root, 'bin', 'tdc.js'), 'explain', '--json', file, ...sets.flatMap((x) => ['--set', x])];
+    try {
+      writeFileSync(explainFile, execFileSync(process.execPath, eargs, { maxBuffer: 1 << 26, stdio: ['ignore', 'pipe', 'ignore'] }));
+    } catch {
+      console.log(`${s}: tdc explain --json ${sets.join(' ')} failed: no PyTorch ${phase} reference`);
+      return null;
+    }
+    const targs = [path.join(root, 'scripts', 'bench-torch.py'), explainFile, '--batch', String(BATCH), '--steps', String(o.steps), '--warmup', String(o.warmup), '--only', phase];
+    // PyTorch sizes its pool to the physical cores (1 here); give it the threads tdc's backend uses.
+    targs.push('--threads', String(threads));
+    const t = spawnSync(py, targs, { encoding: 'utf8', maxBuffer: 1 << 26 });
+    const tl = t.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
+    if (t.status === 0 && tl) return JSON.parse(tl);
+    console.log(`${s}: PyTorch reference (${phase}) failed: ${(t.stderr || '').trim().split('\n').slice(-1)[0]}`);
+    return null;
+  };
+  const fwd = run([], 'fwd');
+  const train = run(TRAIN_SETS[s] ?? [], 'train');
+  return fwd || train ? { fwdMs: fwd?.fwdMs ?? NaN, trainMs: train?.trainMs ?? NaN } : null;
+}
+
+/** wasm's train-step speed on its threads over its speed on one thread, for one spec's rows (null without both). */
+function wasmSpeedup(rows) {
+  const one = rows.find((r) => r.backend.startsWith('wasm') && r.threads === 1);
+  const many = rows.find((r) => r.backend.startsWith('wasm') && r.threads > 1);
+  return one && many && Number.isFinite(one.trainMs) && Number.isFinite(many.trainMs) ? { threads: many.threads, x: one.trainMs / many.trainMs } : null;
+}
+
+/** After --repeat N: each ratio's median over the runs (and its range). */
+function printMedians(runs, configs, specs, peak) {
+  const stat = (xs) => {
+    const v = xs.filter(Number.isFinite);
+    return v.length ? `${fmt(median(v))} (${fmt(Math.min(...v))}–${fmt(Math.max(...v))})` : '–';
+  };
+  console.log(`\nmedians over ${runs.length} runs (min–max):`);
+  console.log('| spec | backend | fwd % of PyTorch | train % of PyTorch | fwd % of peak | wasm threads speed-up |');
+  console.log('|---|---|---|---|---|---|');
+  for (const s of specs) {
+    for (const c of configs) {
+      const rs = runs.map((rows) => rows.find((r) => r.spec === s && r.label === c.label)).filter(Boolean);
+      if (!rs.length || c.phases.length < 2) continue;
+      const fwd = stat(rs.map((r) => (r.torch ? (100 * r.torch.fwdMs) / r.fwdMs : NaN)));
+      const train = stat(rs.map((r) => (r.torch ? (100 * r.torch.trainMs) / r.trainMs : NaN)));
+      const pk = peak ? stat(rs.map((r) => (100 * ((r.flops / r.fwdMs) * 1e-6)) / peak)) : '–';
+      const sp = c.backend === 'wasm' ? runs.map((rows) => wasmSpeedup(rows.filter((r) => r.spec === s))?.x ?? NaN) : [];
+      const spCell = sp.some(Number.isFinite) ? `${median(sp.filter(Number.isFinite)).toFixed(2)}×` : '–';
+      console.log(`| ${s} | ${c.label} | ${fwd} % | ${train} % | ${pk} % | ${spCell} |`);
+    }
+  }
 }
 
 function printRow(r, peak, header) {
   const gfFwd = (r.flops / r.fwdMs) * 1e-6;
   const gfTrain = ((3 * r.trainFlops) / r.trainMs) * 1e-6;
   if (header) {
-    console.log(`backend: ${r.backend}`);
     console.log(
-      '| spec | input | GFLOP/img | fwd ms/img | train ms/img (input) | fwd GFLOP/s | train GFLOP/s | % peak (fwd) | peak RSS MB | torch fwd | torch train | fwd ratio | train ratio | check ms | build ms |',
+      '| spec | backend | input | GFLOP/img | fwd ms/img | train ms/img (input) | fwd GFLOP/s | train GFLOP/s | % peak (fwd) | peak RSS MB | torch fwd | torch train | fwd ratio | train ratio | check ms | build ms |',
     );
-    console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+    console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   }
   const t = r.torch;
   const cells = [
     r.spec,
+    r.backend,
     r.input.join('×'),
     fmt(r.flops / 1e9, r.flops < 1e10 ? 2 : 1),
     fmt(r.fwdMs),

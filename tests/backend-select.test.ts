@@ -1,10 +1,11 @@
 // Backend selection (forced cpu / wasm, unavailable and unknown backends) and the training kernels tdc registers,
 // each checked against the cpu backend's stock kernels (or, for the cpu's own replaced kernel, against wasm's
 // stock one and the float64 interpolation matrices).
+import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { nativeAvailable } from '../runtime/native/index.js';
-import { formatBackendInfo, registerTrainingKernels, selectBackend } from '../runtime/backend/index.js';
+import { formatBackendInfo, nativeAvailable, registerTrainingKernels, selectBackend } from '../runtime/backend/index.js';
+import { WASM_MAX_THREADS } from '../runtime/backend/wasm-threads.js';
 import { interpolationMatrix } from '../runtime/ops/index.js';
 import { relError, seededValues } from './helpers/reference-conv.js';
 
@@ -90,7 +91,8 @@ describe('selectBackend', () => {
     const info = await selectBackend({ prefer: 'wasm' });
     expect(info.name).toBe('wasm');
     expect(info.simd).toBe(true);
-    expect(info.threads).toBe(1);
+    // By default as many threads as the machine has (the threaded build starts at most WASM_MAX_THREADS).
+    expect(info.threads).toBe(Math.min(availableParallelism(), WASM_MAX_THREADS));
     expect(info.kernelsRegistered).toEqual([
       'Conv2DBackpropFilter',
       'Conv2DBackpropInput',
@@ -99,7 +101,7 @@ describe('selectBackend', () => {
       'Conv3DBackpropInputV2',
       'Conv3DBackpropFilterV2',
     ]);
-    expect(formatBackendInfo(info)).toBe('backend: wasm (SIMD, 1 thread)');
+    expect(formatBackendInfo(info)).toBe(`backend: wasm (SIMD, ${info.threads} thread${info.threads === 1 ? '' : 's'})`);
     expect(tf.getBackend()).toBe('wasm');
     expect(registerTrainingKernels('tensorflow')).toEqual([]);
   });

@@ -11,9 +11,9 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BatchNorm } from '../runtime/layers/index.js';
 import { buildNet as buildNetwork, type NetDesc as NetworkArgs } from './helpers/network.js';
-import { atrousFallbacks } from '../runtime/native/backend.js';
-import { atrousConv2d, atrousConv3d } from '../runtime/ops/index.js';
-import { nativeAvailable, nativeKernelStats, nativeUnavailableReason, registerNativeBackend, resetNativeKernelStats } from '../runtime/native/index.js';
+import { atrousConv2d, atrousConv3d, convBiasAct } from '../runtime/ops/index.js';
+import { nativeAvailable, nativeUnavailableReason, registerNativeBackend } from '../runtime/backend/index.js';
+import { atrousFallbacks, fusedConvFallbacks, nativeKernelStats, resetNativeKernelStats } from '../runtime/native/index.js';
 
 const canBuild = (() => {
   if (process.env.TDC_NO_NATIVE === '1' || process.platform !== 'linux') return false;
@@ -111,6 +111,7 @@ describe.skipIf(!available)('native kernels match the stock cpu backend', () => 
     ['3×3 stride 2 valid', [2, 10, 8, 3], [3, 3, 3, 4], 2, 'valid', 1],
     ['2×4 non-square kernel, strides [1, 2]', [1, 8, 12, 3], [2, 4, 3, 5], [1, 2], 'same', 1],
     ['1×1', [2, 5, 6, 7], [1, 1, 7, 4], 1, 'valid', 1],
+    ['4×2 even kernel, stride 1 same (pads differ before / after)', [1, 7, 8, 3], [4, 2, 3, 2], 1, 'same', 1],
     ['explicit pads', [1, 6, 7, 3], [3, 3, 3, 2], 1, [[0, 0], [2, 0], [1, 3], [0, 0]], 1],
   ];
 
@@ -150,6 +151,7 @@ describe.skipIf(!available)('native kernels match the stock cpu backend', () => 
     ['1×3×3 (anisotropic) valid', [1, 3, 7, 6, 2], [1, 3, 3, 2, 3], 1, 'valid', 1],
     ['3×3×3 stride 2 same', [1, 5, 7, 6, 2], [3, 3, 3, 2, 2], 2, 'same', 1],
     ['1×1×1', [2, 3, 4, 5, 6], [1, 1, 1, 6, 2], 1, 'same', 1],
+    ['2×4×2 even kernel, stride 1 same (pads differ before / after)', [1, 4, 6, 5, 2], [2, 4, 2, 2, 3], 1, 'same', 1],
   ];
   for (const [name, xs, ws, strides, pad] of conv3dCases) {
     it(`Conv3D ${name}`, async () => {
@@ -534,6 +536,97 @@ describe.skipIf(!available)('native kernels match the stock cpu backend', () => 
     slow.forEach((t, i) => expect(relErr(fast[i]!, t)).toBeLessThan(1e-5));
   });
 
+  // convBiasAct (runtime/ops/conv-bias-act.ts) against tfjs's unfused conv → add → relu and its own gradients, on
+  // cpu; on native, its fused forward, one-pass relu gradient and one-call filter + bias gradient must have run.
+  for (const [name, act, withBias, pad, xs, ws] of [
+    ['2D relu with bias, same', 'relu', true, 'same', [2, 9, 10, 5], [3, 3, 5, 6]],
+    ['2D linear with bias, valid', 'linear', true, 'valid', [2, 9, 10, 5], [3, 3, 5, 6]],
+    ['2D relu without bias, same', 'relu', false, 'same', [2, 9, 10, 5], [3, 3, 5, 6]],
+    ['3D relu with bias, same', 'relu', true, 'same', [2, 4, 6, 5, 3], [3, 3, 3, 3, 4]],
+    ['3D linear with bias (the conv before a batch norm), same', 'linear', true, 'same', [1, 3, 7, 6, 2], [1, 3, 3, 2, 3]],
+  ] as const) {
+    it(`convBiasAct ${name}: value and gradients match conv + add + relu on cpu`, async () => {
+      const twoD = xs.length === 4;
+      const runWith = async (backend: string, fused: boolean) => {
+        await tf.setBackend(backend);
+        const x = tf.tensor(values(sizeOf([...xs]), 81), [...xs]);
+        const w = tf.tensor(values(sizeOf([...ws]), 82), [...ws]);
+        const b = tf.tensor1d(values(ws[ws.length - 1]!, 83));
+        const f = (xi: tf.Tensor, wi: tf.Tensor, bi: tf.Tensor = b) => {
+          let y: tf.Tensor;
+          if (fused) {
+            y = twoD
+              ? convBiasAct(xi as tf.Tensor4D, wi as tf.Tensor4D, withBias ? (bi as tf.Tensor1D) : undefined, act, pad)
+              : convBiasAct(xi as tf.Tensor5D, wi as tf.Tensor5D, withBias ? (bi as tf.Tensor1D) : undefined, act, pad);
+          } else {
+            const c = twoD ? tf.conv2d(xi as tf.Tensor4D, wi as tf.Tensor4D, 1, pad) : tf.conv3d(xi as tf.Tensor5D, wi as tf.Tensor5D, 1, pad);
+            const cb = withBias ? tf.add(c, bi) : c;
+            y = act === 'relu' ? tf.relu(cb) : cb;
+          }
+          return tf.sum(tf.mul(y, tf.tensor(values(y.size, 84), y.shape)));
+        };
+        const { value, grads } = tf.valueAndGrads(f)(withBias ? [x, w, b] : [x, w]);
+        const out = [value, ...grads].map((t) => ({ shape: t.shape, data: Float32Array.from(t.dataSync()) }));
+        tf.dispose([x, w, b, value, ...grads]);
+        return out;
+      };
+      const ref = await runWith('cpu', false);
+      const cpu = await runWith('cpu', true);
+      cpu.forEach((t, i) => expect(relErr(t, ref[i]!)).toBeLessThan(1e-5));
+      resetNativeKernelStats();
+      const got = await runWith('native', true);
+      got.forEach((t, i) => expect(relErr(t, ref[i]!)).toBeLessThan(1e-4));
+      const s = nativeKernelStats();
+      expect((twoD ? s.FusedConv2D : s.TdcConv3DBiasAct)?.native).toBe(1);
+      expect((twoD ? s.Conv2DBackpropInput : s.Conv3DBackpropInputV2)?.native).toBe(1);
+      if (act === 'relu') expect(s.TdcReluGrad?.native).toBe(1);
+      expect((withBias ? s.TdcConvBackpropFilterBias : s.Conv2DBackpropFilter)?.native).toBe(1);
+    });
+  }
+
+  it("TdcConv3DBiasAct's fallback (stock Conv3D, Add, Relu) gives the native kernel's values", async () => {
+    await tf.setBackend('native');
+    const x = tf.tensor(values(2 * 4 * 6 * 5 * 3, 95), [2, 4, 6, 5, 3]);
+    const w = tf.tensor(values(3 * 3 * 3 * 3 * 4, 96), [3, 3, 3, 3, 4]);
+    const bias = tf.tensor1d(values(4, 97));
+    const attrs = { pad: 'same', activation: 'relu' } as unknown as tf.NamedAttrMap;
+    const fast = tf.engine().runKernel('TdcConv3DBiasAct', { x, filter: w, bias }, attrs) as tf.Tensor;
+    const slow = fusedConvFallbacks()['TdcConv3DBiasAct']!({ inputs: { x, filter: w, bias }, attrs, backend: tf.backend() }) as tf.TensorInfo;
+    const slowT = tf.engine().makeTensorFromTensorInfo(slow);
+    expect(relErr({ shape: fast.shape, data: fast.dataSync() as Float32Array }, { shape: slowT.shape, data: slowT.dataSync() as Float32Array })).toBeLessThan(1e-5);
+    tf.dispose([x, w, bias, fast, slowT]);
+  });
+
+  it('TdcConvBackpropFilterBias in 3D (and strided 2D) matches Conv3DBackpropFilterV2 + Sum on cpu', async () => {
+    const run = async (backend: string, x: number[], dy: number[], attrs: Record<string, unknown>) => {
+      await tf.setBackend(backend);
+      const xt = tf.tensor(values(sizeOf(x), 91), x);
+      const dyt = tf.tensor(values(sizeOf(dy), 92), dy);
+      const outs = tf.engine().runKernel('TdcConvBackpropFilterBias', { x: xt, dy: dyt }, attrs as tf.NamedAttrMap) as tf.Tensor[];
+      const res = outs.map((t) => ({ shape: t.shape, data: Float32Array.from(t.dataSync()) }));
+      tf.dispose([xt, dyt, ...outs]);
+      return res;
+    };
+    const cases: [number[], number[], Record<string, unknown>][] = [
+      [[2, 4, 6, 5, 3], [2, 4, 6, 5, 4], { strides: 1, pad: 'same', filterShape: [3, 3, 3, 3, 4] }],
+      [[1, 9, 11, 4], [1, 5, 6, 3], { strides: 2, pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 4, 3] }],
+    ];
+    for (const [x, dy, attrs] of cases) {
+      // cpu has no such kernel: its reference is the stock filter gradient and a sum.
+      await tf.setBackend('cpu');
+      const xt = tf.tensor(values(sizeOf(x), 91), x);
+      const dyt = tf.tensor(values(sizeOf(dy), 92), dy);
+      const dw = tf.engine().runKernel(x.length === 5 ? 'Conv3DBackpropFilterV2' : 'Conv2DBackpropFilter', { x: xt, dy: dyt }, attrs as tf.NamedAttrMap) as tf.Tensor;
+      const db = tf.sum(dyt, dy.slice(0, -1).map((_, i) => i));
+      const ref = [dw, db].map((t) => ({ shape: t.shape, data: Float32Array.from(t.dataSync()) }));
+      tf.dispose([xt, dyt, dw, db]);
+      resetNativeKernelStats();
+      const got = await run('native', x, dy, attrs);
+      expect(nativeKernelStats().TdcConvBackpropFilterBias?.native).toBe(1);
+      got.forEach((t, i) => expect(relErr(t, ref[i]!)).toBeLessThan(1e-4));
+    }
+  });
+
   it('a whole small network: outputs and every weight gradient match the cpu backend', async () => {
     const args: NetworkArgs = {
       dims: 2,
@@ -566,7 +659,7 @@ describe.skipIf(!available)('native kernels match the stock cpu backend', () => 
     const got = await run('native');
     const s = nativeKernelStats();
     expect(s.FusedConv2D?.native ?? 0).toBeGreaterThan(0);
-    expect(s.Conv2DBackpropFilter?.native ?? 0).toBeGreaterThan(0);
+    expect(s.TdcConvBackpropFilterBias?.native ?? 0).toBeGreaterThan(0);
     expect(s.Conv2DBackpropInput?.native ?? 0).toBeGreaterThan(0);
     expect(Math.abs(got.loss - ref.loss)).toBeLessThan(1e-4 * Math.max(1, Math.abs(ref.loss)));
     expect(got.grads.length).toBe(ref.grads.length);

@@ -2,21 +2,26 @@
  * Picks the fastest tfjs backend that works here (tensorflow native GPU → tensorflow native CPU → tdc's oneDNN 'native' → wasm → cpu),
  * or the one forced by `prefer` / `TDC_BACKEND`, and installs the training kernels it lacks.
  *
- * Threads: the wasm backend runs single-threaded under Node as shipped (its multithread flag is false in Node,
- * and its threaded build starts workers from blob URLs that Node's worker_threads refuses); making it threaded
- * needs patching node_modules, which we do not do. `threads` is honoured only where the backend supports it.
+ * Threads: `threads`, else TDC_THREADS, else the machine's available parallelism. wasm runs its threaded build
+ * through runtime/backend/wasm-threads.ts (at most WASM_MAX_THREADS); if that fails, one line says so and wasm
+ * runs on one thread. The count is fixed when wasm first initialises in a process. native takes it as its OpenMP
+ * thread count; tensorflow sizes its own pool.
  */
 import { createRequire } from 'node:module';
+import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { registerTrainingKernels } from './kernels.js';
-import { nativeAvailable, registerNativeBackend } from '../native/index.js';
+import { nativeAvailable, registerNativeBackend } from './native.js';
+import { installWasmWorkerShim, waitForWasmInit, WASM_MAX_THREADS } from './wasm-threads.js';
 
 export interface SelectBackendOptions {
   /** force one backend: 'tensorflow' (tfjs-node / tfjs-node-gpu), 'wasm' or 'cpu'; overrides TDC_BACKEND */
   prefer?: string;
-  /** wanted worker threads (used only by backends that can run threads in Node) */
+  /** compute threads; default TDC_THREADS, else os.availableParallelism() (wasm: at most WASM_MAX_THREADS) */
   threads?: number;
+  /** where a one-line notice goes (wasm threads unavailable, thread count capped); default stderr */
+  notice?: (line: string) => void;
 }
 
 export interface BackendInfo {
@@ -52,10 +57,13 @@ async function tryTensorflow(): Promise<boolean> {
 }
 
 let wasmPathsSet = false;
+/** How long the threaded wasm build may take to start its workers before we fall back to one thread. */
+const WASM_THREADS_START_MS = 60_000;
 
-async function tryWasm(): Promise<boolean> {
+async function tryWasm(threads: number, notice: (line: string) => void): Promise<boolean> {
   try {
     const wasm = await import('@tensorflow/tfjs-backend-wasm');
+    if (tf.engine().registry.wasm) return await quietSet('wasm'); // initialised earlier: its thread count stays
     if (!wasmPathsSet && !tf.findBackend('wasm')) {
       // In Node the .wasm binaries are read from disk: point at the package's dist folder as a file path.
       // (Skipped when someone already initialised wasm: setWasmPaths would throw, and the paths worked.)
@@ -64,10 +72,45 @@ async function tryWasm(): Promise<boolean> {
       wasm.setWasmPaths(dist);
       wasmPathsSet = true;
     }
+    if (threads > 1) {
+      const n = Math.min(threads, WASM_MAX_THREADS);
+      if (n < threads) notice(`wasm: ${threads} threads asked, using ${n} (the most its threaded build starts)`);
+      const why = await tryThreadedWasm(wasm, n);
+      if (!why) return true;
+      notice(`wasm: threads unavailable (${why}); running on 1 thread`);
+      tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+      wasm.setThreadsCount(1);
+    }
     return await quietSet('wasm');
   } catch {
     return false;
   }
+}
+
+/**
+ * Initialises wasm's threaded build with `n` threads; '' on success, else why not. The build caps its pool at
+ * emscripten_num_logical_cores() / 2, which under Node is os.cpus().length / 2 (tfjs assumes two hyperthreads per
+ * core): while it initialises, os.cpus() reports 2·n entries so that the cap is the count asked for.
+ */
+async function tryThreadedWasm(wasm: typeof import('@tensorflow/tfjs-backend-wasm'), n: number): Promise<string> {
+  const shim = installWasmWorkerShim();
+  if (shim) return shim;
+  tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true);
+  wasm.setThreadsCount(n);
+  const cpus = os.cpus;
+  os.cpus = () => {
+    const real = cpus();
+    return Array.from({ length: 2 * n }, (_, i) => real[i % real.length]!);
+  };
+  try {
+    if (!(await waitForWasmInit(quietSet('wasm'), WASM_THREADS_START_MS))) return 'the threaded build did not initialise';
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  } finally {
+    os.cpus = cpus;
+  }
+  const got = wasm.getThreadsCount();
+  return got === n ? '' : `the threaded build started ${got} thread${got === 1 ? '' : 's'}, not ${n}`;
 }
 
 /** tf.setBackend logs its own failures to the console; we report them ourselves, in one line. */
@@ -83,9 +126,9 @@ async function quietSet(name: string): Promise<boolean> {
   }
 }
 
-async function tryBackend(name: string): Promise<boolean> {
+async function tryBackend(name: string, threads: number, notice: (line: string) => void): Promise<boolean> {
   if (name === 'tensorflow') return tryTensorflow();
-  if (name === 'wasm') return tryWasm();
+  if (name === 'wasm') return tryWasm(threads, notice);
   if (name === 'native') return registerNativeBackend() !== null && quietSet('native');
   if (name === 'cpu') return quietSet('cpu');
   return false;
@@ -109,6 +152,15 @@ async function listInstalled(except: string): Promise<string[]> {
   return out;
 }
 
+/** The thread count asked for (`threads`, else TDC_THREADS), or undefined for the backend's default. */
+function askedThreads(threads?: number): number | undefined {
+  const env = process.env.TDC_THREADS?.trim();
+  if (threads === undefined && !env) return undefined;
+  const n = threads ?? Number(env);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${threads !== undefined ? '--threads' : 'TDC_THREADS'} must be a positive integer, got '${threads ?? env}'`);
+  return n;
+}
+
 /** One-line summary for the CLI, e.g. `backend: wasm (SIMD, 1 thread)`. */
 export function formatBackendInfo(info: BackendInfo): string {
   const parts: string[] = [];
@@ -123,6 +175,8 @@ export function formatBackendInfo(info: BackendInfo): string {
  */
 export async function selectBackend(opts: SelectBackendOptions = {}): Promise<BackendInfo> {
   const forced = (opts.prefer ?? process.env.TDC_BACKEND ?? '').trim().toLowerCase();
+  const asked = askedThreads(opts.threads);
+  const notice = opts.notice ?? ((line: string) => void process.stderr.write(`${line}\n`));
   // Debug checks read back every kernel's output; keep them off (they are off by default unless a user flag set them).
   tf.env().set('DEBUG', false);
   tf.env().set('CHECK_COMPUTATION_FOR_ERRORS', false);
@@ -134,7 +188,7 @@ export async function selectBackend(opts: SelectBackendOptions = {}): Promise<Ba
     if (!(KNOWN as readonly string[]).includes(forced)) {
       throw new Error(`unknown backend '${forced}' (TDC_BACKEND / --backend): use one of ${KNOWN.join(', ')}`);
     }
-    if (await tryBackend(forced)) {
+    if (await tryBackend(forced, asked ?? os.availableParallelism(), notice)) {
       chosen = forced;
     } else {
       const available = await listInstalled(forced);
@@ -143,7 +197,7 @@ export async function selectBackend(opts: SelectBackendOptions = {}): Promise<Ba
     }
   } else {
     for (const name of KNOWN) {
-      if (await tryBackend(name)) {
+      if (await tryBackend(name, asked ?? os.availableParallelism(), notice)) {
         chosen = name;
         break;
       }
@@ -152,8 +206,8 @@ export async function selectBackend(opts: SelectBackendOptions = {}): Promise<Ba
   }
   await tf.ready();
 
-  let threads = 1;
   let simd = false;
+  let threads = 1;
   if (chosen === 'wasm') {
     simd = (await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) === true;
     const wasm = await import('@tensorflow/tfjs-backend-wasm');
@@ -163,10 +217,11 @@ export async function selectBackend(opts: SelectBackendOptions = {}): Promise<Ba
       threads = 1;
     }
   } else if (chosen === 'native') {
-    threads = registerNativeBackend(opts.threads !== undefined ? { threads: opts.threads } : {})!.threads;
+    // Without a count asked for, OpenMP's own default (OMP_NUM_THREADS, else every logical core).
+    threads = registerNativeBackend(asked !== undefined ? { threads: asked } : {})!.threads;
   } else if (chosen === 'tensorflow') {
     // libtensorflow sizes its own intra-op pool to the machine.
-    threads = opts.threads ?? (await import('node:os')).availableParallelism();
+    threads = os.availableParallelism();
   }
   const kernelsRegistered = registerTrainingKernels(chosen);
   return { name: chosen, threads, simd, kernelsRegistered };

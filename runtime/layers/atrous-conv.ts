@@ -1,6 +1,6 @@
 /** AtrousConv: a stride-1 2D or 3D convolution with per-axis dilation that stays trainable in tfjs. */
 import * as tf from '@tensorflow/tfjs';
-import { atrousConv2d, atrousConv3d, biasAdd } from '../ops/index.js';
+import { atrousConv2d, atrousConv3d, biasAdd, convBiasAct } from '../ops/index.js';
 import { makeInitializer, type KernelInit } from './init.js';
 
 /** The base args every tfjs layer accepts (name, trainable, inputShape, …). */
@@ -100,27 +100,14 @@ export class AtrousConv extends tf.layers.Layer {
       const plain = this.dilation.every((r) => r === 1);
       if (this.kernelSize.length === 2) {
         if (plain) {
-          // The fused kernel does conv + bias + relu in one pass and has gradients for dilation 1.
-          return tf.fused.conv2d({
-            x: x as tf.Tensor4D,
-            filter: kernel as tf.Tensor4D,
-            strides: 1,
-            pad: this.padding,
-            bias,
-            activation: this.activation,
-          });
+          // conv + bias + relu as one op, fused in training too (tf.fused.conv2d unfuses when gradients are recorded).
+          return convBiasAct(x as tf.Tensor4D, kernel as tf.Tensor4D, bias as tf.Tensor1D | undefined, this.activation, this.padding);
         }
         const y = atrousConv2d(x as tf.Tensor4D, kernel as tf.Tensor4D, [this.dilation[0]!, this.dilation[1]!], this.padding);
         return this.finish(y, bias);
       }
-      const y = plain
-        ? tf.conv3d(x as tf.Tensor5D, kernel as tf.Tensor5D, 1, this.padding)
-        : atrousConv3d(
-            x as tf.Tensor5D,
-            kernel as tf.Tensor5D,
-            [this.dilation[0]!, this.dilation[1]!, this.dilation[2]!],
-            this.padding,
-          );
+      if (plain) return convBiasAct(x as tf.Tensor5D, kernel as tf.Tensor5D, bias as tf.Tensor1D | undefined, this.activation, this.padding);
+      const y = atrousConv3d(x as tf.Tensor5D, kernel as tf.Tensor5D, [this.dilation[0]!, this.dilation[1]!, this.dilation[2]!], this.padding);
       return this.finish(y, bias);
     });
   }

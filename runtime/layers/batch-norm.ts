@@ -1,16 +1,9 @@
 /** BatchNorm: channels-last batch normalization for any rank (tfjs-layers' own refuses rank-5 3D feature maps). */
 import * as tf from '@tensorflow/tfjs';
+import { BATCH_NORM_GRAD_KERNEL, BATCH_NORM_TRAIN_KERNEL } from '../ops/kernel-names.js';
 import { backendHasKernels } from '../ops/registered.js';
 import { singleShape, type LayerArgs } from './atrous-conv.js';
 
-/**
- * One-call training batch norm, inputs { x, gamma, beta }, attrs { epsilon }, outputs [y, mean, variance, invstd]
- * (statistics over every axis but the last; variance biased; invstd = 1/√(variance + epsilon)). The 'native'
- * backend registers it; elsewhere trainNormalize runs tfjs's moments → sub → mul → add.
- */
-export const BATCH_NORM_TRAIN_KERNEL = 'TdcBatchNormTrain';
-/** Its gradient: inputs { dy, x, mean, invstd, gamma }, outputs [dx, dgamma, dbeta]. */
-export const BATCH_NORM_GRAD_KERNEL = 'TdcBatchNormGrad';
 
 export interface BatchNormArgs extends LayerArgs {
   /** Weight of the old value in the moving averages (Keras default 0.99). */

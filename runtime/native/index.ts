@@ -1,14 +1,13 @@
 /**
- * Public API of the optional native (oneDNN) CPU path.
- *   registerNativeBackend(args?: { threads?: number }): NativeBackendInfo | null   // registers tfjs backend 'native'
- *   nativeAvailable(): boolean
- *   nativeUnavailableReason(): string                                              // '' when available
+ * Public API of the optional native (oneDNN) addon and the tfjs kernels built on it. The 'native' backend itself
+ * is registered by runtime/backend (registerNativeBackend), which sits above this folder.
+ *   loadNative(): NativeAddon | null; nativeUnavailableReason(): string   // '' when available
+ *   nativeKernelConfigs(addon, fallbacks): tf.KernelConfig[]             // the kernels, each with its fallback
+ *   composedFallbacks(), atrousFallbacks(), fusedConvFallbacks()         // fallbacks of kernels that replace none
  *   nativeKernelStats(): Record<string, NativeKernelStats>; resetNativeKernelStats(): void
- *   loadNative(): NativeAddon | null                                                // the raw addon
  */
-export { registerNativeBackend, nativeAvailable, nativeUnavailableReason } from './backend.js';
-export type { RegisterNativeArgs, NativeBackendInfo } from './backend.js';
-export { nativeKernelStats, resetNativeKernelStats } from './kernels.js';
+export { composedFallbacks, atrousFallbacks, fusedConvFallbacks } from './fallbacks.js';
+export { nativeKernelConfigs, nativeKernelStats, resetNativeKernelStats } from './kernels.js';
 export type { NativeKernelStats } from './kernels.js';
-export { loadNative } from './loader.js';
+export { loadNative, nativeUnavailableReason } from './loader.js';
 export type { NativeAddon } from './loader.js';

@@ -10,8 +10,8 @@ export interface NativeAddon {
   convForward(x: Float32Array, filter: Float32Array, bias: Float32Array | null, y: Float32Array, params: Int32Array, relu: number): void;
   /** dx of a convolution from dy and the filter. */
   convBackwardData(dy: Float32Array, filter: Float32Array, dx: Float32Array, params: Int32Array): void;
-  /** dW of a convolution from x and dy. */
-  convBackwardWeights(x: Float32Array, dy: Float32Array, dw: Float32Array, params: Int32Array): void;
+  /** dW of a convolution from x and dy, and with `db` the bias gradient Σ dy (same primitive). */
+  convBackwardWeights(x: Float32Array, dy: Float32Array, dw: Float32Array, params: Int32Array, db: Float32Array | null): void;
   /** Row-major batched sgemm; params [batch, batchA, batchB, M, K, N, transA, transB], a batch of 1 broadcasts. */
   batchMatMul(a: Float32Array, b: Float32Array, c: Float32Array, params: Int32Array): void;
   /**
@@ -22,14 +22,20 @@ export interface NativeAddon {
   /** dst[:] = value. */
   fill(dst: Float32Array, value: number): void;
   /**
-   * out = a op b (0 add, 1 sub, 2 mul, 3 div, 4 max, 5 min, 6 relu gradient: a where b > 0). The smaller side has
-   * out's size, size 1, or broadcasts: cyclically (repeat 0, trailing-axes block) or element-wise over runs
-   * (repeat 1, leading-axes block).
+   * out = a op b, op an id from `binaryOps` (TdcReluGrad: a where b > 0). The smaller side has out's size, size 1,
+   * or broadcasts: cyclically (repeat 0, trailing-axes block) or element-wise over runs (repeat 1, leading-axes
+   * block).
    */
   binary(op: number, a: Float32Array, b: Float32Array, out: Float32Array, repeat: number): void;
+  /** The ids binary() takes, by the tfjs kernel each one runs (Add, Sub, Multiply, RealDiv, Maximum, Minimum, TdcReluGrad). */
+  readonly binaryOps: Readonly<Record<string, number>>;
+  /** The ids unary() takes, by the tfjs kernel each one runs (Relu, Step, Neg, Relu6, Exp). */
+  readonly unaryOps: Readonly<Record<string, number>>;
+  /** Advises a fresh array's 2 MB-aligned part onto transparent huge pages (fewer first-touch page faults). */
+  adviseHuge(a: Float32Array): void;
   /** out[o, i] = max_m x[o, m, i]; params [outer, mid, inner]. */
   reduceMax(x: Float32Array, out: Float32Array, params: Int32Array): void;
-  /** out = op(x) (0 relu, 1 step with `alpha` for x ≤ 0, 2 neg, 3 relu6, 4 exp). */
+  /** out = op(x), op an id from `unaryOps` (Step: `alpha` for x ≤ 0). */
   unary(op: number, x: Float32Array, out: Float32Array, alpha: number): void;
   /** out[o, i] = scale · Σ_m x[o, m, i]; params [outer, mid, inner]. */
   reduceSum(x: Float32Array, out: Float32Array, params: Int32Array, scale: number): void;

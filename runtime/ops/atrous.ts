@@ -27,18 +27,9 @@
  * kernels' pads. Other backends take the forward-conv formulation.
  */
 import * as tf from '@tensorflow/tfjs';
+import { ATROUS_BACKPROP_FILTER_KERNEL, ATROUS_BACKPROP_INPUT_KERNEL, ATROUS_CONV_KERNEL } from './kernel-names.js';
 import { backendHasKernels } from './registered.js';
 
-/**
- * Stride-1 dilated conv with explicit zero pads, channels-last, 2D or 3D: inputs { x, filter }, attrs
- * { rates: number[], pads: [before, after][] } (one entry per spatial axis); output length per axis
- * in + before + after − (k − 1)·rate.
- */
-export const ATROUS_CONV_KERNEL = 'TdcAtrousConv';
-/** Its gradient w.r.t. x: inputs { dy, filter }, attrs { inputShape, rates, pads }. */
-export const ATROUS_BACKPROP_INPUT_KERNEL = 'TdcAtrousBackpropInput';
-/** Its gradient w.r.t. the filter: inputs { x, dy }, attrs { filterShape, rates, pads }. */
-export const ATROUS_BACKPROP_FILTER_KERNEL = 'TdcAtrousBackpropFilter';
 
 export type AtrousPadding = 'same' | 'valid';
 

@@ -11,9 +11,13 @@
  *   interpolationMatrix(inLen: number, outLen: number, alignCorners: boolean): Float32Array  // [outLen, inLen]
  *   biasAdd(x, b): x + per-channel b, saving nothing for its gradient; registerLeanGradients(): a ReLU gradient
  *   that saves the output, not the input (registered on import)
+ *   convBiasAct(x, filter, bias | undefined, 'linear' | 'relu', padding): a stride-1 2D / 3D conv + bias + activation as
+ *   one op, forward on the backend's fused kernel, gradient with dW and db in one kernel where the backend has it
  * Layouts are NHWC / NDHWC, stride 1, filters [kh, kw, cin, cout] / [kd, kh, kw, cin, cout].
  */
 export { atrousConv2d, atrousConv3d } from './atrous.js';
 export type { AtrousConvArgs, AtrousPadding } from './atrous.js';
 export { interpolationMatrix, nearestMatrix, resizeBilinear2d, resizeNearestNd, resizeTrilinear3d } from './resize.js';
 export { biasAdd, registerLeanGradients } from './lean-grads.js';
+export { convBiasAct } from './conv-bias-act.js';
+export type { ConvActivation } from './conv-bias-act.js';

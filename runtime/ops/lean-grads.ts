@@ -9,6 +9,7 @@
  * at 144×144×19 that halves what a train step holds.
  */
 import * as tf from '@tensorflow/tfjs';
+import { RELU_GRAD_KERNEL } from './kernel-names.js';
 import { backendHasKernels } from './registered.js';
 
 /** x + b for a per-channel bias b (broadcast over all but the last axis), saving nothing for its gradient. */
@@ -27,11 +28,13 @@ export function biasAdd<T extends tf.Tensor>(x: T, b: tf.Tensor1D | tf.Tensor): 
   return op(x, b) as T;
 }
 
-/**
- * A one-pass relu-gradient kernel, dy · (y > 0) with inputs { dy, x } (x: the relu's input or output, same
- * result). The 'native' backend registers it; on a backend without it the gradient is tfjs's mul(dy, step(·)).
- */
-export const RELU_GRAD_KERNEL = 'TdcReluGrad';
+
+/** dy · relu'(x) from the relu's output y (step(y) = step(x)): one pass where the backend has RELU_GRAD_KERNEL. */
+export function reluGradFromOutput(dy: tf.Tensor, y: tf.Tensor): tf.Tensor {
+  return y.dtype === 'float32' && backendHasKernels(RELU_GRAD_KERNEL)
+    ? (tf.engine().runKernel(RELU_GRAD_KERNEL, { dy, x: y }, {}) as tf.Tensor)
+    : tf.mul(dy, tf.cast(tf.step(y), 'float32'));
+}
 
 let registered = false;
 
@@ -48,12 +51,7 @@ export function registerLeanGradients(): void {
     gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
       const d = Array.isArray(dy) ? dy[0]! : dy;
       const [y] = saved as [tf.Tensor];
-      return {
-        x: () =>
-          y.dtype === 'float32' && backendHasKernels(RELU_GRAD_KERNEL)
-            ? (tf.engine().runKernel(RELU_GRAD_KERNEL, { dy: d, x: y }, {}) as tf.Tensor)
-            : tf.mul(d, tf.cast(tf.step(y), 'float32')),
-      };
+      return { x: () => reluGradFromOutput(d, y) };
     },
   };
   // tfjs warns (in debug mode) when a gradient is overridden: this override is deliberate.

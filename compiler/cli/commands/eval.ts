@@ -14,10 +14,29 @@ import { TdcError } from '../../../runtime/errors.js';
 /** tfjs's LayersModel, named through the runtime so that this CLI module does not import tfjs, even for types. */
 type LayersModel = ReturnType<Program<unknown, string>['buildModel']>['model'];
 
-export interface TrainedOptions {
+export interface TrainedOptions extends BackendOptions {
   checkpoint?: string;
   runDir?: string;
+}
+
+/** The backend choice every command that runs a network takes: --backend and --threads. */
+export interface BackendOptions {
   backend?: string;
+  threads?: string;
+}
+
+export const BACKEND_HELP = 'force a tfjs backend: tensorflow, native, wasm or cpu (also TDC_BACKEND)';
+export const THREADS_HELP = 'compute threads (also TDC_THREADS; default: every core the machine offers)';
+
+/** selectBackend's options from --backend / --threads; a malformed thread count is a usage error. */
+export function backendOptions(opts: BackendOptions): { prefer?: string; threads?: number } {
+  const out: { prefer?: string; threads?: number } = {};
+  if (opts.backend) out.prefer = opts.backend;
+  if (opts.threads !== undefined) {
+    if (!/^\d+$/.test(opts.threads) || Number(opts.threads) < 1) throw new TdcError(`--threads must be a positive whole number, got '${opts.threads}'`, { usage: true });
+    out.threads = Number(opts.threads);
+  }
+  return out;
 }
 
 /** A build with its trained weights loaded, ready to run. */
@@ -42,7 +61,7 @@ const rel = (p: string) => relative(process.cwd(), p) || '.';
 
 /**
  * Loads a build (default: the last `tdc build`) and the weights of its run's checkpoint: `best` falls back to
- * `last` (with a note on stderr) when no validation has written one yet. Problems are one-line BuildErrors.
+ * `last` (with a note on stderr) when no validation has written one yet. Problems are one-line TdcErrors.
  */
 export async function loadTrained(dirArg: string | undefined, opts: TrainedOptions): Promise<Trained> {
   const which = opts.checkpoint ?? 'best';
@@ -70,7 +89,7 @@ export async function loadTrained(dirArg: string | undefined, opts: TrainedOptio
   }
   const { selectBackend } = await import('../../../runtime/backend/index.js');
   try {
-    await selectBackend(opts.backend ? { prefer: opts.backend } : {});
+    await selectBackend(backendOptions(opts));
   } catch (e) {
     throw new TdcError(e instanceof Error ? e.message : String(e), { usage: true });
   }
@@ -118,7 +137,8 @@ export function register(program: Command): void {
     .option('--split <name>', 'val, test or train', 'val')
     .option('--checkpoint <which>', 'best (falls back to last) or last', 'best')
     .option('--run-dir <dir>', 'the run folder (default: <build>/run)')
-    .option('--backend <name>', 'force a tfjs backend: tensorflow, native, wasm or cpu (also TDC_BACKEND)')
+    .option('--backend <name>', BACKEND_HELP)
+    .option('--threads <n>', THREADS_HELP)
     .option('--json', 'print the scores as JSON')
     .action(async (dir: string | undefined, opts: EvalOptions) => {
       setExitCode(await evaluate(dir, opts));

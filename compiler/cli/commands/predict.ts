@@ -8,7 +8,7 @@ import { existsSync, statSync } from 'node:fs';
 import { basename, join, relative, resolve, sep } from 'node:path';
 import type { Command } from 'commander';
 import { EXIT, io, setExitCode } from '../host.js';
-import { loadTrained, untrainedNote, type TrainedOptions } from './eval.js';
+import { BACKEND_HELP, loadTrained, THREADS_HELP, untrainedNote, type TrainedOptions } from './eval.js';
 import { TdcError } from '../../../runtime/errors.js';
 
 interface PredictOptions extends TrainedOptions {
@@ -28,7 +28,8 @@ export function register(program: Command): void {
     .option('--run-dir <dir>', 'the run folder (default: <build>/run)')
     .option('--overlap <fraction>', '3D: overlap of neighbouring windows, in [0, 1)', '0.5')
     .option('--weighting <mode>', '3D: gaussian or uniform weighting of window logits', 'gaussian')
-    .option('--backend <name>', 'force a tfjs backend: tensorflow, native, wasm or cpu (also TDC_BACKEND)')
+    .option('--backend <name>', BACKEND_HELP)
+    .option('--threads <n>', THREADS_HELP)
     .action(async (args: string[], opts: PredictOptions) => {
       setExitCode(await predict(args, opts));
     });

@@ -8,11 +8,11 @@ import type { Command } from 'commander';
 import { EXIT, io, setExitCode } from '../host.js';
 import { checkSpecUnchanged, loadProgram, readLock, resolveBuildDir } from '../build-loader.js';
 import { TdcError } from '../../../runtime/errors.js';
+import { BACKEND_HELP, backendOptions, THREADS_HELP, type BackendOptions } from './eval.js';
 
-interface TrainOptions {
+interface TrainOptions extends BackendOptions {
   resume?: boolean;
   runDir?: string;
-  backend?: string;
 }
 
 export function register(program: Command): void {
@@ -22,7 +22,8 @@ export function register(program: Command): void {
     .argument('[dir]', 'the build folder written by tdc build')
     .option('--resume', 'continue from the last checkpoint of the run (same data order and schedule)')
     .option('--run-dir <dir>', 'where logs, checkpoints and the summary go (default: <build>/run)')
-    .option('--backend <name>', 'force a tfjs backend: tensorflow, native, wasm or cpu (also TDC_BACKEND)')
+    .option('--backend <name>', BACKEND_HELP)
+    .option('--threads <n>', THREADS_HELP)
     .action(async (dir: string | undefined, opts: TrainOptions) => {
       setExitCode(await train(dir, opts));
     });
@@ -42,18 +43,18 @@ async function train(dirArg: string | undefined, opts: TrainOptions): Promise<nu
   if (opts.resume && !existsSync(join(runDir, 'checkpoints', 'last'))) {
     throw new TdcError(`nothing to resume in ${rel(runDir)}: no checkpoint yet; run tdc train without --resume`, { usage: true });
   }
+  const backendOpts = backendOptions(opts);
   const { selectBackend, formatBackendInfo } = await import('../../../runtime/backend/index.js');
   let info;
   try {
-    info = await selectBackend(opts.backend ? { prefer: opts.backend } : {});
+    info = await selectBackend(backendOpts);
   } catch (e) {
     throw new TdcError(e instanceof Error ? e.message : String(e), { usage: true });
   }
   io.out(`${formatBackendInfo(info)}\n`);
   io.out(`training ${programDef.name} (${rel(buildDir)}, spec sha256 ${lock.hash.slice(0, 12)}) → ${rel(runDir)}\n`);
   const { trainProgram } = await import('../../../runtime/program.js');
-      let summary;
-  summary = await trainProgram(programDef, {
+  const summary = await trainProgram(programDef, {
     buildDir,
     runDir,
     lockJson: json,

@@ -1,72 +1,19 @@
 /**
- * The 'native' tfjs backend: the stock cpu backend (same tensor storage, same kernels) with its convolutions and
- * matrix products running on oneDNN through the addon, multi-threaded with OpenMP.
+ * What each native kernel that replaces no stock kernel runs when the addon declines or throws: the same computation
+ * as a chain of the 'native' backend's stock kernels (tdc's one-pass relu gradient, training batch norm, the atrous
+ * convolution and its gradients).
  */
 import * as tf from '@tensorflow/tfjs';
-import { trainingKernelsFor } from '../backend/kernels.js';
-import { ATROUS_BACKPROP_FILTER_KERNEL, ATROUS_BACKPROP_INPUT_KERNEL, ATROUS_CONV_KERNEL } from '../ops/atrous.js';
-import { registerLeanGradients, RELU_GRAD_KERNEL } from '../ops/lean-grads.js';
-import { BATCH_NORM_GRAD_KERNEL, BATCH_NORM_TRAIN_KERNEL } from '../layers/batch-norm.js';
-import { nativeKernelConfigs } from './kernels.js';
-import { loadNative, nativeUnavailableReason } from './loader.js';
-
-export interface RegisterNativeArgs {
-  /** OpenMP threads for the native kernels (default: OMP_NUM_THREADS, else all logical cores). */
-  threads?: number;
-}
-
-export interface NativeBackendInfo {
-  /** always 'native' */
-  name: string;
-  /** threads the native kernels compute with */
-  threads: number;
-  /** e.g. "oneDNN 2.6.3" */
-  library: string;
-  /** kernels that run natively (each falls back to the cpu kernel for cases it does not take) */
-  kernels: string[];
-}
-
-let registered: NativeBackendInfo | null = null;
-
-/**
- * Registers the 'native' backend (idempotent) and returns what it runs, or null when the addon is unavailable
- * (`nativeUnavailableReason()` says why). Does not switch the active backend: `tf.setBackend('native')` does.
- */
-export function registerNativeBackend(args: RegisterNativeArgs = {}): NativeBackendInfo | null {
-  const addon = loadNative();
-  if (!addon) return null;
-  if (args.threads !== undefined) {
-    if (!Number.isInteger(args.threads) || args.threads < 1) throw new Error(`native backend: threads must be a positive integer, got ${args.threads}`);
-    addon.setThreads(args.threads);
-  }
-  if (registered) return { ...registered, threads: addon.threads() };
-
-  // The cpu backend's class, without importing @tensorflow/tfjs-backend-cpu by name (it comes with @tensorflow/tfjs).
-  const cpu = tf.findBackend('cpu');
-  if (!cpu) return null;
-  const Cpu = cpu.constructor as new () => tf.KernelBackend;
-  // Priority 0: registering never makes tfjs pick 'native' on its own; selectBackend / setBackend do.
-  tf.registerBackend('native', () => new Cpu(), 0);
-
-  // Every cpu kernel, then tdc's cpu training kernels (fixed ResizeBilinearGrad, faster conv gradients) on top.
-  const put = (k: tf.KernelConfig) => {
-    if (tf.getKernel(k.kernelName, 'native')) tf.unregisterKernel(k.kernelName, 'native');
-    tf.registerKernel({ ...k, backendName: 'native' });
-  };
-  for (const k of tf.getKernelsForBackend('cpu')) put(k);
-  for (const k of trainingKernelsFor('cpu')) put(k);
-
-  const fallbacks: Record<string, tf.KernelConfig['kernelFunc'] | undefined> = Object.fromEntries(
-    tf.getKernelsForBackend('native').map((k) => [k.kernelName, k.kernelFunc]),
-  );
-  Object.assign(fallbacks, reluGradFallbacks(), batchNormFallbacks());
-  Object.assign(fallbacks, atrousFallbacks());
-  const kernels = nativeKernelConfigs(addon, fallbacks);
-  for (const k of kernels) put(k);
-  registerLeanGradients(); // its Relu gradient runs RELU_GRAD_KERNEL where registered
-  registered = { name: 'native', threads: addon.threads(), library: addon.version(), kernels: kernels.map((k) => k.kernelName) };
-  return { ...registered };
-}
+import {
+  ATROUS_BACKPROP_FILTER_KERNEL,
+  ATROUS_BACKPROP_INPUT_KERNEL,
+  ATROUS_CONV_KERNEL,
+  BATCH_NORM_GRAD_KERNEL,
+  BATCH_NORM_TRAIN_KERNEL,
+  CONV3D_BIAS_ACT_KERNEL,
+  CONV_BACKPROP_FILTER_BIAS_KERNEL,
+  RELU_GRAD_KERNEL,
+} from '../ops/kernel-names.js';
 
 type KernelFunc = tf.KernelConfig['kernelFunc'];
 type Info = tf.TensorInfo;
@@ -101,7 +48,7 @@ function compose(args: Parameters<KernelFunc>[0], body: (k: Compose) => Info | I
 }
 
 /** The one-pass relu gradient's fallback: tfjs's own mul(dy, step(x)). */
-function reluGradFallbacks(): Record<string, KernelFunc> {
+export function reluGradFallbacks(): Record<string, KernelFunc> {
   return {
     [RELU_GRAD_KERNEL]: (args) =>
       compose(args, (k) => {
@@ -112,7 +59,7 @@ function reluGradFallbacks(): Record<string, KernelFunc> {
 }
 
 /** Fallbacks of the training batch-norm kernels: trainNormalize's own expressions (runtime/layers/batch-norm.ts). */
-function batchNormFallbacks(): Record<string, KernelFunc> {
+export function batchNormFallbacks(): Record<string, KernelFunc> {
   const leading = (x: Info) => ({ axis: x.shape.slice(0, -1).map((_, i) => i), keepDims: false });
   // Kernels, unlike ops, do not upcast: a cpu Sub of int32 and float32 inputs is int32. Cast first, as tf.sub does.
   const floats = <K extends string>(k: Compose, ins: Record<K, Info>) =>
@@ -201,9 +148,32 @@ export function atrousFallbacks(): Record<string, KernelFunc> {
   };
 }
 
-/** Whether the addon loaded (then the 'native' backend can be registered). */
-export function nativeAvailable(): boolean {
-  return loadNative() !== null;
+
+/**
+ * The fused-conv kernels' fallbacks: the filter-and-bias gradient as the stock filter gradient and a sum; the 3D
+ * conv + bias + activation as Conv3D, Add, Relu.
+ */
+export function fusedConvFallbacks(): Record<string, KernelFunc> {
+  return {
+    [CONV3D_BIAS_ACT_KERNEL]: (args) =>
+      compose(args, ({ run }) => {
+        const { x, filter, bias } = args.inputs as { x: Info; filter: Info; bias?: Info };
+        const a = args.attrs as unknown as { pad: 'same' | 'valid'; activation: string };
+        const c = run('Conv3D', { x, filter }, { strides: 1, pad: a.pad, dataFormat: 'NDHWC', dilations: 1 });
+        const cb = bias ? run('Add', { a: c, b: bias }) : c;
+        return a.activation === 'relu' ? run('Relu', { x: cb }) : cb;
+      }) as Info,
+    [CONV_BACKPROP_FILTER_BIAS_KERNEL]: (args) =>
+      compose(args, ({ run }) => {
+        const { x, dy } = args.inputs as { x: Info; dy: Info };
+        const dw = run(x.shape.length === 4 ? 'Conv2DBackpropFilter' : 'Conv3DBackpropFilterV2', { x, dy }, args.attrs as Record<string, unknown>);
+        const db = run('Sum', { x: dy }, { axis: dy.shape.slice(0, -1).map((_, i) => i), keepDims: false });
+        return [dw, db];
+      }) as unknown as Info,
+  };
 }
 
-export { nativeUnavailableReason };
+/** Every fallback above, by kernel name. */
+export function composedFallbacks(): Record<string, KernelFunc> {
+  return { ...reluGradFallbacks(), ...batchNormFallbacks(), ...atrousFallbacks(), ...fusedConvFallbacks() };
+}
