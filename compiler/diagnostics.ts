@@ -66,6 +66,7 @@ export const CODES = {
   TDC0518: 'A stage freezes an unknown part of the model.',
   TDC0519: 'Context pairs repeat a pair or pair a task with itself.',
   TDC0520: 'A loss term is defined but never used by any stage.',
+  TDC0521: 'task.normalize does not fit the input (ImageNet modes need 3 channels; 3D volumes are z-scored).',
   // TDC06xx dataset checks (engineer D2, runtime/data/scan.ts)
   TDC0601: 'The dataset folder does not exist.',
   TDC0602: 'The dataset folder holds no samples of the declared format.',

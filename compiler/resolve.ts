@@ -1,5 +1,6 @@
 /** Resolution: maps the composed, schema-valid written form of a spec onto the typed `Spec` contract. */
 import type {
+  InputNormalization,
   ClassSpec,
   ContextSpec,
   DataSpec,
@@ -203,6 +204,7 @@ function resolveTask(r: Reader): TaskSpec {
     classes,
     scenes: r.strs(['task', 'scenes']),
     regions,
+    normalize: r.str<InputNormalization>(['task', 'normalize'], 'auto'),
   };
   if (Array.isArray(r.get(['task', 'modalities']))) task.modalities = r.strs(['task', 'modalities']);
   return task;
@@ -305,7 +307,14 @@ function resolveLosses(r: Reader): LossTermSpec[] {
     const p = (k: string): Path => ['losses', name, k];
     switch (t['type']) {
       case 'seg':
-        out.push({ name, type: 'seg', ce: r.num(p('ce'), 1), iou: r.num(p('iou'), 1), classWeights: r.bool(p('class_weights'), false) });
+        out.push({
+          name,
+          type: 'seg',
+          ce: r.num(p('ce'), 1),
+          iou: r.num(p('iou'), 1),
+          classWeights: r.bool(p('class_weights'), false),
+          iouReduction: r.str<'per-image' | 'batch'>(p('iou_reduction'), 'per-image'),
+        });
         break;
       case 'bce':
         out.push({ name, type: 'bce', head: r.str<'class' | 'scene'>(p('head'), 'class') });
