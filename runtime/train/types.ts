@@ -67,6 +67,16 @@ export interface ValidationResult {
   extra?: Record<string, number>;
 }
 
+/** A stage's final weights scored by the evaluation protocol (runtime/evaluate/protocol.ts fits this shape). */
+export interface StageScores {
+  /** Metric name → value. */
+  metrics: Record<string, number>;
+  /** The table's columns in order: key into `metrics`, header, and how to print the value. */
+  columns: { key: string; label: string; format: 'percent' | 'distance' | 'ratio' }[];
+  /** How the figures were computed, one sentence. */
+  note: string;
+}
+
 /** The final validation of one stage, one row of the summary table. */
 export interface StageSummary {
   name: string;
@@ -75,6 +85,8 @@ export interface StageSummary {
   steps: number;
   /** The stage-end validation (null when the stage did not finish). */
   validation: ValidationResult | null;
+  /** The stage's final weights scored by `TrainerArgs.scoreStage` (the paper's protocol), when given. */
+  scores?: StageScores;
 }
 
 /** How a run ended. */
