@@ -13,7 +13,7 @@ export { MaskScorer, maskScorer, cell, formatTable, jsonNumber } from './scores.
 export type { ClassScore, MaskScorerArgs, MaskScores, RegionSummary } from './scores.js';
 export { evaluateVolumes } from './volumes.js';
 export type { EvaluateVolumesOptions, VolumeEvaluation } from './volumes.js';
-export { MaskFileError, distinctValues, isMaskFile, pairKey, pairMaskFiles, readMaskFile, toClassIds } from './mask-files.js';
-export type { MaskFile, MaskPair } from './mask-files.js';
+export { MaskFileError, affineDifference, distinctValues, isMaskFile, pairKey, pairMaskFiles, readMaskFile, toClassIds } from './mask-files.js';
+export type { MaskFile, MaskPair, MaskPairing } from './mask-files.js';
 export { ProtocolScorer, protocolFor, rocAuc, scoreProtocol, verticalCdr } from './protocol.js';
 export type { CaseHeads, ProtocolColumn, ProtocolKind, ProtocolResult, ProtocolSetup, ScoreProtocolOptions } from './protocol.js';
