@@ -9,7 +9,7 @@ export type Severity = 'error' | 'warning' | 'info';
 /**
  * Every code tdc can print, each with one sentence. Ranges:
  * TDC01xx YAML syntax · TDC02xx schema · TDC03xx composition (extends, --set) ·
- * TDC04xx expressions · TDC05xx semantic checks · TDC06xx dataset checks · TDC09xx usage / CLI.
+ * TDC04xx expressions · TDC05xx semantic checks · TDC06xx dataset checks · TDC07xx studies · TDC09xx usage / CLI.
  * Keep this object the single place codes are defined; docs and tests read it.
  */
 export const CODES = {
@@ -67,6 +67,10 @@ export const CODES = {
   TDC0519: 'Context pairs repeat a pair or pair a task with itself.',
   TDC0520: 'A loss term is defined but never used by any stage.',
   TDC0521: 'task.normalize does not fit the input (ImageNet modes need 3 channels; 3D volumes are z-scored).',
+  // TDC07xx studies (tdc study)
+  TDC0701: "A study variant's spec does not compile (its own diagnostics are printed above).",
+  TDC0702: 'Two study variants have the same name (or the same folder name).',
+  TDC0703: 'A study variant has no spec: neither the study nor the variant names one.',
   // TDC06xx dataset checks (engineer D2, runtime/data/scan.ts)
   TDC0601: 'The dataset folder does not exist.',
   TDC0602: 'The dataset folder holds no samples of the declared format.',
