@@ -220,7 +220,7 @@ export interface StageSpec {
   freeze: string[];
   /** Optional per-stage schedule override. */
   schedule?: ScheduleSpec;
-  /** Table-1 row label, e.g. "Base+Class". */
+  /** Row label in the summary and studies, e.g. "Base+Class" (as the paper's Tables 1, 3, 6 name the steps). */
   label: string;
 }
 

@@ -1,4 +1,4 @@
-/** The decoders over the shared latent map: ASPP (paper III-C), the segmentation head and the dense class/scene heads. */
+/** The decoders over the shared latent map: ASPP (the paper's decoder, IV-B; decoders III-D), the segmentation head and the dense class/scene heads (III-D). */
 import * as tf from '@tensorflow/tfjs';
 import { makeInitializer, SeedSequence } from './init.js';
 import { channelsOf, convUnit, spatialRank, type BlockInitArgs } from './units.js';

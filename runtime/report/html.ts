@@ -78,7 +78,6 @@ function renderWarnings(warnings: string[]): string {
   return `<section class="warnings"><h2>Warnings</h2><ul>${warnings.map((w) => `<li>${escapeHtml(w)}</li>`).join('')}</ul></section>`;
 }
 
-/** The paper's Table 1: one row per stage with its stage-end validation. */
 /** The summary's stage rows scored by the paper's protocol (each stage's final weights), as the paper prints them. */
 function renderProtocolTable(run: RunData): string {
   const stages = run.summary?.stages ?? [];

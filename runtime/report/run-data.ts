@@ -17,7 +17,7 @@ export class ReportError extends Error {
 /** One training stage as the report draws it. */
 export interface RunStage {
   name: string;
-  /** Table-1 row label (the stage name when no spec lock was found). */
+  /** The stage's row label (the stage name when no spec lock was found). */
   label: string;
   /** Steps the spec planned (null when no spec lock was found). */
   plannedSteps: number | null;

@@ -37,7 +37,7 @@ export interface BatchSource {
 export interface StagePlan {
   /** Stage name from the spec (used in logs, checkpoints and messages). */
   name: string;
-  /** The Table-1 row label, e.g. "Base+Class". */
+  /** The stage's row label in the summary, e.g. "Base+Class" (the paper's Tables 1, 3, 6 name the steps so). */
   label: string;
   /** Number of optimizer steps. */
   steps: number;

@@ -47,7 +47,11 @@ export function register(program: Command): void {
     });
 }
 
-const rel = (p: string) => relative(process.cwd(), p) || '.';
+/** A path as shown: relative to the working folder when inside it, else absolute. */
+const rel = (p: string) => {
+  const r = relative(process.cwd(), p);
+  return r === '' ? '.' : r.startsWith('..') ? p : r;
+};
 
 /** What one run of the study records beside its build and run folders. */
 interface RunRecord {
