@@ -24,7 +24,7 @@ const CAFFE_MEAN_RGB = [123.68, 116.779, 103.939];
  * - imagenet-caffe: RGB → BGR, then x − mean (0..255 scale): Keras `preprocess_input(mode='caffe')`, what the
  *   Keras VGG16 ImageNet weights were trained on;
  * - zscore: 2D per image and channel, (x − mean) / std over all pixels; 3D: unchanged (the reader z-scored it).
- * The ImageNet modes need three channels.
+ * The ImageNet modes need three channels. `out` may be `image` itself.
  */
 export function normalizeInto(
   image: ArrayLike<number>,
@@ -48,9 +48,11 @@ export function normalizeInto(
     }
   } else if (mode === 'imagenet-caffe') {
     for (let p = 0; p < n; p += 3) {
-      out[offset + p] = image[p + 2]! - CAFFE_MEAN_RGB[2]!;
-      out[offset + p + 1] = image[p + 1]! - CAFFE_MEAN_RGB[1]!;
-      out[offset + p + 2] = image[p]! - CAFFE_MEAN_RGB[0]!;
+      // Read the pixel first: `out` may be `image` itself (in-place normalisation).
+      const [r, g, b] = [image[p]!, image[p + 1]!, image[p + 2]!];
+      out[offset + p] = b - CAFFE_MEAN_RGB[2]!;
+      out[offset + p + 1] = g - CAFFE_MEAN_RGB[1]!;
+      out[offset + p + 2] = r - CAFFE_MEAN_RGB[0]!;
     }
   } else if (dims === 3) {
     for (let i = 0; i < n; i++) out[offset + i] = image[i]!;
