@@ -79,6 +79,12 @@ describe('tdc study on a tiny quickstart', () => {
     expect(json.rows).toHaveLength(4);
     expect(json.rows[0]!.seeds).toEqual([1, 2]);
     expect(readFileSync(join(work, 'out', 'study.html'), 'utf8')).toMatch(/<section class="study">/);
+    // Generated images are at the network size, so the protocol's pooled figure is the training validation's.
+    const summary = JSON.parse(readFileSync(join(work, 'out', 'Full', 'seed-1', 'run', 'summary.json'), 'utf8')) as {
+      stages: { validation: { miou: number }; scores: { metrics: Record<string, number> } }[];
+    };
+    expect(summary.stages).toHaveLength(3);
+    for (const st of summary.stages) expect(st.scores.metrics['miou_pooled']).toBeCloseTo(st.validation.miou, 6);
     // Run again: nothing is trained, the same table comes back.
     const again = await runTdc(['study', 'study.yaml', '-o', 'out', ...common], work);
     expect(again.code, again.err).toBe(0);
