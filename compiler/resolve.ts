@@ -1,5 +1,6 @@
 /** Resolution: maps the composed, schema-valid written form of a spec onto the typed `Spec` contract. */
 import type {
+  InputNormalization,
   ClassSpec,
   ContextSpec,
   DataSpec,
@@ -221,6 +222,7 @@ function resolveTask(r: Reader): TaskSpec {
     classes,
     scenes: r.strs(['task', 'scenes']),
     regions,
+    normalize: r.str<InputNormalization>(['task', 'normalize']),
   };
   if (Array.isArray(r.get(['task', 'modalities']))) task.modalities = r.strs(['task', 'modalities']);
   return task;
@@ -323,7 +325,14 @@ function resolveLosses(r: Reader): LossTermSpec[] {
     const p = (k: string): Path => ['losses', name, k];
     switch (t['type']) {
       case 'seg':
-        out.push({ name, type: 'seg', ce: r.num(p('ce')), iou: r.num(p('iou')), classWeights: r.bool(p('class_weights')) });
+        out.push({
+          name,
+          type: 'seg',
+          ce: r.num(p('ce')),
+          iou: r.num(p('iou')),
+          classWeights: r.bool(p('class_weights')),
+          iouReduction: r.str<'per-image' | 'batch'>(p('iou_reduction')),
+        });
         break;
       case 'bce':
         out.push({ name, type: 'bce', head: r.str<'class' | 'scene'>(p('head')) });

@@ -141,6 +141,11 @@ function checkTask(spec: Spec, r: Report): void {
     });
   if (t.size.length !== t.dims)
     r.add('TDC0517', 'error', ['task', 'size'], `task.size has ${t.size.length} numbers, but a ${t.dims}D task needs ${t.dims}`, t.dims === 3 ? 'write [x, y, z], e.g. [144, 144, 19]' : 'write [height, width]');
+  const norm = t.normalize ?? 'auto';
+  if (t.dims === 3 && norm !== 'auto' && norm !== 'zscore')
+    r.add('TDC0524', 'error', ['task', 'normalize'], `normalize: ${norm} on a 3D task; volumes are z-scored per modality over brain voxels by the reader`, 'write normalize: zscore (or leave it out)');
+  if (t.dims === 2 && (norm === 'imagenet' || norm === 'imagenet-caffe') && t.channels !== 3)
+    r.add('TDC0524', 'error', ['task', 'normalize'], `normalize: ${norm} needs 3 (RGB) input channels, the task has ${t.channels}`, 'use unit or zscore for grey images');
   if (t.dims === 3 && t.modalities && t.modalities.length !== t.channels)
     r.add('TDC0513', 'error', ['task', 'channels'], `channels is ${t.channels}, but ${t.modalities.length} modalities are listed (${t.modalities.join(', ')})`, `set channels: ${t.modalities.length}`);
 }

@@ -14,6 +14,9 @@ import { layerGroups, layerParts, type Network } from './layers/network.js';
 import { confusionMatrix, addConfusion, perClassIoU, perClassDice, meanIoU, meanDice } from './metrics/confusion.js';
 import { regionScores } from './metrics/regions.js';
 import { writeSampleOverlays } from './report/samples.js';
+import { protocolFor, scoreProtocol, type ProtocolResult, type ProtocolSetup } from './evaluate/protocol.js';
+import { Predictor } from './predict/predictor.js';
+import type { SplitName } from './data/splits.js';
 import { loadEncoderWeights } from './weights/index.js';
 import { train as runTrainer, schedule as makeSchedule, loadCheckpoint, loadWeights } from './train/index.js';
 import type { Batch, BatchSource, OutputSink, RunSummary, StagePlan as TrainerStagePlan, ValidationResult } from './train/index.js';
@@ -220,6 +223,23 @@ export async function evaluateModel(
   };
 }
 
+/**
+ * Scores a model on the val split by the paper's protocol (runtime/evaluate/protocol.ts): what the trainer calls
+ * at each stage's end with the stage's final weights, and what `tdc eval` prints.
+ */
+export async function scoreStageByProtocol(
+  model: tf.LayersModel,
+  stageName: string,
+  args: { dataset: Dataset; task: TaskSpec; sceneActivation: 'softmax' | 'sigmoid'; protocol: ProtocolSetup; split?: SplitName; note?: (line: string) => void },
+): Promise<ProtocolResult> {
+  const split = args.split ?? 'val';
+  const n = args.dataset.splits[split].length;
+  const what = args.task.dims === 3 ? 'whole volumes' : 'images at their original size';
+  args.note?.(`stage ${stageName}: scoring its final weights on the ${split} split (${n} ${what}, the paper's protocol)`);
+  const predictor = new Predictor({ model, task: args.task, sceneActivation: args.sceneActivation });
+  return scoreProtocol(predictor, args.dataset, split, args.protocol);
+}
+
 export interface TrainProgramOptions {
   /** The folder of the generated files (data paths are resolved from it). */
   buildDir: string;
@@ -265,6 +285,8 @@ export async function trainProgram<O, T extends string>(program: Program<O, T>, 
   const regions = program.dims === 3 ? program.regions : undefined;
   const untrained = program.untrainedHeads.map((h) => HEAD_METRIC[h] as string);
   if (untrained.length) note(`note: no stage trains the ${untrained.map((m) => m.replace('_acc', '')).join(' or ')} head: its accuracy is not reported`);
+  const protocol = protocolFor({ format: opened.data.format, dims: program.dims, classes: opened.task.classes, scenes: opened.task.scenes, regions: program.regions });
+  const sceneActivation = program.sceneActivation;
   const pretrained = program.pretrained ? resolvePath(opts.buildDir, program.data.specDir, program.pretrained) : undefined;
   let pretrainedNoted = false;
   const summary = await runTrainer({
@@ -312,6 +334,8 @@ export async function trainProgram<O, T extends string>(program: Program<O, T>, 
     installSignalHandlers: opts.installSignalHandlers,
     shouldStop: opts.shouldStop,
     metricNames: ['class_acc', 'scene_acc', ...Object.keys(regions ?? {}).flatMap((r) => [`${r}_dice`, `${r}_hd95`])].filter((m) => !untrained.includes(m)),
+    // Each stage's final weights, scored by the paper's protocol: the summary's rows.
+    scoreStage: (model, stage) => scoreStageByProtocol(model, stage.name, { dataset: opened.dataset, task: opened.task, sceneActivation, protocol, note }),
   });
   if (summary.status === 'completed' && (opts.samples ?? 6) > 0) {
     // The trainer disposes its models; the overlays come from the best checkpoint (else the last one).

@@ -9,7 +9,7 @@ export type Severity = 'error' | 'warning' | 'info';
 /**
  * Every code tdc can print, each with one sentence. Ranges:
  * TDC01xx YAML syntax · TDC02xx schema · TDC03xx composition (extends, --set) ·
- * TDC04xx expressions · TDC05xx semantic checks · TDC06xx dataset checks · TDC09xx usage / CLI.
+ * TDC04xx expressions · TDC05xx semantic checks · TDC06xx dataset checks · TDC07xx studies · TDC09xx usage / CLI.
  * Keep this object the single place codes are defined; docs and tests read it.
  */
 export const CODES = {
@@ -70,7 +70,12 @@ export const CODES = {
   TDC0521: 'Two classes share a mask value or colour (a pixel could belong to either).',
   TDC0522: 'Two stages have the same name (logs, checkpoints and --resume name stages).',
   TDC0523: 'A stage loss gives a loss term a negative weight (training would maximise that loss).',
-  // TDC06xx dataset checks
+  TDC0524: 'task.normalize does not fit the input (ImageNet modes need 3 channels; 3D volumes are z-scored).',
+  // TDC07xx studies (tdc study)
+  TDC0701: "A study variant's spec does not compile (its own diagnostics are printed above).",
+  TDC0702: 'Two study variants have the same name (or the same folder name).',
+  TDC0703: 'A study variant has no spec: neither the study nor the variant names one.',
+  // TDC06xx dataset checks (runtime/data/scan.ts)
   TDC0601: 'The dataset folder does not exist.',
   TDC0602: 'The dataset folder holds no samples of the declared format.',
   TDC0603: 'An image has no mask, or a volume misses a modality or its segmentation (a missing pair).',

@@ -36,7 +36,12 @@ export interface TaskSpec {
   scenes: string[];
   /** Evaluation regions built from classes (BraTS: WT = [ncr, ed, et]). Name → class names. */
   regions: Record<string, string[]>;
+  /** Input normalisation (see runtime/data/normalize.ts); absent in older locks = 'auto'. */
+  normalize?: InputNormalization;
 }
+
+/** How input intensities are normalised: auto = unit (2D) / zscore (3D). */
+export type InputNormalization = 'auto' | 'unit' | 'imagenet' | 'imagenet-caffe' | 'zscore';
 
 export interface ClassSpec {
   name: string;
@@ -166,7 +171,15 @@ export interface ModelSpec {
 }
 
 export type LossTermSpec =
-  | { name: string; type: 'seg'; ce: number; iou: number; classWeights: boolean }
+  | {
+      name: string;
+      type: 'seg';
+      ce: number;
+      iou: number;
+      classWeights: boolean;
+      /** Soft IoU sums per image then averaged over the batch (eq. 1's sum over x), or pooled over the batch. */
+      iouReduction: 'per-image' | 'batch';
+    }
   | { name: string; type: 'bce'; head: 'class' | 'scene' }
   | { name: string; type: 'softmax_ce'; head: 'scene' }
   | {
@@ -207,7 +220,7 @@ export interface StageSpec {
   freeze: string[];
   /** Optional per-stage schedule override. */
   schedule?: ScheduleSpec;
-  /** Table-1 row label, e.g. "Base+Class". */
+  /** Row label in the summary and studies, e.g. "Base+Class" (as the paper's Tables 1, 3, 6 name the steps). */
   label: string;
 }
 

@@ -33,6 +33,7 @@ test('tdc build, check and explain never import @tensorflow/*', async () => {
   cpSync(join(repoRoot, 'compiler/emit/templates'), join(out, 'compiler/emit/templates'), { recursive: true });
   mkdirSync(join(out, 'spec'), { recursive: true });
   cpSync(join(repoRoot, 'spec/tdc.schema.json'), join(out, 'spec/tdc.schema.json'));
+  cpSync(join(repoRoot, 'spec/tdc-study.schema.json'), join(out, 'spec/tdc-study.schema.json'));
   const hooks = join(out, 'no-tfjs-hooks.mjs');
   writeFileSync(
     hooks,

@@ -10,9 +10,10 @@ import { encodeBmp, encodeJpeg, encodePng, readImageFile, writeNiftiFile } from 
 import { openDataset, ENDOVIS_CLASSES } from '../runtime/data/index.js';
 import { bratsTask, dataSpec, refugeTask, robotTask, tempDir } from './data-helpers.js';
 import { TdcError } from '../runtime/errors.js';
+import { sharedDataDir } from './helpers/shared-data.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const REAL_LABELS = path.resolve(here, '../../shared/data/labels/endovis2018_labels.json');
+const REAL_LABELS = `${sharedDataDir()}labels/endovis2018_labels.json`;
 const tmp = tempDir('readers');
 afterAll(() => tmp.cleanup());
 

@@ -9,11 +9,12 @@ import { fileURLToPath } from 'node:url';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
 import type { SchemaNode } from '../compiler/docs/index.js';
+import { sharedDir } from './helpers/shared-data.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const schema = JSON.parse(readFileSync(join(ROOT, 'spec/tdc.schema.json'), 'utf8')) as SchemaNode;
 /** The paper's text (/work/shared/paper/*.txt, read from the shared folder beside the repo). */
-const PAPER_DIR = join(ROOT, '../shared/paper');
+const PAPER_DIR = join(sharedDir(), 'paper');
 const PAPER = readdirSync(PAPER_DIR)
   .filter((f) => f.endsWith('.txt'))
   .map((f) => readFileSync(join(PAPER_DIR, f), 'utf8'))

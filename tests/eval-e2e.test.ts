@@ -183,10 +183,11 @@ describe('2D: train → predict → metrics → eval', () => {
     expect(p.code, p.err).toBe(0);
     const m = await tdc(['metrics', '--gt', 'split-gt', '--pred', 'split-out', '--classes', '5', '--json', '--no-distances'], dir);
     expect(m.code, m.err).toBe(0);
-    const mv = JSON.parse(m.out) as { classes: { iou: number | null; dice: number | null }[] };
+    // eval's per-class table is pooled over all pixels; metrics prints that figure as iouPooled / dicePooled.
+    const mv = JSON.parse(m.out) as { classes: { iouPooled: number | null; dicePooled: number | null }[] };
     for (let c = 0; c < 5; c++) {
       for (const key of ['iou', 'dice'] as const) {
-        const [a, b] = [ev.classes[c]![key], mv.classes[c]![key]];
+        const [a, b] = [ev.classes[c]![key], mv.classes[c]![key === 'iou' ? 'iouPooled' : 'dicePooled']];
         if (a === null) expect(b, `class ${c} ${key}`).toBeNull();
         else expect(b, `class ${c} ${key}`).toBeCloseTo(a, 5);
       }

@@ -2,14 +2,14 @@
 import { describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { crc32, deflateSync, inflateSync } from 'node:zlib';
 import { PNG } from 'pngjs';
 import { decodeImage, encodeBmp, encodeJpeg, encodePng, readImageFile, writeImageFile, type Image2D } from '../runtime/io/index.js';
 import { TdcError } from '../runtime/errors.js';
+import { sharedDataDir } from './helpers/shared-data.js';
 
-const DATA = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'shared', 'data');
+const DATA = sharedDataDir().replace(/\/$/, '');
 
 /** Sum, position-weighted sum ((i mod 7) + 1) and three probe samples of the raw sample stream. */
 function stats(data: ArrayLike<number>, width: number, spp: number): { sum: number; weighted: number; px: number[] } {

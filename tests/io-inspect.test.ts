@@ -2,13 +2,13 @@
 import { describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { encodeNifti, encodePng, inspectFile } from '../runtime/io/index.js';
 import { runCli } from '../compiler/cli/main.js';
 import { TdcError } from '../runtime/errors.js';
+import { sharedDataDir } from './helpers/shared-data.js';
 
-const DATA = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'shared', 'data');
+const DATA = sharedDataDir().replace(/\/$/, '');
 const REFERENCE = JSON.parse(readFileSync(join(DATA, 'nifti_headers_reference.json'), 'utf8')) as Record<
   string,
   { label_counts?: Record<string, number>; scaled_min: number; scaled_max: number; axcodes: string; zooms: number[] }

@@ -4,8 +4,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import {
   axisCodes,
@@ -17,8 +16,9 @@ import {
   type NiftiVolume,
 } from '../runtime/io/index.js';
 import { TdcError } from '../runtime/errors.js';
+import { sharedDataDir } from './helpers/shared-data.js';
 
-const DATA = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'shared', 'data');
+const DATA = sharedDataDir().replace(/\/$/, '');
 
 interface Probe {
   index: number[];

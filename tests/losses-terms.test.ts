@@ -31,14 +31,19 @@ function softmaxRow(z: Float64Array, off: number, k: number): number[] {
   return e.map((v) => v / s);
 }
 
-function segRef(z: Float64Array, labels: number[], k: number, a: SegLossArgs): number {
+function segRef(z: Float64Array, labels: number[], k: number, a: SegLossArgs, batch = 1): number {
   const n = labels.length;
   const eps = a.eps ?? 1;
+  // Per image (default): one IoU per image of the batch, then their mean; 'batch': one pooled IoU.
+  const groups = a.iouReduction === 'batch' ? 1 : batch;
+  const per = n / groups;
   let num = 0;
   let den = 0;
+  let iouSum = 0;
+  for (let g = 0; g < groups; g++) {
   const inter = new Array<number>(k).fill(0);
   const union = new Array<number>(k).fill(0);
-  for (let i = 0; i < n; i++) {
+  for (let i = g * per; i < (g + 1) * per; i++) {
     const p = softmaxRow(z, i * k, k);
     const y = labels[i]!;
     const w = a.classWeights ? a.classWeights[y]! : 1;
@@ -52,8 +57,9 @@ function segRef(z: Float64Array, labels: number[], k: number, a: SegLossArgs): n
   }
   let iou = 0;
   for (let j = 0; j < k; j++) iou += (inter[j]! + eps) / (union[j]! + eps);
-  iou /= k;
-  return a.ce * (num / den) + a.iou * (1 - iou);
+  iouSum += iou / k;
+  }
+  return a.ce * (num / den) + a.iou * (1 - iouSum / groups);
 }
 
 function bceRef(x: Float64Array, t: ArrayLike<number>, posWeight?: number[]): number {
@@ -148,9 +154,9 @@ function checkSeg(shape: number[], args: SegLossArgs, seed: number): void {
   const lab = tf.tensor(labels, shape.slice(0, -1), 'int32');
   const z = tf.tensor(Array.from(z0), shape, 'float32');
   const value = segLoss(z, lab, args).dataSync()[0]!;
-  expect(value).toBeCloseTo(segRef(z0, labels, k, args), 5);
+  expect(value).toBeCloseTo(segRef(z0, labels, k, args, shape[0]), 5);
   const g = tf.grad((x: tf.Tensor) => segLoss(x, lab, args))(z).dataSync();
-  const gfd = fdGrad((x) => segRef(x, labels, k, args), z0);
+  const gfd = fdGrad((x) => segRef(x, labels, k, args, shape[0]), z0);
   expect(relErr(g, gfd)).toBeLessThan(1e-3);
   tf.dispose([lab, z]);
 }
@@ -163,6 +169,23 @@ describe('segLoss', () => {
   });
   it('3D value and gradient match float64', () => {
     checkSeg([1, 2, 3, 2, 4], { ce: 1, iou: 1 }, 2);
+    checkSeg([2, 2, 3, 2, 3], { ce: 1, iou: 1 }, 7);
+  });
+  it('batch-pooled soft IoU matches float64 (value and gradient)', () => {
+    checkSeg([2, 3, 4, 3], { ce: 1, iou: 1, iouReduction: 'batch' }, 1);
+  });
+  it('eq. (1) per image vs pooled on a hand-computed batch of two', () => {
+    // Near-hard predictions (logits ±20), K = 2, eps = 1. Image 1: gt 0011, pred 0111 → IoU (2/3 + 3/4)/2;
+    // image 2: gt 0001, pred 0000 → (4/5 + 1/2)/2. Per image: mean 0.679167; pooled: (5/7 + 3/5)/2 = 0.657143.
+    const gt = [0, 0, 1, 1, 0, 0, 0, 1];
+    const pred = [0, 1, 1, 1, 0, 0, 0, 0];
+    const z = tf.tensor(pred.flatMap((c) => (c === 0 ? [20, -20] : [-20, 20])), [2, 2, 2, 2]);
+    const y = tf.tensor(gt, [2, 2, 2], 'int32');
+    const per = segLoss(z, y, { ce: 0, iou: 1 }).dataSync()[0]!;
+    const pooled = segLoss(z, y, { ce: 0, iou: 1, iouReduction: 'batch' }).dataSync()[0]!;
+    expect(per).toBeCloseTo(1 - (2 / 3 + 3 / 4 + 4 / 5 + 1 / 2) / 4, 5);
+    expect(pooled).toBeCloseTo(1 - (5 / 7 + 3 / 5) / 2, 5);
+    tf.dispose([z, y]);
   });
   it('term weights, eps and class weights enter as documented (value and gradient)', () => {
     checkSeg([2, 2, 3, 3], { ce: 0.7, iou: 2, eps: 0.1, classWeights: [0.2, 1, 5] }, 3);

@@ -5,10 +5,10 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../compiler/cli/main.js';
 import { encodePng, writeNiftiFile } from '../runtime/io/index.js';
+import { sharedDataDir } from './helpers/shared-data.js';
 
 const work = mkdtempSync(join(tmpdir(), 'tdc-metrics-cli-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -58,16 +58,14 @@ describe('tdc metrics on PNG folders', () => {
   }
   writeFileSync(join(pred, 'a.json'), '{}'); // predict's side files are not masks
 
-  it('pairs by name and pools Dice / IoU over all pixels (plain counts)', async () => {
+  it('pairs by name; Dice / IoU per pair then averaged (the paper) and pooled over all pixels (plain counts)', async () => {
     const r = await tdc(['metrics', '--gt', gt, '--pred', pred, '--classes', '3', '--json', '--no-distances']);
     expect(r.code, r.err).toBe(0);
-    const j = JSON.parse(r.out) as { classes: { label: number; dice: number; iou: number }[]; mean: { dice: number } };
-    const dices: number[] = [];
-    for (let c = 0; c < 3; c++) {
-      let tp = 0;
-      let fp = 0;
-      let fn = 0;
-      for (const p of pairs) {
+    type Scores = { label: number; dice: number; iou: number; dicePooled: number; iouPooled: number };
+    const j = JSON.parse(r.out) as { classes: Scores[]; mean: { dice: number; iou: number; dicePooled: number; iouPooled: number } };
+    const counts = (c: number, which: typeof pairs) => {
+      let [tp, fp, fn] = [0, 0, 0];
+      for (const p of which) {
         p.g.forEach((g, i) => {
           const q = p.p[i]!;
           if (g === c && q === c) tp++;
@@ -75,21 +73,33 @@ describe('tdc metrics on PNG folders', () => {
           else if (g === c) fn++;
         });
       }
-      const dice = (2 * tp) / (2 * tp + fp + fn);
-      dices.push(dice);
+      return { dice: (2 * tp) / (2 * tp + fp + fn), iou: tp / (tp + fp + fn) };
+    };
+    const pooled = [0, 1, 2].map((c) => counts(c, pairs));
+    const perPair = [0, 1, 2].map((c) => {
+      const v = pairs.map((p) => counts(c, [p]));
+      return { dice: (v[0]!.dice + v[1]!.dice) / 2, iou: (v[0]!.iou + v[1]!.iou) / 2 };
+    });
+    for (let c = 0; c < 3; c++) {
       expect(j.classes[c]!.label).toBe(c);
-      expect(j.classes[c]!.dice).toBeCloseTo(dice, 6);
-      expect(j.classes[c]!.iou).toBeCloseTo(tp / (tp + fp + fn), 6);
+      expect(j.classes[c]!.dicePooled).toBeCloseTo(pooled[c]!.dice, 6);
+      expect(j.classes[c]!.iouPooled).toBeCloseTo(pooled[c]!.iou, 6);
+      expect(j.classes[c]!.dice).toBeCloseTo(perPair[c]!.dice, 6);
+      expect(j.classes[c]!.iou).toBeCloseTo(perPair[c]!.iou, 6);
     }
+    // The two figures differ on these two images (one much better than the other).
+    expect(Math.abs(j.mean.iou - j.mean.iouPooled)).toBeGreaterThan(1e-3);
     // Three classes: the mean leaves out the first (background).
-    expect(j.mean.dice).toBeCloseTo((dices[1]! + dices[2]!) / 2, 6);
+    expect(j.mean.dicePooled).toBeCloseTo((pooled[1]!.dice + pooled[2]!.dice) / 2, 6);
+    expect(j.mean.iou).toBeCloseTo((perPair[1]!.iou + perPair[2]!.iou) / 2, 6);
   });
 
   it('prints a table with the means', async () => {
     const r = await tdc(['metrics', '--gt', gt, '--pred', pred]);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/^2 pairs;/);
-    expect(r.out).toMatch(/label\s+Dice\s+IoU\s+HD95 mm\s+ASSD mm/);
+    // PNG distances are in pixels, not millimetres.
+    expect(r.out).toMatch(/label\s+Dice\s+IoU\s+Dice pooled\s+IoU pooled\s+HD px\s+HD95 px\s+ASSD px/);
     expect(r.out).toMatch(/\nmean \(without first label\)\s+\d\.\d{3}/);
   });
 
@@ -98,10 +108,14 @@ describe('tdc metrics on PNG folders', () => {
     mkdirSync(lonely, { recursive: true });
     indexedPng(join(lonely, 'a.png'), pairs[0]!.g, w, h);
     indexedPng(join(lonely, 'c.png'), pairs[0]!.g, w, h);
-    let r = await tdc(['metrics', '--gt', lonely, '--pred', pred]);
+    // A missing prediction is named, the rest is scored, and the exit status is 1.
+    let r = await tdc(['metrics', '--gt', lonely, '--pred', pred, '--json']);
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(/^tdc: .*lonely\/c\.png: no prediction for it in .*missing pair 'c'/);
-    expect(r.err.trim().split('\n')).toHaveLength(1);
+    expect(r.err).toMatch(/^tdc: .*lonely\/c\.png: no prediction for it in .*; left out\n/);
+    const partial = JSON.parse(r.out) as { pairs: unknown[]; missing: { pred: string[]; gt: string[] } };
+    expect(partial.pairs).toHaveLength(1);
+    expect(partial.missing.pred.map((f) => f.replace(/.*\//, ''))).toEqual(['c.png']);
+    expect(partial.missing.gt.map((f) => f.replace(/.*\//, ''))).toEqual(['b_pred.png']);
 
     const small = join(work, 'small.png');
     greyPng(small, [0, 1, 2, 1], 2, 2);
@@ -185,13 +199,54 @@ describe('tdc metrics on NIfTI label maps', () => {
     await writeNiftiFile(p, { dims, spacing: [1, 1, 1], datatype: 'uint8', data: plane(1, 2) });
     const r = await tdc(['metrics', '--gt', g, '--pred', p, '--labels', '0,2']);
     expect(r.code, r.err).toBe(0);
-    expect(r.out).toMatch(/\n2\s+0\.000\s+0\.000\s+∞\s+∞\n/);
+    expect(r.out).toMatch(/\n2\s+0\.000\s+0\.000\s+0\.000\s+0\.000\s+∞\s+∞\s+∞\n/);
     expect(r.out).toMatch(/present in only one of the two masks .*: 2 ×1/);
   });
 });
 
+describe('tdc metrics HD: MONAI compute_hausdorff_distance published cases (euclidean, symmetric, 100th percentile)', () => {
+  // tests/metrics/test_hausdorff_distance.py cases 1 and 3 (/work/shared/data/peer_test_suites.json), written as
+  // NIfTI label maps of 99³ voxels: array axis a is NIfTI z, so the spacing is written reversed.
+  const sphere = (r: number, c: number[], sp = [1, 1, 1]) => {
+    const out = new Uint8Array(99 ** 3);
+    let i = 0;
+    for (let a = 0; a < 99; a++)
+      for (let b = 0; b < 99; b++)
+        for (let k = 0; k < 99; k++, i++) out[i] = (a * sp[0]! - c[0]!) ** 2 + (b * sp[1]! - c[1]!) ** 2 + (k * sp[2]! - c[2]!) ** 2 <= r * r ? 1 : 0;
+    return out;
+  };
+  const cases = [
+    { pred: sphere(20, [20, 20, 20]), gt: sphere(20, [19, 19, 19]), spacing: [1, 1, 1], hd: 1.7320508075688772 },
+    { pred: sphere(20, [20, 33, 22]), gt: sphere(40, [20, 33, 22]), spacing: [1, 1, 1], hd: 20.223748416156685 },
+  ];
+  it('tdc metrics --json gives MONAI\'s values', async () => {
+    for (const [i, c] of cases.entries()) {
+      const g = join(work, `monai${i}_seg.nii`);
+      const p = join(work, `monai${i}_pred.nii`);
+      const spacing = [...c.spacing].reverse();
+      await writeNiftiFile(g, { dims: [99, 99, 99], spacing, datatype: 'uint8', data: c.gt });
+      await writeNiftiFile(p, { dims: [99, 99, 99], spacing, datatype: 'uint8', data: c.pred });
+      const r = await tdc(['metrics', '--gt', g, '--pred', p, '--labels', '0,1', '--json']);
+      expect(r.code, r.err).toBe(0);
+      const j = JSON.parse(r.out) as { distanceUnit: string; classes: { hd: number }[] };
+      expect(j.distanceUnit).toBe('mm');
+      expect(j.classes[1]!.hd).toBeCloseTo(c.hd, 5);
+    }
+  });
+  it('warns when a prediction\'s affine differs from its ground truth\'s, and still scores it', async () => {
+    const g = join(work, 'shifted_seg.nii');
+    const p = join(work, 'shifted_pred.nii');
+    const data = Array.from({ length: 27 }, (_, i) => (i % 2));
+    await writeNiftiFile(g, { dims: [3, 3, 3], spacing: [1, 1, 1], datatype: 'uint8', data, affine: [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]] });
+    await writeNiftiFile(p, { dims: [3, 3, 3], spacing: [1, 1, 1], datatype: 'uint8', data, affine: [[1, 0, 0, 5], [0, 1, 0, 0], [0, 0, 1, 0]] });
+    const r = await tdc(['metrics', '--gt', g, '--pred', p, '--labels', '0,1']);
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toMatch(/^warning: .*shifted_pred\.nii: its affine differs from its ground truth's/);
+  });
+});
+
 describe('tdc metrics on real segmentations (sct_testing_data, see ../shared/data/README.md)', () => {
-  const sct = fileURLToPath(new URL('../../shared/data/nifti/sct/', import.meta.url));
+  const sct = `${sharedDataDir()}nifti/sct/`;
 
   it('t2s cord, DeepSeg (an int64 file) vs manual at 0.5×0.5×7.5 mm: the scipy / MONAI-recipe values', async () => {
     const r = await tdc(['metrics', '--gt', join(sct, 't2s_seg.nii.gz'), '--pred', join(sct, 't2s_seg-deepseg.nii.gz'), '--json']);

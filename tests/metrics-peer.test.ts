@@ -1,7 +1,6 @@
 // Every published case of /work/shared/data/peer_test_suites.json (MONAI, DeepMind, medpy, scikit-image, scipy),
 // with the inputs rebuilt as the suites describe them.
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
   averageSurfaceDistance,
@@ -21,8 +20,9 @@ import {
   type DistanceMetric,
   type EmptyRule,
 } from '../runtime/metrics/index.js';
+import { sharedDataDir } from './helpers/shared-data.js';
 
-const dataDir = fileURLToPath(new URL('../../shared/data/', import.meta.url));
+const dataDir = `${sharedDataDir()}`;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const suites: any = JSON.parse(readFileSync(`${dataDir}peer_test_suites.json`, 'utf8'));
 

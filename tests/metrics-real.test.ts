@@ -1,10 +1,10 @@
 // Surface metrics on real spinal-cord segmentations (sct_testing_data) read through the project's NIfTI reader.
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { readNiftiFile } from '../runtime/io/nifti.js';
 import { averageSurfaceDistance, binaryDice, boundary, hausdorffDistance, hd95 } from '../runtime/metrics/index.js';
+import { sharedDataDir } from './helpers/shared-data.js';
 
-const sct = fileURLToPath(new URL('../../shared/data/nifti/sct/', import.meta.url));
+const sct = `${sharedDataDir()}nifti/sct/`;
 
 /** NIfTI stores x fastest: as a row-major grid that is shape [z, y, x] with spacing [sz, sy, sx]. */
 async function loadMask(name: string): Promise<{ mask: Uint8Array; shape: number[]; spacing: number[] }> {

@@ -54,7 +54,7 @@ describe('resolve robot18', () => {
 
   it('turns the losses object into terms in file order, and parses stage losses', () => {
     expect(spec.losses).toEqual([
-      { name: 'seg', type: 'seg', ce: 1, iou: 1, classWeights: false },
+      { name: 'seg', type: 'seg', ce: 1, iou: 1, classWeights: false, iouReduction: 'per-image' },
       { name: 'class', type: 'bce', head: 'class' },
       { name: 'scene', type: 'bce', head: 'scene' },
       { name: 'sync', type: 'sync', presence: 'hard', direction: 'seg->class' },

@@ -14,6 +14,7 @@ import * as inspect from './commands/inspect.js';
 import * as metrics from './commands/metrics.js';
 import * as predict from './commands/predict.js';
 import * as report from './commands/report.js';
+import * as study from './commands/study.js';
 import * as synth from './commands/synth.js';
 import * as train from './commands/train.js';
 
@@ -25,7 +26,7 @@ import * as train from './commands/train.js';
 export interface CommandModule {
   register(program: Command): void;
 }
-const COMMANDS: CommandModule[] = [build, check, evalCmd, explain, exportCmd, init, inspect, metrics, predict, report, synth, train];
+const COMMANDS: CommandModule[] = [build, check, evalCmd, explain, exportCmd, init, inspect, metrics, predict, report, study, synth, train];
 
 const VERSION = '0.1.0';
 

@@ -26,9 +26,9 @@ function termCode(t: LossTermSpec, spec: Spec): { doc: string; params: string; c
     case 'seg': {
       const weights = t.classWeights ? `, classWeights: ${JSON.stringify(spec.task.classes.map((c) => c.weight))}` : '';
       return {
-        doc: `segmentation: ${t.ce}·cross-entropy + ${t.iou}·(1 − soft IoU), eq. (1)`,
+        doc: `segmentation: ${t.ce}·cross-entropy + ${t.iou}·(1 − soft IoU, ${t.iouReduction === 'batch' ? 'pooled over the batch' : 'per image'}), eq. (1)`,
         params: '(o, b)',
-        code: `losses.segLoss(o.seg, b.mask, { ce: ${t.ce}, iou: ${t.iou}${weights} })`,
+        code: `losses.segLoss(o.seg, b.mask, { ce: ${t.ce}, iou: ${t.iou}, iouReduction: '${t.iouReduction}'${weights} })`,
       };
     }
     case 'bce':

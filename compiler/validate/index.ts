@@ -1,3 +1,3 @@
-/** Public API of spec validation: the published schema and validation with defaults. */
-export { validateSpec, displayPath, pointerToPath } from './validate.js';
+/** Public API of spec validation: the published schema, validation with defaults, and did-you-mean. */
+export { validateSpec, validateDocument, displayPath, pointerToPath } from './validate.js';
 export { specValidator, schemaAt, allowedKeys, SPEC_SCHEMA, type SchemaLookup, type SchemaNode } from './schema.js';

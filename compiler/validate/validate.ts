@@ -1,5 +1,5 @@
 /** Schema validation of a composed spec: ajv errors become one-line diagnostics at the YAML node they concern. */
-import type { ErrorObject } from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import type { Diagnostic, Result } from '../../spec/diagnostics.js';
 import type { ComposedDoc, Path, SpanIndex } from '../parse/index.js';
 import { allowedKeys, specValidator, type SchemaNode } from './schema.js';
@@ -17,6 +17,14 @@ const PATTERNS: Record<string, string> = {
  * filled in (the input is never modified), or undefined when there are errors.
  */
 export function validateSpec(doc: ComposedDoc): Result<unknown> {
+  return validateDocument(doc, specValidator());
+}
+
+/**
+ * Validates a parsed document against a compiled schema (the spec's, or another file format's such as a study):
+ * ajv's errors become diagnostics at the YAML nodes. `what` names the document in messages ("the spec").
+ */
+export function validateDocument(doc: Pick<ComposedDoc, 'file' | 'data' | 'spans'>, validate: ValidateFunction, what = 'the spec', hint = 'start from examples/quickstart.yaml'): Result<unknown> {
   const data = structuredClone(doc.data);
   if (data === null || data === undefined || typeof data !== 'object' || Array.isArray(data)) {
     const empty = data === null || data === undefined;
@@ -26,14 +34,13 @@ export function validateSpec(doc: ComposedDoc): Result<unknown> {
         {
           code: 'TDC0105',
           severity: 'error',
-          message: empty ? 'the spec is empty' : `the spec must be a mapping of keys to values, got ${describeValue(data)}`,
+          message: empty ? `${what} is empty` : `${what} must be a mapping of keys to values, got ${describeValue(data)}`,
           span: doc.spans.get([]) ?? { file: doc.file, line: 1, col: 1, endLine: 1, endCol: 1, offset: 0, endOffset: 0 },
-          hint: 'start from examples/quickstart.yaml',
+          hint,
         },
       ],
     };
   }
-  const validate = specValidator();
   if (validate(data)) return { value: data, diagnostics: [] };
   const diagnostics = mergeMissing(dedupe((validate.errors ?? []).flatMap((e) => toDiagnostic(e, doc.data, doc.spans))));
   return { value: undefined, diagnostics };

@@ -235,8 +235,8 @@ export function parseCsv(text: string): string[][] {
 }
 
 /** Resize a 2D sample to task.size (bilinear image, nearest mask) and attach its targets. */
-export function finish2d(d: SampleDescriptor, image: Float32Array, mask: Int32Array, h: number, w: number, task: TaskSpec): Sample {
-  const [oh, ow] = [task.size[0]!, task.size[1]!];
+export function finish2d(d: SampleDescriptor, image: Float32Array, mask: Int32Array, h: number, w: number, task: TaskSpec, nativeSize = false): Sample {
+  const [oh, ow] = nativeSize ? [h, w] : [task.size[0]!, task.size[1]!];
   const c = task.channels;
   const resized = oh !== h || ow !== w;
   const img = resized ? resizeBilinear(image, h, w, c, oh, ow) : image;

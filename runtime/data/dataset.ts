@@ -11,7 +11,7 @@ import { Refuge18Reader } from './refuge18.js';
 import { Robot18Reader } from './robot18.js';
 import { splitSamples, type SplitName } from './splits.js';
 import { synthesize, type SynthResult } from './synth.js';
-import { type DatasetReader, type Sample, type SampleDescriptor, dataError } from './types.js';
+import { type DatasetReader, type LoadOptions, type Sample, type SampleDescriptor, dataError } from './types.js';
 
 /** The reader for a data spec's layout. */
 export function createReader(data: DataSpec, task: TaskSpec): DatasetReader {
@@ -100,8 +100,8 @@ export class Dataset {
     return new Dataset(args.data, args.task, reader, samples, splitSamples(samples, args.data.splits, args.seed));
   }
 
-  load(d: SampleDescriptor): Promise<Sample> {
-    return this.reader.load(d);
+  load(d: SampleDescriptor, opts?: LoadOptions): Promise<Sample> {
+    return this.reader.load(d, opts);
   }
 }
 

@@ -18,7 +18,7 @@ import { presence } from './arrays.js';
 import { zscoreBrainInto } from './brats18.js';
 import { finish2d, greyValues, isSceneValue, requireFinite, volumeSize, listDir, loadImage, loadNifti, mapValues, parseCsv, requireRoot, sceneIndex, splitHeader, stem, toChannels, valueMap } from './common.js';
 import { colorTable } from './robot18.js';
-import { type DatasetReader, type Sample, type SampleDescriptor, dataError } from './types.js';
+import { type DatasetReader, type LoadOptions, type Sample, type SampleDescriptor, dataError } from './types.js';
 
 const IMAGE_EXT = /\.(png|jpe?g|bmp|nii|nii\.gz)$/i;
 const MASK_EXTS = ['.png', '.bmp', '.nii.gz', '.nii'];
@@ -100,14 +100,14 @@ export class FoldersReader implements DatasetReader {
     return out;
   }
 
-  async load(d: SampleDescriptor): Promise<Sample> {
+  async load(d: SampleDescriptor, opts?: LoadOptions): Promise<Sample> {
     const { task, data } = this.args;
-    const sample = task.dims === 3 ? await this.load3d(d) : await this.load2d(d, data);
+    const sample = task.dims === 3 ? await this.load3d(d) : await this.load2d(d, data, opts);
     if (d.classes) sample.classes = Float32Array.from(d.classes);
     return sample;
   }
 
-  private async load2d(d: SampleDescriptor, data: DataSpec): Promise<Sample> {
+  private async load2d(d: SampleDescriptor, data: DataSpec, opts?: LoadOptions): Promise<Sample> {
     const { task } = this.args;
     const [img, lab] = await Promise.all([loadImage(d.files.image!), loadImage(d.files.mask!, `the mask of ${d.files.image}`)]);
     if (img.width !== lab.width || img.height !== lab.height) {
@@ -131,7 +131,7 @@ export class FoldersReader implements DatasetReader {
     } else {
       mask = mapValues(greyValues(lab), this.values, d.files.mask!, [lab.height, lab.width]);
     }
-    return finish2d(d, toChannels(img, task.channels), mask, img.height, img.width, task);
+    return finish2d(d, toChannels(img, task.channels), mask, img.height, img.width, task, opts?.nativeSize);
   }
 
   private async load3d(d: SampleDescriptor): Promise<Sample> {

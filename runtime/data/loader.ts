@@ -8,8 +8,9 @@
  * `state()`/`restore()` exact: the state is just (epoch, position) plus the seed it was derived from.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { DataSpec, TaskSpec } from '../../spec/types.js';
+import type { DataSpec, InputNormalization, TaskSpec } from '../../spec/types.js';
 import { sizeAxes, sizeText } from '../../spec/shape.js';
+import { inputNormalization, normalizeInto } from './normalize.js';
 import { Rng } from '../rng.js';
 import { cropBox } from './arrays.js';
 import { Augmenter } from './augment.js';
@@ -62,8 +63,8 @@ export interface BatchSourceArgs {
   /** Samples per batch (default data.batchSize). */
   batchSize?: number;
   /**
-   * Multiplier applied to images when the batch is assembled (default 1/255 for 2D, so networks see 0..1;
-   * 1 for 3D, already z-scored). Samples, the cache and augmentation stay in 0..255.
+   * A plain multiplier applied to images when the batch is assembled, instead of `task.normalize` (tests).
+   * Samples, the cache and augmentation stay in 0..255 (2D) either way.
    */
   imageScale?: number;
   /** 3D evaluation: centre crop to the crop size (default), or the full volume (batch size 1 for mixed sizes). */
@@ -149,7 +150,8 @@ export class BatchSource implements BatchStream {
   private readonly data: DataSpec;
   private readonly augmenter: Augmenter;
   private readonly crop?: number[];
-  private readonly imageScale: number;
+  private readonly imageScale?: number;
+  private readonly normalize: Exclude<InputNormalization, 'auto'>;
   private readonly warn: (m: string) => void;
   private readonly cache: LruCache<Sample>;
   /** Decodes in flight, so two prefetched batches never decode the same sample twice at once. */
@@ -183,7 +185,8 @@ export class BatchSource implements BatchStream {
     const size = cropSize(this.task, this.data);
     const full = this.mode === 'eval' && args.evalCrop === 'full';
     if (size && !full) this.crop = size;
-    this.imageScale = args.imageScale ?? (this.task.dims === 2 ? 1 / 255 : 1);
+    this.imageScale = args.imageScale;
+    this.normalize = inputNormalization(this.task);
     this.warn = args.warn ?? ((m) => process.stderr.write(`warning: ${m}\n`));
     this.cache = new LruCache<Sample>(this.data.cache.samples);
   }
@@ -334,7 +337,8 @@ export class BatchSource implements BatchStream {
     const per = h.images[0]!.length;
     const image = new Float32Array(B * per);
     h.images.forEach((im, i) => {
-      if (this.imageScale === 1) image.set(im, i * per);
+      if (this.imageScale === undefined) normalizeInto(im, this.task.channels, this.normalize, this.task.dims, image, i * per);
+      else if (this.imageScale === 1) image.set(im, i * per);
       else for (let j = 0; j < per; j++) image[i * per + j] = im[j]! * this.imageScale;
     });
     const perMask = h.masks[0]!.length;

@@ -13,7 +13,7 @@
 import * as path from 'node:path';
 import type { DataSpec, TaskSpec } from '../../spec/types.js';
 import { finish2d, folderScene, greyValues, isDir, listDir, loadImage, mapValues, requireRoot, stem, toChannels, valueMap } from './common.js';
-import { type DatasetReader, type Sample, type SampleDescriptor, dataError } from './types.js';
+import { type DatasetReader, type LoadOptions, type Sample, type SampleDescriptor, dataError } from './types.js';
 
 export const REFUGE_DEFAULT_VALUES = [255, 128, 0];
 export const REFUGE_FOLDERS = ['Glaucoma', 'Non-Glaucoma'];
@@ -61,7 +61,7 @@ export class Refuge18Reader implements DatasetReader {
     return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
-  async load(d: SampleDescriptor): Promise<Sample> {
+  async load(d: SampleDescriptor, opts?: LoadOptions): Promise<Sample> {
     const { task, data } = this.args;
     const [img, lab] = await Promise.all([loadImage(d.files.image!), loadImage(d.files.mask!, `the mask of ${d.files.image}`)]);
     if (img.width !== lab.width || img.height !== lab.height) {
@@ -72,7 +72,7 @@ export class Refuge18Reader implements DatasetReader {
       );
     }
     const mask = mapValues(greyValues(lab), this.values, d.files.mask!, [lab.height, lab.width]);
-    const sample = finish2d(d, toChannels(img, task.channels), mask, img.height, img.width, task);
+    const sample = finish2d(d, toChannels(img, task.channels), mask, img.height, img.width, task, opts?.nativeSize);
     if (data.nestedDisc && this.disc >= 0 && this.cup >= 0 && sample.classes[this.cup] === 1) {
       sample.classes[this.disc] = 1;
     }

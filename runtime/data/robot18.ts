@@ -14,7 +14,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { DataSpec, TaskSpec } from '../../spec/types.js';
 import { finish2d, isDir, listDir, loadImage, parseCsv, requireRoot, sceneIndex, splitHeader, toChannels } from './common.js';
-import { type DatasetReader, type Sample, type SampleDescriptor , dataError } from './types.js';
+import { type DatasetReader, type LoadOptions, type Sample, type SampleDescriptor, dataError } from './types.js';
 
 /** One entry of an EndoVis `labels.json`. */
 export interface EndoVisLabel {
@@ -162,7 +162,7 @@ export class Robot18Reader implements DatasetReader {
     return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
-  async load(d: SampleDescriptor): Promise<Sample> {
+  async load(d: SampleDescriptor, opts?: LoadOptions): Promise<Sample> {
     const { task, data } = this.args;
     this.table ??= colorTable(task, data.labelsFile ? path.resolve(data.labelsFile) : undefined);
     const table = await this.table;
@@ -192,7 +192,7 @@ export class Robot18Reader implements DatasetReader {
       }
       mask[p] = cls;
     }
-    return finish2d(d, toChannels(img, task.channels), mask, h, w, task);
+    return finish2d(d, toChannels(img, task.channels), mask, h, w, task, opts?.nativeSize);
   }
 }
 

@@ -47,8 +47,16 @@ export interface DatasetReader {
   readonly format: DataFormat;
   /** Every sample of the dataset (all splits), sorted by id so the order never depends on the file system. */
   list(): Promise<SampleDescriptor[]>;
-  /** Decode one sample (full size after the format's resize; cropping is the loader's job). */
-  load(d: SampleDescriptor): Promise<Sample>;
+  /**
+   * Decode one sample (full size after the format's resize; cropping is the loader's job). With
+   * `nativeSize`, 2D samples keep the file's own size (what the evaluation protocol scores at).
+   */
+  load(d: SampleDescriptor, opts?: LoadOptions): Promise<Sample>;
+}
+
+export interface LoadOptions {
+  /** 2D: skip the resize to task.size (image and mask at the file's resolution, spacing [1, 1]). */
+  nativeSize?: boolean;
 }
 
 /**

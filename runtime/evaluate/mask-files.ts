@@ -16,6 +16,10 @@ export interface MaskFile {
   shape: number[];
   /** Pixel/voxel size in the order of `shape` (NIfTI: mm from the header; images: 1). */
   spacing: number[];
+  /** Unit of `spacing` and of distances on this file: mm (NIfTI) or px (images). */
+  unit: 'mm' | 'px';
+  /** NIfTI: the voxel → world affine (4 rows of 4, or 3 of 4). */
+  affine?: number[][];
 }
 
 const NIFTI = /\.nii(\.gz)?$/i;
@@ -43,7 +47,8 @@ export async function readMaskFile(file: string): Promise<MaskFile> {
       if (!Number.isInteger(x)) throw new TdcError(`${file}: value ${x} at voxel ${i} is not an integer label`, { file: file });
       values[i] = x;
     }
-    return { file, values, shape: Z > 1 ? [Z, Y, X] : [Y, X], spacing: Z > 1 ? [v.spacing[2], v.spacing[1], v.spacing[0]] : [v.spacing[1], v.spacing[0]] };
+    const spacing = Z > 1 ? [v.spacing[2], v.spacing[1], v.spacing[0]] : [v.spacing[1], v.spacing[0]];
+    return { file, values, shape: Z > 1 ? [Z, Y, X] : [Y, X], spacing, unit: 'mm', affine: v.affine };
   }
   if (!IMAGE.test(file)) throw new TdcError(`${file}: not a mask file (PNG, BMP, JPEG or NIfTI)`, { file: file });
   const img = await loadImage(file);
@@ -57,7 +62,7 @@ export async function readMaskFile(file: string): Promise<MaskFile> {
       }
     }
   }
-  return { file, values: greyValues(img), shape: [img.height, img.width], spacing: [1, 1] };
+  return { file, values: greyValues(img), shape: [img.height, img.width], spacing: [1, 1], unit: 'px' };
 }
 
 /** A file's name without its mask extension and a trailing role suffix (_pred, _seg, _gt, _mask, _label[s]). */
@@ -72,11 +77,20 @@ export interface MaskPair {
   pred: string;
 }
 
+/** Paired files, and the files of either side without a partner (reported per file, not fatal). */
+export interface MaskPairing {
+  pairs: MaskPair[];
+  /** Ground-truth files with no prediction. */
+  missingPred: string[];
+  /** Prediction files with no ground truth. */
+  missingGt: string[];
+}
+
 /**
- * Pairs ground-truth and prediction files: two files are one pair; two folders are paired by `pairKey` (every
- * mask file on each side must find its partner). A folder against a file is an error.
+ * Pairs ground-truth and prediction files: two files are one pair; two folders are paired by `pairKey`; a file
+ * without its partner is listed in `missingPred` / `missingGt`. A folder against a file is an error.
  */
-export async function pairMaskFiles(gt: string, pred: string): Promise<MaskPair[]> {
+export async function pairMaskFiles(gt: string, pred: string): Promise<MaskPairing> {
   const kind = async (p: string, role: string) => {
     const st = await fs.stat(p).catch(() => undefined);
     if (!st) throw new TdcError(`${p}: no such file or folder (--${role})`, { file: p });
@@ -84,7 +98,7 @@ export async function pairMaskFiles(gt: string, pred: string): Promise<MaskPair[
   };
   const [kg, kp] = [await kind(gt, 'gt'), await kind(pred, 'pred')];
   if (kg !== kp) throw new TdcError(`--gt ${gt} is a ${kg === 'dir' ? 'folder' : 'file'} but --pred ${pred} is a ${kp === 'dir' ? 'folder' : 'file'}; give two files or two folders`);
-  if (kg === 'file') return [{ key: pairKey(gt), gt, pred }];
+  if (kg === 'file') return { pairs: [{ key: pairKey(gt), gt, pred }], missingPred: [], missingGt: [] };
   const list = async (dir: string) => {
     const m = new Map<string, string>();
     for (const name of (await fs.readdir(dir)).sort()) {
@@ -97,13 +111,21 @@ export async function pairMaskFiles(gt: string, pred: string): Promise<MaskPair[
   };
   const [g, p] = [await list(gt), await list(pred)];
   if (g.size === 0) throw new TdcError(`${gt}: no mask files (PNG, BMP, JPEG or NIfTI)`, { file: gt });
-  for (const [key, name] of g) {
-    if (!p.has(key)) throw new TdcError(`${path.join(gt, name)}: no prediction for it in ${pred} (missing pair '${key}')`, { file: path.join(gt, name) });
+  const missingPred = [...g].filter(([key]) => !p.has(key)).map(([, name]) => path.join(gt, name));
+  const missingGt = [...p].filter(([key]) => !g.has(key)).map(([, name]) => path.join(pred, name));
+  const pairs = [...g.keys()].filter((key) => p.has(key)).map((key) => ({ key, gt: path.join(gt, g.get(key)!), pred: path.join(pred, p.get(key)!) }));
+  return { pairs, missingPred, missingGt };
+}
+
+/** Largest absolute difference between two affines (Infinity when their shapes differ). */
+export function affineDifference(a: readonly (readonly number[])[], b: readonly (readonly number[])[]): number {
+  if (a.length !== b.length) return Infinity;
+  let d = 0;
+  for (let i = 0; i < a.length; i++) {
+    if (a[i]!.length !== b[i]!.length) return Infinity;
+    for (let j = 0; j < a[i]!.length; j++) d = Math.max(d, Math.abs(a[i]![j]! - b[i]![j]!));
   }
-  for (const [key, name] of p) {
-    if (!g.has(key)) throw new TdcError(`${path.join(pred, name)}: no ground truth for it in ${gt} (missing pair '${key}')`, { file: path.join(pred, name) });
-  }
-  return [...g.keys()].map((key) => ({ key, gt: path.join(gt, g.get(key)!), pred: path.join(pred, p.get(key)!) }));
+  return d;
 }
 
 /** Label value → class id; an unknown value is an error naming the file and the value. */

@@ -1,7 +1,9 @@
 /**
  * Scores a set of predicted label maps against their ground truth, case by case, into one per-class table:
- * Dice and IoU pooled over every pixel/voxel of every case (one confusion matrix, as `evaluateModel` and the
- * training validation compute them), HD95 and ASSD in millimetres averaged over the cases where they are finite
+ * Dice and IoU both as the mean over cases of each case's value (the paper's per-image figure; a class in
+ * neither map of a case is left out of that class's mean) and pooled over every pixel/voxel of every case (one
+ * confusion matrix, as `evaluateModel` and the training validation compute them), HD (the maximum, MONAI's
+ * `compute_hausdorff_distance` default), HD95 and ASSD in the files' units averaged over the cases where they are finite
  * (MONAI's convention: a class absent from both maps gives NaN, from exactly one gives Infinity — those cases
  * are counted, not averaged), and region Dice / HD95 (BraTS WT/TC/ET) averaged over cases.
  */
@@ -9,6 +11,7 @@ import {
   addConfusion,
   averageSurfaceDistance,
   confusionMatrix,
+  hausdorffDistance,
   hd95,
   nanMean,
   perClassDice,
@@ -29,8 +32,14 @@ export interface MaskScorerArgs {
 
 export interface ClassScore {
   name: string;
+  /** Pooled over all pixels/voxels of all cases. */
   dice: number;
   iou: number;
+  /** Mean over the cases where the class is in the ground truth or the prediction. */
+  diceCase: number;
+  iouCase: number;
+  /** Mean Hausdorff distance (100th percentile), same rule as hd95. */
+  hd: number;
   /** Mean HD95 (mm) over the cases where it is finite; Infinity when the class was only ever one-sided, NaN when never present. */
   hd95: number;
   /** Mean symmetric average surface distance (mm), same rule. */
@@ -48,7 +57,7 @@ export interface MaskScores {
   cases: number;
   classes: ClassScore[];
   /** Means over classes (NaN entries skipped; background excluded per `excludeBackground`). */
-  mean: { dice: number; iou: number; hd95: number; assd: number };
+  mean: { dice: number; iou: number; diceCase: number; iouCase: number; hd: number; hd95: number; assd: number };
   regions: Record<string, RegionSummary>;
 }
 
@@ -56,14 +65,16 @@ export class MaskScorer {
   readonly k: number;
   private cm: Float64Array;
   private cases = 0;
-  private readonly dist: { hd95: number[]; assd: number[]; oneSided: number }[];
+  private readonly dist: { hd: number[]; hd95: number[]; assd: number[]; oneSided: number }[];
+  private readonly perCase: { dice: number[]; iou: number[] }[];
   private readonly regionAcc: Record<string, { dice: number[]; hd95: number[]; oneSided: number }> = {};
 
   constructor(readonly args: MaskScorerArgs) {
     this.k = args.classes.length;
     if (this.k < 1) throw new Error('mask scores need at least one class');
     this.cm = new Float64Array(this.k * this.k);
-    this.dist = args.classes.map(() => ({ hd95: [], assd: [], oneSided: 0 }));
+    this.dist = args.classes.map(() => ({ hd: [], hd95: [], assd: [], oneSided: 0 }));
+    this.perCase = args.classes.map(() => ({ dice: [], iou: [] }));
     for (const name of Object.keys(args.regions ?? {})) this.regionAcc[name] = { dice: [], hd95: [], oneSided: 0 };
   }
 
@@ -71,8 +82,14 @@ export class MaskScorer {
   add(pred: ArrayLike<number>, gt: ArrayLike<number>, shape: readonly number[], spacing?: readonly number[]): void {
     const n = shape.reduce((a, b) => a * b, 1);
     if (pred.length !== n || gt.length !== n) throw new Error(`mask scores: maps of ${pred.length} and ${gt.length} values for shape [${shape.join(', ')}]`);
-    this.cm = addConfusion(this.cm, confusionMatrix(pred, gt, this.k));
+    const cm = confusionMatrix(pred, gt, this.k);
+    this.cm = addConfusion(this.cm, cm);
     this.cases++;
+    const [dc, ic] = [perClassDice(cm, this.k), perClassIoU(cm, this.k)];
+    for (let c = 0; c < this.k; c++) {
+      if (!Number.isNaN(dc[c]!)) this.perCase[c]!.dice.push(dc[c]!);
+      if (!Number.isNaN(ic[c]!)) this.perCase[c]!.iou.push(ic[c]!);
+    }
     if (this.args.distances !== false) {
       const p = new Uint8Array(n);
       const g = new Uint8Array(n);
@@ -91,6 +108,7 @@ export class MaskScorer {
           continue;
         }
         d.hd95.push(h);
+        d.hd.push(hausdorffDistance(p, g, shape, { spacing }));
         d.assd.push(averageSurfaceDistance(p, g, shape, { spacing }));
       }
     }
@@ -113,6 +131,9 @@ export class MaskScorer {
       name,
       dice: dice[c]!,
       iou: iou[c]!,
+      diceCase: mean(this.perCase[c]!.dice),
+      iouCase: mean(this.perCase[c]!.iou),
+      hd: this.distanceMean(this.dist[c]!.hd, this.dist[c]!.oneSided),
       hd95: this.distanceMean(this.dist[c]!.hd95, this.dist[c]!.oneSided),
       assd: this.distanceMean(this.dist[c]!.assd, this.dist[c]!.oneSided),
       oneSided: this.dist[c]!.oneSided,
@@ -127,6 +148,9 @@ export class MaskScorer {
       mean: {
         dice: nanMean(fg.map((c) => c.dice)),
         iou: nanMean(fg.map((c) => c.iou)),
+        diceCase: nanMean(fg.map((c) => c.diceCase)),
+        iouCase: nanMean(fg.map((c) => c.iouCase)),
+        hd: nanMean(fg.map((c) => c.hd)),
         hd95: nanMean(fg.map((c) => c.hd95)),
         assd: nanMean(fg.map((c) => c.assd)),
       },

@@ -7,6 +7,7 @@ import type { Dataset } from '../data/dataset.js';
 import type { SplitName } from '../data/splits.js';
 import type { Predictor } from '../predict/predictor.js';
 import { MaskScorer, type MaskScores } from './scores.js';
+import { ProtocolScorer, type ProtocolResult, type ProtocolSetup } from './protocol.js';
 
 export interface EvaluateVolumesOptions {
   /** Region name → class ids (BraTS WT/TC/ET). */
@@ -15,6 +16,8 @@ export interface EvaluateVolumesOptions {
   onSubject?: (done: number, total: number, id: string) => void;
   /** Inside a subject: windows done and total. */
   onWindow?: (done: number, total: number) => void;
+  /** Also score the volumes by this protocol (the same predictions; `protocol` in the result). */
+  protocol?: ProtocolSetup;
 }
 
 export interface VolumeEvaluation extends MaskScores {
@@ -22,12 +25,15 @@ export interface VolumeEvaluation extends MaskScores {
   classAcc: number;
   /** Fraction of subjects with a known scene whose most probable scene is right. */
   sceneAcc: number;
+  /** The paper's protocol on the same predictions, when `protocol` was given. */
+  protocol?: ProtocolResult;
 }
 
 export async function evaluateVolumes(predictor: Predictor, dataset: Dataset, split: SplitName, opts: EvaluateVolumesOptions = {}): Promise<VolumeEvaluation> {
   const task = dataset.task;
   const scorer = new MaskScorer({ classes: task.classes.map((c) => c.name), regions: opts.regions });
   const items = dataset.splits[split];
+  const byProtocol = opts.protocol ? new ProtocolScorer(opts.protocol) : undefined;
   let clsHits = 0;
   let clsTotal = 0;
   let sceneHits = 0;
@@ -38,6 +44,7 @@ export async function evaluateVolumes(predictor: Predictor, dataset: Dataset, sp
     const shape = s.shape.slice(0, -1);
     const pred = await predictor.predictVolume(s.image, shape, { onProgress: opts.onWindow });
     scorer.add(pred.classIds, s.mask, shape, s.spacing);
+    byProtocol?.add(pred.classIds, s.mask, shape, s.spacing, { sceneProbs: pred.sceneProbs, scene: s.scene });
     pred.classProbs.forEach((p, c) => {
       clsHits += Number((p >= 0.5 ? 1 : 0) === (s.classes[c]! > 0.5 ? 1 : 0));
       clsTotal++;
@@ -49,5 +56,7 @@ export async function evaluateVolumes(predictor: Predictor, dataset: Dataset, sp
     }
     opts.onSubject?.(i + 1, items.length, d.id);
   }
-  return { ...scorer.result(), classAcc: clsTotal ? clsHits / clsTotal : NaN, sceneAcc: sceneTotal ? sceneHits / sceneTotal : NaN };
+  const out: VolumeEvaluation = { ...scorer.result(), classAcc: clsTotal ? clsHits / clsTotal : NaN, sceneAcc: sceneTotal ? sceneHits / sceneTotal : NaN };
+  if (byProtocol) out.protocol = byProtocol.result();
+  return out;
 }

@@ -15,6 +15,11 @@ export interface SegLossArgs {
   classWeights?: number[];
   /** Smoothing added to the numerator and the denominator of every class's IoU (default 1). */
   eps?: number;
+  /**
+   * 'per-image' (default): the soft IoU of every image, then their mean, as eq. (1) sums CE + (1 − IoU) over the
+   * images x; 'batch': one IoU over all pixels of the batch.
+   */
+  iouReduction?: 'per-image' | 'batch';
 }
 
 /** A segmentation loss bound to its arguments: logits [B, ...spatial, K], labels int32 [B, ...spatial]. */
@@ -28,11 +33,12 @@ export type SegLossFn = (logits: tf.Tensor, labels: tf.Tensor) => tf.Scalar;
  * `classWeights`), computed with logSoftmax so large logits do not overflow.
  *
  * IoU = (1/K) Σ_k (I_k + eps) / (U_k + eps) with p = softmax(z), y = one-hot labels, I_k = Σ_i p_ik·y_ik and
- * U_k = Σ_i (p_ik + y_ik − p_ik·y_ik), the sums running over *all pixels of the whole batch* ("batch IoU"), not
- * per image: a per-image IoU is dominated by the many classes that are absent from one image, and its
- * gradient for a rare class is noisy. Each class counts equally in the mean (a macro average), so small
- * classes matter as much as the background. A class absent from both target and prediction has I ≈ 0 and
- * U ≈ Σ p ≪ eps, hence contributes ≈ 1 (no penalty) — this is what eps = 1 is for.
+ * U_k = Σ_i (p_ik + y_ik − p_ik·y_ik). With `iouReduction: 'per-image'` (the default) the sums run over the pixels
+ * of one image and the IoU is averaged over the images of the batch: eq. (1) writes L_seg as a sum over images
+ * x of CE + (1 − IoU(Y(x), Ŷ(x))). With 'batch' they run over all pixels of the whole batch (one pooled IoU;
+ * tdc's earlier behaviour, whose gradient for a rare class is less noisy). Each class counts equally in the
+ * mean (a macro average), so small classes matter as much as the background. A class absent from both target
+ * and prediction has I ≈ 0 and U ≈ Σ p ≪ eps, hence contributes ≈ 1 (no penalty) — this is what eps = 1 is for.
  *
  * Labels outside [0, K) (e.g. 255 for "not annotated") are ignored by both terms: they add nothing to the
  * CE's numerator or denominator, nor to any class's I or U.
@@ -58,8 +64,12 @@ export function segLoss(logits: tf.Tensor, labels: tf.Tensor, args: SegLossArgs)
     const wPix = args.classWeights ? tf.sum(tf.mul(y, tf.tensor1d(args.classWeights)), -1) : tf.reshape(valid, [-1]);
     const ce = tf.div(tf.sum(tf.mul(wPix, nll)), tf.maximum(tf.sum(wPix), 1e-12)) as tf.Scalar;
     const p = tf.mul(tf.exp(logP), valid);
-    const inter = tf.sum(tf.mul(p, y), 0); // [K]
-    const union = tf.sub(tf.add(tf.sum(p, 0), tf.sum(y, 0)), inter);
+    // Per image: [B, pixels, K] sums over axis 1 give [B, K]; pooled: [1, N, K] gives [1, K].
+    const batch = args.iouReduction === 'batch' ? 1 : logits.shape[0]!;
+    const p3 = tf.reshape(p, [batch, -1, k]);
+    const y3 = tf.reshape(y, [batch, -1, k]);
+    const inter = tf.sum(tf.mul(p3, y3), 1);
+    const union = tf.sub(tf.add(tf.sum(p3, 1), tf.sum(y3, 1)), inter);
     const iou = tf.mean(tf.div(tf.add(inter, eps), tf.add(union, eps)));
     return tf.add(tf.mul(args.ce, ce), tf.mul(args.iou, tf.sub(1, iou))) as tf.Scalar;
   });

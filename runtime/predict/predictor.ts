@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { TaskSpec } from '../../spec/types.js';
 import { resizeBilinear } from '../data/arrays.js';
+import { inputNormalization, normalizeInto } from '../data/normalize.js';
 import { argmaxLast, sigmoid, softmax } from './labels.js';
 import { SlidingWindow, type SlidingWindowArgs } from './windows.js';
 
@@ -18,7 +19,7 @@ export interface PredictorArgs {
   sceneActivation: 'softmax' | 'sigmoid';
   /** 3D sliding-window settings (the window itself is the network size); default 50 % overlap, Gaussian. */
   window?: Omit<SlidingWindowArgs, 'window'>;
-  /** 2D: multiplier from 0..255 intensities to the network's input range (default 1/255, as the loader). */
+  /** 2D: a plain multiplier from 0..255 intensities to the network's input, instead of `task.normalize` (tests). */
   imageScale?: number;
 }
 
@@ -68,8 +69,9 @@ export class Predictor {
     if (image.length !== h * w * c) throw new Error(`predictImage: ${image.length} values for ${h}×${w}×${c}`);
     const [nh, nw] = this.inputSize as [number, number];
     const resized = resizeBilinear(image, h, w, c, nh, nw);
-    const scale = this.args.imageScale ?? 1 / 255;
-    for (let i = 0; i < resized.length; i++) resized[i] = resized[i]! * scale;
+    const scale = this.args.imageScale;
+    if (scale === undefined) normalizeInto(resized, c, inputNormalization(task), 2, resized);
+    else for (let i = 0; i < resized.length; i++) resized[i] = resized[i]! * scale;
     const [ids, cls, scene] = tf.tidy(() => {
       const out = model.predict(tf.tensor4d(resized, [1, nh, nw, c])) as tf.Tensor[];
       let seg = out[0] as tf.Tensor4D;

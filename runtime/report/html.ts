@@ -3,6 +3,7 @@
  * data URIs, no scripts and no network access when it is viewed.
  */
 import type { StepRecord, ValidationRecord, ValidationResult } from '../train/index.js';
+import { protocolCell } from '../train/summary.js';
 import { escapeHtml } from './escape.js';
 import { classPalette, rgbHex } from '../io/palette.js';
 import { loadRunData, type RunData, type RunStage } from './run-data.js';
@@ -23,6 +24,7 @@ export function renderReport(run: RunData): string {
     `<header><h1>${escapeHtml(title)}</h1><p class="run-dir">${escapeHtml(run.runDir)}</p></header>`,
     renderFacts(run),
     renderWarnings(run.warnings),
+    renderProtocolTable(run),
     renderStageTable(run),
     renderCharts(run),
     renderClassTable(run),
@@ -76,7 +78,21 @@ function renderWarnings(warnings: string[]): string {
   return `<section class="warnings"><h2>Warnings</h2><ul>${warnings.map((w) => `<li>${escapeHtml(w)}</li>`).join('')}</ul></section>`;
 }
 
-/** The paper's Table 1: one row per stage with its stage-end validation. */
+/** The summary's stage rows scored by the paper's protocol (each stage's final weights), as the paper prints them. */
+function renderProtocolTable(run: RunData): string {
+  const stages = run.summary?.stages ?? [];
+  const scored = stages.find((s) => s.scores)?.scores;
+  if (!scored) return '';
+  const head = ['Stage', 'Label', 'Steps', ...scored.columns.map((c) => c.label)];
+  const body = stages.map((s) => {
+    const cells = [s.name, s.label, String(s.steps)].map((t, i) => (i === 1 ? `<td><strong>${escapeHtml(t)}</strong></td>` : `<td>${escapeHtml(t)}</td>`));
+    for (const c of scored.columns) cells.push(`<td class="num">${escapeHtml(protocolCell(s.scores?.metrics[c.key], c.format))}</td>`);
+    return `<tr>${cells.join('')}</tr>`;
+  });
+  const note = stages.at(-1)?.scores?.note ?? scored.note;
+  return `<section class="protocol"><h2>Stage scores (the paper's protocol, each stage's final weights)</h2><table><thead><tr>${head.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr></thead><tbody>${body.join('')}</tbody></table><p class="hint">${escapeHtml(note)}</p></section>`;
+}
+
 function renderStageTable(run: RunData): string {
   const rows = run.stages.map((s) => {
     const done = run.summary?.stages.find((x) => x.name === s.name);
@@ -102,7 +118,7 @@ function renderStageTable(run: RunData): string {
     ];
     return `<tr>${cells.join('')}</tr>`;
   });
-  return `<section class="stages"><h2>Stages</h2>${
+  return `<section class="stages"><h2>Stages (training validation: network input size, pooled over the split)</h2>${
     rows.length === 0
       ? '<p class="empty">No stage in the log.</p>'
       : `<table><thead><tr>${head.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr></thead><tbody>${body.join('')}</tbody></table>`

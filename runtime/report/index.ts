@@ -15,3 +15,4 @@ export { writeReport } from './write.js';
 export { lineChart, LineChart, splitFinite, decimate, tickStep, ticks, formatTick, CHART_COLORS, type LineChartArgs, type ChartSeries, type ChartMarker, type ChartLayout, type Point } from './svg.js';
 export { escapeHtml } from './escape.js';
 export { classPalette, rgbHex, DEFAULT_PALETTE, type Rgb } from '../io/palette.js';
+export { studyTable, studyMarkdown, studySection, studyPage, meanStdCell, type StudyRunResult, type StudyRow, type StudyTable } from './study.js';

@@ -10,7 +10,7 @@ import { TdcError } from '../errors.js';
 /** One training stage as the report draws it. */
 export interface RunStage {
   name: string;
-  /** Table-1 row label (the stage name when no spec lock was found). */
+  /** The stage's row label (the stage name when no spec lock was found). */
   label: string;
   /** Steps the spec planned (null when no spec lock was found). */
   plannedSteps: number | null;

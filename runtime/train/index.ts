@@ -5,6 +5,7 @@ export {
   type BatchSource,
   type StagePlan,
   type ValidationResult,
+  type StageScores,
   type StageSummary,
   type RunStatus,
   type RunSummary,
@@ -47,4 +48,4 @@ export {
   type SaveCheckpointOptions,
 } from './checkpoint.js';
 export { RunLog, Progress, type RunLogArgs, type ProgressArgs, type LogRecord, type StepRecord, type ValidationRecord, type LogPosition } from './log.js';
-export { formatSummaryTable, writeSummary } from './summary.js';
+export { formatSummaryTable, markdownTable, protocolCell, writeSummary } from './summary.js';

@@ -1,6 +1,9 @@
 /**
- * The end-of-run report: one row per stage as in the paper's Table 1 (stage label, mIoU, mDice, extra metrics),
- * printed and written to `<run>/summary.json` and `<run>/summary.md`.
+ * The end-of-run report: one row per stage (stage label, then the metrics), in the form of the multi-task rows
+ * of the paper's Tables 1, 3 and 6 (its other rows are other networks: `tdc study` runs those). When the stages
+ * were scored by the evaluation protocol (`StageSummary.scores`), the rows show its columns as the paper
+ * prints them (percent, mm); otherwise the training validation's mIoU / mDice. Printed and written to
+ * `<run>/summary.json` and `<run>/summary.md`.
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
@@ -8,6 +11,12 @@ import type { RunSummary, StageSummary } from './types.js';
 
 /** The stage table as Markdown (also readable as plain text in a terminal). */
 export function formatSummaryTable(stages: readonly StageSummary[]): string {
+  const scored = stages.find((s) => s.scores)?.scores;
+  if (scored) {
+    const header = ['Stage', 'Label', 'Steps', ...scored.columns.map((c) => c.label)];
+    const rows = stages.map((s) => [s.name, s.label, String(s.steps), ...scored.columns.map((c) => protocolCell(s.scores?.metrics[c.key], c.format))]);
+    return `${markdownTable(header, rows)}\n\n${stages.at(-1)?.scores?.note ?? scored.note}`;
+  }
   const extras: string[] = [];
   for (const s of stages) for (const k of Object.keys(s.validation?.extra ?? {})) if (!extras.includes(k)) extras.push(k);
   const header = ['Stage', 'Label', 'Steps', 'mIoU', 'mDice', ...extras];
@@ -19,10 +28,22 @@ export function formatSummaryTable(stages: readonly StageSummary[]): string {
     cell(s.validation?.mdice),
     ...extras.map((k) => cell(s.validation?.extra?.[k])),
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  return markdownTable(header, rows);
+}
+
+/** A Markdown table padded to its columns (readable as plain text too). */
+export function markdownTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (r: readonly string[]) => `| ${r.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
   const rule = `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`;
   return [line(header), rule, ...rows.map(line)].join('\n');
+}
+
+/** A protocol value: percent (×100) and distances with 2 decimals, ratios with 3; '–' when missing. */
+export function protocolCell(v: number | undefined, format: 'percent' | 'distance' | 'ratio'): string {
+  if (v === undefined || v === null || Number.isNaN(v)) return '–';
+  if (!Number.isFinite(v)) return '∞';
+  return format === 'percent' ? (100 * v).toFixed(2) : format === 'distance' ? v.toFixed(2) : v.toFixed(3);
 }
 
 /** Writes summary.json (everything) and summary.md (title, status, table, best checkpoint). */

@@ -13,7 +13,16 @@ import { hasCheckpoint, loadCheckpoint, recoverCheckpointDir, saveCheckpoint, ty
 import { Progress, RunLog, type LogPosition } from './log.js';
 import { optimizer as makeOptimizer, type Optimizer, type OptimizerOptions, type Param } from './optimizers.js';
 import { formatSummaryTable, writeSummary } from './summary.js';
-import { type Batch, type BatchSource, type OutputSink, type RunSummary, type StagePlan, type StageSummary, type ValidationResult } from './types.js';
+import {
+  type Batch,
+  type BatchSource,
+  type OutputSink,
+  type RunSummary,
+  type StagePlan,
+  type StageScores,
+  type StageSummary,
+  type ValidationResult,
+} from './types.js';
 import { TdcError } from '../errors.js';
 
 /** Where the loop is, handed to `shouldStop`. */
@@ -76,6 +85,11 @@ export interface TrainerArgs {
   shouldStop?: (info: StepInfo) => boolean;
   /** Extra validation metrics that get their own column in log.csv (all metrics are always in log.jsonl). */
   metricNames?: string[];
+  /**
+   * Scores a stage's final weights (called once at each stage's end, with the model in hand, after its
+   * validation): the summary's stage rows. The paper's protocol in `trainProgram`.
+   */
+  scoreStage?: (model: tf.LayersModel, stage: StagePlan) => Promise<StageScores>;
 }
 
 /** What a checkpoint's state.json holds. */
@@ -233,7 +247,10 @@ export class Trainer {
         this.progress.step({ step: s, terms: r.terms, total: r.total, lr, imagesPerSec });
         if (atEnd || (a.validateEvery > 0 && s % a.validateEvery === 0)) {
           const v = await this.validate(model, stage, s);
-          if (atEnd) this.finished.push({ name: stage.name, label: stage.label, steps: s, validation: v });
+          if (atEnd) {
+            const scores = a.scoreStage ? await a.scoreStage(model, stage) : undefined;
+            this.finished.push({ name: stage.name, label: stage.label, steps: s, validation: v, ...(scores ? { scores } : {}) });
+          }
         }
         if (atEnd) {
           await this.checkpoint(model, null, k + 1, 0);

@@ -37,7 +37,7 @@ export interface BatchSource {
 export interface StagePlan {
   /** Stage name from the spec (used in logs, checkpoints and messages). */
   name: string;
-  /** The Table-1 row label, e.g. "Base+Class". */
+  /** The stage's row label in the summary, e.g. "Base+Class" (the paper's Tables 1, 3, 6 name the steps so). */
   label: string;
   /** Number of optimizer steps. */
   steps: number;
@@ -67,6 +67,16 @@ export interface ValidationResult {
   extra?: Record<string, number>;
 }
 
+/** A stage's final weights scored by the evaluation protocol (runtime/evaluate/protocol.ts fits this shape). */
+export interface StageScores {
+  /** Metric name → value. */
+  metrics: Record<string, number>;
+  /** The table's columns in order: key into `metrics`, header, and how to print the value. */
+  columns: { key: string; label: string; format: 'percent' | 'distance' | 'ratio' }[];
+  /** How the figures were computed, one sentence. */
+  note: string;
+}
+
 /** The final validation of one stage, one row of the summary table. */
 export interface StageSummary {
   name: string;
@@ -75,6 +85,8 @@ export interface StageSummary {
   steps: number;
   /** The stage-end validation (null when the stage did not finish). */
   validation: ValidationResult | null;
+  /** The stage's final weights scored by `TrainerArgs.scoreStage` (the paper's protocol), when given. */
+  scores?: StageScores;
 }
 
 /** How a run ended. */

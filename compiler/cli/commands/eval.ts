@@ -1,7 +1,8 @@
 /**
- * `tdc eval [dir]`: scores a trained build on a split — per-class IoU and Dice (3D: whole volumes through
- * sliding windows, plus HD95 in mm and the regions), their means, and class / scene head accuracy — as a table
- * or `--json`. Also home of `loadTrained`, the build + checkpoint loading `tdc predict` shares.
+ * `tdc eval [dir]`: scores a trained build on a split — first by the paper's protocol (runtime/evaluate/
+ * protocol.ts: per image at the original resolution, REFUGE disc ∪ cup, BraTS regions on whole volumes), then
+ * per-class IoU and Dice pooled (3D: whole volumes through sliding windows, plus HD95 in mm and the regions),
+ * and class / scene head accuracy — as tables or `--json`. Also home of `loadTrained`, the build + checkpoint loading `tdc predict` shares.
  */
 import { join, relative } from 'node:path';
 import type { Command } from 'commander';
@@ -164,47 +165,57 @@ interface EvalReport {
   classAcc: number;
   sceneAcc: number;
   regions: Record<string, { dice: number; hd95: number }>;
+  /** The paper's protocol (the table printed first). */
+  protocol: { kind: string; cases: number; metrics: Record<string, number>; columns: { key: string; label: string; format: 'percent' | 'distance' | 'ratio' }[]; note: string };
 }
 
 async function evaluate(dirArg: string | undefined, opts: EvalOptions): Promise<number> {
   const split = opts.split ?? 'val';
   if (split !== 'val' && split !== 'test' && split !== 'train') throw new TdcError(`--split must be val, test or train, not '${split}'`, { usage: true });
   const t = await loadTrained(dirArg, opts);
-    const { openProgramData, evaluateModel } = await import('../../../runtime/program.js');
+  const { openProgramData, evaluateModel } = await import('../../../runtime/program.js');
+  const { protocolFor, scoreProtocol } = await import('../../../runtime/evaluate/index.js');
+  const { Predictor } = await import('../../../runtime/predict/index.js');
   const { batchSource } = await import('../../../runtime/data/index.js');
   const names = t.task.classes.map((c) => c.name);
   let report: EvalReport;
-  const opened = await openProgramData(t.program, t.buildDir);
-  const items = opened.dataset.splits[split];
-  if (items.length === 0) throw new TdcError(`the ${split} split of ${rel(opened.data.root)} is empty; choose another with --split`);
-  const base = { build: rel(t.buildDir), checkpoint: rel(t.checkpointDir), split, samples: items.length, ids: items.map((d) => d.id) };
-  if (t.task.dims === 2) {
-    const source = batchSource({ dataset: opened.dataset, split, mode: 'eval', seed: t.program.train.seed });
-    const r = await evaluateModel(t.model, source, names.length);
-    report = {
-      ...base,
-      classes: names.map((name, i) => ({ name, iou: r.iou[i]!, dice: r.dice[i]! })),
-      mean: { iou: r.miou, dice: r.mdice },
-      classAcc: r.extra?.['class_acc'] ?? NaN,
-      sceneAcc: r.extra?.['scene_acc'] ?? NaN,
-      regions: {},
-    };
-  } else {
-    const { Predictor } = await import('../../../runtime/predict/index.js');
-    const { evaluateVolumes } = await import('../../../runtime/evaluate/index.js');
+  {
+    const opened = await openProgramData(t.program, t.buildDir);
+    const items = opened.dataset.splits[split];
+    if (items.length === 0) throw new TdcError(`the ${split} split of ${rel(opened.data.root)} is empty; choose another with --split`);
+    const base = { build: rel(t.buildDir), checkpoint: rel(t.checkpointDir), split, samples: items.length, ids: items.map((d) => d.id) };
+    const setup = protocolFor({ format: opened.data.format, dims: t.task.dims, classes: t.task.classes, scenes: t.task.scenes, regions: t.program.regions });
     const predictor = new Predictor({ model: t.model, task: t.task, sceneActivation: t.sceneActivation });
-    const r = await evaluateVolumes(predictor, opened.dataset, split, {
-      regions: t.program.regions,
-      onSubject: (done, total, id) => io.err(`evaluated ${done}/${total} ${id}\n`),
-    });
-    report = {
-      ...base,
-      classes: r.classes.map((c) => ({ name: c.name, iou: c.iou, dice: c.dice, hd95: c.hd95 })),
-      mean: { iou: r.mean.iou, dice: r.mean.dice, hd95: r.mean.hd95 },
-      classAcc: r.classAcc,
-      sceneAcc: r.sceneAcc,
-      regions: r.regions,
-    };
+    if (t.task.dims === 2) {
+      const protocol = await scoreProtocol(predictor, opened.dataset, split, setup, { onCase: (done, total) => done % 50 === 0 && io.err(`scored ${done}/${total}\n`) });
+      const source = batchSource({ dataset: opened.dataset, split, mode: 'eval', seed: t.program.train.seed });
+      const r = await evaluateModel(t.model, source, names.length);
+      report = {
+        ...base,
+        protocol,
+        classes: names.map((name, i) => ({ name, iou: r.iou[i]!, dice: r.dice[i]! })),
+        mean: { iou: r.miou, dice: r.mdice },
+        classAcc: r.extra?.['class_acc'] ?? NaN,
+        sceneAcc: r.extra?.['scene_acc'] ?? NaN,
+        regions: {},
+      };
+    } else {
+      const { evaluateVolumes } = await import('../../../runtime/evaluate/index.js');
+      const r = await evaluateVolumes(predictor, opened.dataset, split, {
+        regions: t.program.regions,
+        protocol: setup,
+        onSubject: (done, total, id) => io.err(`evaluated ${done}/${total} ${id}\n`),
+      });
+      report = {
+        ...base,
+        classes: r.classes.map((c) => ({ name: c.name, iou: c.iou, dice: c.dice, hd95: c.hd95 })),
+        mean: { iou: r.mean.iou, dice: r.mean.dice, hd95: r.mean.hd95 },
+        classAcc: r.classAcc,
+        sceneAcc: r.sceneAcc,
+        regions: r.regions,
+        protocol: r.protocol!,
+      };
+    }
   }
   const { formatTable, cell, jsonNumber } = await import('../../../runtime/evaluate/index.js');
   if (t.untrained.includes('class')) report.classAcc = NaN;
@@ -220,16 +231,26 @@ async function evaluate(dirArg: string | undefined, opts: EvalOptions): Promise<
       classAcc: t.untrained.includes('class') ? 'untrained' : num(report.classAcc),
       sceneAcc: t.untrained.includes('scene') ? 'untrained' : num(report.sceneAcc),
       regions: Object.fromEntries(Object.entries(report.regions).map(([k, v]) => [k, { dice: num(v.dice), hd95: num(v.hd95) }])),
+      protocol: { kind: report.protocol.kind, cases: report.protocol.cases, note: report.protocol.note, metrics: Object.fromEntries(Object.entries(report.protocol.metrics).map(([k, v]) => [k, num(v)])) },
     };
     io.out(`${JSON.stringify(out, null, 2)}\n`);
     return EXIT.ok;
   }
   const is3d = t.task.dims === 3;
+  const { protocolCell } = await import('../../../runtime/train/index.js');
+  const p = report.protocol;
+  io.out(`${t.program.name}: ${split} split, ${report.samples} sample${report.samples === 1 ? '' : 's'}, checkpoint ${report.checkpoint}\n`);
+  io.out(`${formatTable(p.columns.map((c) => c.label), [p.columns.map((c) => protocolCell(p.metrics[c.key], c.format))])}\n${p.note}\n`);
+  if (is3d) {
+    io.out(
+      `(the training log's validation lines score centre crops of ${t.task.size.join('×')}; this table and the summary's stage rows score whole volumes through the sliding window, so they differ)\n`,
+    );
+  }
+  io.out(`\nper class, pooled over all ${is3d ? 'voxels of the whole volumes' : 'pixels at the network input size'}:\n`);
   const header = is3d ? ['class', 'IoU', 'Dice', 'HD95 mm'] : ['class', 'IoU', 'Dice'];
   const row = (c: ClassRow) => (is3d ? [c.name, cell(c.iou), cell(c.dice), cell(c.hd95 ?? NaN, 2)] : [c.name, cell(c.iou), cell(c.dice)]);
   const bg = names.length > 2 ? ' (without background)' : '';
   const rows = [...report.classes.map(row), row({ name: `mean${bg}`, iou: report.mean.iou, dice: report.mean.dice, hd95: report.mean.hd95 })];
-  io.out(`${t.program.name}: ${split} split, ${report.samples} sample${report.samples === 1 ? '' : 's'}, checkpoint ${report.checkpoint}\n`);
   io.out(`${formatTable(header, rows)}\n`);
   const regions = Object.entries(report.regions);
   if (regions.length) {

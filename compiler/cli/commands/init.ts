@@ -111,14 +111,14 @@ model:
   encoder: { type: convstack, filters: [base, "2*base", "4*base"], convs_per_stage: 2, kernel: 3, output_stride: 4 }
   # Context ensemble (paper III-B): one cascade of dilated convs per task pair; rates must fit the latent map.
   context: { pairs: [[seg, class], [seg, scene], [class, scene]], dilations: [7, 3, 1], combine: sum }
-  # Segmentation decoder (paper III-C): ASPP, then bilinear up-sampling to the input size.
+  # Segmentation decoder (paper III-D, IV-B): ASPP, then bilinear up-sampling to the input size.
   decoder: { type: aspp, dilations: [1, 2, 4], filters: "2*base", image_pooling: true }
   heads:
     seg: { upsample: bilinear }
     class: { hidden: 32 }     # class presence: global average pool + dense, multi-label
     scene: { hidden: 32 }
 
-losses:                       # loss terms by name (paper III-D); the stages combine them
+losses:                       # loss terms by name (paper III-A, sync III-C); the stages combine them
   seg: { type: seg, ce: 1, iou: 1 }        # cross-entropy + (1 - IoU)
   class: { type: bce, head: class }
   scene: { type: bce, head: scene }
@@ -131,7 +131,7 @@ schedule: { type: constant, lr: 2e-3 }
 
 train: { seed: 42, validate_every: 20, checkpoint_every: 20, log_every: 5 }
 
-stages:                       # trained in order (paper IV-A); each stage starts from the previous weights
+stages:                       # trained in order (paper III-E); each stage starts from the previous weights
   - { name: seg+class, label: Base+Class, from: init, loss: "seg + w1*class", steps: 40 }
   - { name: sync, label: Base+Class+Sync, loss: "seg + w1*class + w3*sync", steps: 30 }
   - { name: scene, label: Base+Class+Sync+Scene, loss: "seg + w1*class + w2*scene + w3*sync", steps: 30 }
@@ -177,14 +177,14 @@ model:
   encoder: { type: aniso3d, filters: 8, blocks: 1, downsample: 2, dilations: [1, 2], norm: batch }
   # Context ensemble (paper III-B): dilated cascades, in-plane dilation only; rates must fit the 8x8 map.
   context: { pairs: [[seg, class], [seg, scene], [class, scene]], dilations: [3, 1], combine: sum }
-  # Segmentation decoder (paper III-C): ASPP, then trilinear up-sampling to the input size.
+  # Segmentation decoder (paper III-D, IV-B): ASPP, then trilinear up-sampling to the input size.
   decoder: { type: aspp, dilations: [1, 2], filters: 16, image_pooling: true }
   heads:
     seg: { upsample: trilinear }
     class: { hidden: 16 }
     scene: { hidden: 16 }
 
-losses:                       # loss terms by name (paper III-D); the stages combine them
+losses:                       # loss terms by name (paper III-A, sync III-C); the stages combine them
   seg: { type: seg, ce: 1, iou: 1 }
   class: { type: bce, head: class }
   scene: { type: bce, head: scene }
@@ -197,7 +197,7 @@ schedule: { type: constant, lr: 1e-3 }
 
 train: { seed: 42, validate_every: 10, checkpoint_every: 10, log_every: 5, best_metric: mdice }
 
-stages:                       # trained in order (paper IV-A); each stage starts from the previous weights
+stages:                       # trained in order (paper III-E); each stage starts from the previous weights
   - { name: seg+class, label: Base+Class, from: init, loss: "seg + w1*class", steps: 10 }
   - { name: sync, label: Base+Class+Sync, loss: "seg + w1*class + w3*sync", steps: 5 }
   - { name: scene, label: Base+Class+Sync+Scene, loss: "seg + w1*class + w2*scene + w3*sync", steps: 5 }
