@@ -416,6 +416,7 @@ export function resolve(doc: ComposedDoc): Result<Spec | undefined> {
       checkpointEvery: r.num(t('checkpoint_every'), 0, { int: true, min: 0 }),
       logEvery: r.num(t('log_every'), 10, { int: true, min: 1 }),
       bestMetric: r.str<'miou' | 'mdice'>(t('best_metric'), 'miou'),
+      bnMomentum: r.num(t('bn_momentum'), 0.1),
     },
     stages: resolveStages(r),
   };

@@ -102,7 +102,10 @@ export function denseHead(x: tf.SymbolicTensor, args: DenseHeadArgs): tf.Symboli
     .dense({ name: `${args.name}_hidden`, units: args.hidden, activation: 'relu', kernelInitializer: makeInit(seeds.next()) })
     .apply(y) as tf.SymbolicTensor;
   if (args.dropout > 0) {
-    y = tf.layers.dropout({ name: `${args.name}_dropout`, rate: args.dropout, seed: seeds.next() }).apply(y) as tf.SymbolicTensor;
+    // No layer seed: tfjs would then draw the same mask at every step (a fresh generator from the seed per call).
+    // Unseeded, each step's mask comes from Math.random, which the trainer draws from its checkpointed generator.
+    seeds.next(); // still drawn, so the logits' initial weights do not change
+    y = tf.layers.dropout({ name: `${args.name}_dropout`, rate: args.dropout }).apply(y) as tf.SymbolicTensor;
   }
   return tf.layers
     .dense({ name: `${args.name}_logits`, units: args.units, kernelInitializer: makeInit(seeds.next()) })

@@ -15,6 +15,8 @@ type LayersModel = ReturnType<Program<unknown, string>['buildModel']>['model'];
 
 export interface TrainedOptions {
   checkpoint?: string;
+  /** A stage name: its final weights (`checkpoints/stages/<name>/`) instead of `checkpoint`. */
+  stage?: string;
   runDir?: string;
   backend?: string;
 }
@@ -25,9 +27,9 @@ export interface Trained {
   lock: SpecLock;
   buildDir: string;
   runDir: string;
-  /** The checkpoint folder the weights came from, and which one it is. */
+  /** The checkpoint folder the weights came from, and which one it is (a stage's name for `--stage`). */
   checkpointDir: string;
-  checkpoint: 'best' | 'last';
+  checkpoint: 'best' | 'last' | `stage ${string}`;
   model: LayersModel;
   task: TaskSpec;
   data: DataSpec;
@@ -42,6 +44,9 @@ const rel = (p: string) => relative(process.cwd(), p) || '.';
  * `last` (with a note on stderr) when no validation has written one yet. Problems are one-line BuildErrors.
  */
 export async function loadTrained(dirArg: string | undefined, opts: TrainedOptions): Promise<Trained> {
+  if (opts.stage !== undefined && opts.checkpoint !== undefined) {
+    throw new BuildError('--stage and --checkpoint exclude each other: a stage names its own checkpoint', EXIT.usage);
+  }
   const which = opts.checkpoint ?? 'best';
   if (which !== 'best' && which !== 'last') throw new BuildError(`--checkpoint must be best or last, not '${which}'`, EXIT.usage);
   const buildDir = resolveBuildDir(dirArg);
@@ -50,12 +55,22 @@ export async function loadTrained(dirArg: string | undefined, opts: TrainedOptio
   const note = await checkSpecUnchanged(buildDir, lock, program.data.specDir);
   if (note) io.err(`${note}\n`);
   const runDir = opts.runDir ?? join(buildDir, 'run');
-  const { hasCheckpoint, loadCheckpoint, loadWeights, TrainError } = await import('../../../runtime/train/index.js');
+  const { hasCheckpoint, loadCheckpoint, loadWeights, TrainError, stageCheckpointDir, savedStages } = await import('../../../runtime/train/index.js');
   const best = join(runDir, 'best');
   const last = join(runDir, 'checkpoints', 'last');
   let checkpointDir: string;
-  let checkpoint: 'best' | 'last';
-  if (which === 'best' && (await hasCheckpoint(best))) {
+  let checkpoint: Trained['checkpoint'];
+  if (opts.stage !== undefined) {
+    checkpointDir = stageCheckpointDir(runDir, opts.stage);
+    checkpoint = `stage ${opts.stage}`;
+    if (!(await hasCheckpoint(checkpointDir))) {
+      const saved = savedStages(runDir);
+      const known = program.stages.map((s) => s.name);
+      const why = known.includes(opts.stage) ? `stage '${opts.stage}' has not finished in ${rel(runDir)}` : `the spec has no stage '${opts.stage}'`;
+      const have = saved.length ? `finished stages: ${saved.join(', ')}` : `no stage has finished in ${rel(runDir)} yet`;
+      throw new BuildError(`${why}; ${have} (the spec's stages: ${known.join(', ')})`, known.includes(opts.stage) ? 1 : EXIT.usage);
+    }
+  } else if (which === 'best' && (await hasCheckpoint(best))) {
     checkpointDir = best;
     checkpoint = 'best';
   } else if (await hasCheckpoint(last)) {
@@ -109,7 +124,8 @@ export function register(program: Command): void {
     .description('score a trained build on a data split: per-class IoU / Dice (3D: whole volumes, HD95, regions), class and scene accuracy')
     .argument('[dir]', 'the build folder written by tdc build (default: the last build)')
     .option('--split <name>', 'val, test or train', 'val')
-    .option('--checkpoint <which>', 'best (falls back to last) or last', 'best')
+    .option('--checkpoint <which>', 'best (falls back to last) or last (default best)')
+    .option('--stage <name>', "a stage's final weights (kept in <run>/checkpoints/stages/<name>/) instead of --checkpoint")
     .option('--run-dir <dir>', 'the run folder (default: <build>/run)')
     .option('--backend <name>', 'force a tfjs backend: tensorflow, native, wasm or cpu (also TDC_BACKEND)')
     .option('--json', 'print the scores as JSON')

@@ -10,6 +10,7 @@ import { BuildError, checkSpecUnchanged, loadProgram, readLock, resolveBuildDir 
 
 interface TrainOptions {
   resume?: boolean;
+  fresh?: boolean;
   runDir?: string;
   backend?: string;
 }
@@ -20,6 +21,10 @@ export function register(program: Command): void {
     .description('train a build in its stages (default: the last tdc build)')
     .argument('[dir]', 'the build folder written by tdc build')
     .option('--resume', 'continue from the last checkpoint of the run (same data order and schedule)')
+    .option(
+      '--fresh',
+      'start a new run where the run folder holds one; the old run is kept beside it as <run>-<UTC timestamp> (without --resume or --fresh, tdc train refuses to touch an existing run)',
+    )
     .option('--run-dir <dir>', 'where logs, checkpoints and the summary go (default: <build>/run)')
     .option('--backend <name>', 'force a tfjs backend: tensorflow, native, wasm or cpu (also TDC_BACKEND)')
     .action(async (dir: string | undefined, opts: TrainOptions) => {
@@ -41,8 +46,13 @@ async function train(dirArg: string | undefined, opts: TrainOptions): Promise<nu
   if (note) io.err(`${note}\n`);
   const runDir = opts.runDir ?? join(buildDir, 'run');
   const rel = (p: string) => relative(process.cwd(), p) || '.';
-  if (!opts.resume && existsSync(join(runDir, 'checkpoints', 'last'))) {
-    io.out(`starting over in ${rel(runDir)} (the previous run's checkpoints are replaced; use --resume to continue it)\n`);
+  const { TrainError, checkRunDir } = await import('../../../runtime/train/index.js');
+  try {
+    // Before the backend and the data scan: a refused run says so at once.
+    checkRunDir(runDir, { resume: opts.resume, fresh: opts.fresh }, rel);
+  } catch (e) {
+    if (e instanceof TrainError) throw new BuildError(e.message, EXIT.usage);
+    throw e;
   }
   if (opts.resume && !existsSync(join(runDir, 'checkpoints', 'last'))) {
     throw new BuildError(`nothing to resume in ${rel(runDir)}: no checkpoint yet; run tdc train without --resume`, 2);
@@ -57,7 +67,6 @@ async function train(dirArg: string | undefined, opts: TrainOptions): Promise<nu
   io.out(`${formatBackendInfo(info)}\n`);
   io.out(`training ${programDef.name} (${rel(buildDir)}, spec sha256 ${lock.hash.slice(0, 12)}) → ${rel(runDir)}\n`);
   const { trainProgram } = await import('../../../runtime/program.js');
-  const { TrainError } = await import('../../../runtime/train/index.js');
   const { DataError } = await import('../../../runtime/data/index.js');
   let summary;
   try {
@@ -66,6 +75,7 @@ async function train(dirArg: string | undefined, opts: TrainOptions): Promise<nu
       runDir,
       lockJson: json,
       resume: Boolean(opts.resume),
+      fresh: Boolean(opts.fresh),
       installSignalHandlers: true,
       output: { stream: process.stdout, isTTY: Boolean(process.stdout.isTTY) },
       note: (l) => io.out(`${l}\n`),
