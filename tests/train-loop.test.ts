@@ -589,6 +589,8 @@ describe('the run folder', () => {
     await expect(train(args(runDir, { stages: two() }))).rejects.toThrow(/holds a finished run; to train again use tdc train --fresh .*or another folder with --run-dir$/);
     // Refusing touched nothing.
     expect(await fs.readFile(path.join(runDir, 'log.jsonl'), 'utf8')).toBe(before);
+    // A file of the user's in the folder is neither a run nor moved with one.
+    await fs.writeFile(path.join(runDir, 'notes.txt'), 'mine');
     const fresh = args(runDir, { stages: two(), fresh: true });
     expect((await train(fresh)).status).toBe('completed');
     const siblings = (await fs.readdir(root)).filter((n) => n.startsWith('run-'));
@@ -599,6 +601,8 @@ describe('the run folder', () => {
     expect(await fs.readFile(path.join(kept, 'log.jsonl'), 'utf8')).toBe(before);
     expect((await loadCheckpoint(path.join(kept, 'best'))).weights.length).toBeGreaterThan(0);
     expect(existsSync(path.join(runDir, LOCK_FILE))).toBe(false);
+    expect(await fs.readFile(path.join(runDir, 'notes.txt'), 'utf8')).toBe('mine');
+    expect(existsSync(path.join(kept, 'notes.txt'))).toBe(false);
   });
 
   it('a live lock refuses naming its pid; a stale one (dead pid, other boot, empty file) is taken over', async () => {
@@ -647,7 +651,7 @@ describe('a failing validation', () => {
     const broken = common(runDir, {
       evaluate: async (model, val) => {
         // The third validation (stage cls, step 2) meets a corrupt file.
-        if (++validations === 3) throw new DataError('decode', '/data/val/frame7.png: not a PNG file (bad signature)', '/data/val/frame7.png');
+        if (++validations === 3) throw new DataError('corrupt', '/data/val/frame7.png: not a PNG file (bad signature)', '/data/val/frame7.png');
         return evaluate(model, val);
       },
     });
@@ -672,7 +676,7 @@ describe('a failing validation', () => {
       args(runDir, {
         stages: stages(),
         evaluate: async (m, v) => {
-          if (++n === 1) throw new DataError('decode', '/v/x.png: truncated', '/v/x.png');
+          if (++n === 1) throw new DataError('corrupt', '/v/x.png: truncated', '/v/x.png');
           return evaluate(m, v);
         },
       }),

@@ -11,6 +11,10 @@ import { TrainError } from './types.js';
 /** The lock file inside the run folder. */
 export const LOCK_FILE = 'train.lock';
 
+/** What a run writes into its folder (other files there, e.g. with `--run-dir .`, are neither counted nor moved). */
+const RUN_ENTRIES = new Set(['log.jsonl', 'log.csv', 'checkpoints', 'best', 'summary.json', 'summary.md', 'samples', 'report.html', 'export']);
+const isRunEntry = (name: string) => RUN_ENTRIES.has(name) || name.startsWith('best.');
+
 /** Where stage `name`'s final weights are kept (same format as `best/`); a folder of its own so no stage name can collide with `last`. */
 export function stageCheckpointDir(runDir: string, name: string): string {
   return path.join(runDir, 'checkpoints', 'stages', name);
@@ -38,7 +42,7 @@ export type RunDirState =
 export function runDirState(runDir: string): RunDirState {
   let entries: string[];
   try {
-    entries = fs.readdirSync(runDir).filter((n) => n !== LOCK_FILE && !n.startsWith(`${LOCK_FILE}.`));
+    entries = fs.readdirSync(runDir).filter(isRunEntry);
   } catch {
     return { kind: 'empty' };
   }
@@ -90,14 +94,11 @@ export function checkRunDir(runDir: string, opts: { resume?: boolean; fresh?: bo
   );
 }
 
-/** Moves everything of the run folder except the lock into a new timestamped sibling folder; returns its path. */
+/** Moves the run's files (not the lock, not foreign files) into a new timestamped sibling folder; returns its path. */
 export function setRunAside(runDir: string): string {
   const target = asideName(runDir);
   fs.mkdirSync(target);
-  for (const name of fs.readdirSync(runDir)) {
-    if (name === LOCK_FILE || name.startsWith(`${LOCK_FILE}.`)) continue;
-    fs.renameSync(path.join(runDir, name), path.join(target, name));
-  }
+  for (const name of fs.readdirSync(runDir).filter(isRunEntry)) fs.renameSync(path.join(runDir, name), path.join(target, name));
   return target;
 }
 
