@@ -151,6 +151,6 @@ describe('runs through the CLI', () => {
     expect((JSON.parse(ev.out) as { checkpoint: string }).checkpoint).toBe(join('build', 'run', 'checkpoints', 'stages', 'sync'));
     const wrong = await tdc(['eval', 'build', '--stage', 'snyc'], dir);
     expect(wrong.code).toBe(2);
-    expect(wrong.err.trim()).toBe("tdc: the spec has no stage 'snyc'; finished stages: scene, seg+class, sync (the spec's stages: seg+class, sync, scene)");
+    expect(wrong.err.trim()).toBe("tdc: the spec has no stage 'snyc'; finished stages: seg+class, sync, scene (the spec's stages: seg+class, sync, scene)");
   });
 });

@@ -64,8 +64,10 @@ export async function loadTrained(dirArg: string | undefined, opts: TrainedOptio
     checkpointDir = stageCheckpointDir(runDir, opts.stage);
     checkpoint = `stage ${opts.stage}`;
     if (!(await hasCheckpoint(checkpointDir))) {
-      const saved = savedStages(runDir);
       const known = program.stages.map((s) => s.name);
+      // In the spec's order (folders of stages no longer in the spec last).
+      const order = (n: string) => (known.includes(n) ? known.indexOf(n) : known.length);
+      const saved = savedStages(runDir).sort((x, y) => order(x) - order(y));
       const why = known.includes(opts.stage) ? `stage '${opts.stage}' has not finished in ${rel(runDir)}` : `the spec has no stage '${opts.stage}'`;
       const have = saved.length ? `finished stages: ${saved.join(', ')}` : `no stage has finished in ${rel(runDir)} yet`;
       throw new BuildError(`${why}; ${have} (the spec's stages: ${known.join(', ')})`, known.includes(opts.stage) ? 1 : EXIT.usage);
