@@ -446,6 +446,7 @@ export function resolve(doc: ComposedDoc): Result<Spec | undefined> {
       checkpointEvery: r.num(t('checkpoint_every'), { int: true, min: 0 }),
       logEvery: r.num(t('log_every'), { int: true, min: 1 }),
       bestMetric: r.str<'miou' | 'mdice'>(t('best_metric')),
+      bnMomentum: r.num(t('bn_momentum')),
     },
     stages: resolveStages(r),
   };

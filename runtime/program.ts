@@ -18,7 +18,7 @@ import { protocolFor, scoreProtocol, type ProtocolResult, type ProtocolSetup } f
 import { Predictor } from './predict/predictor.js';
 import type { SplitName } from './data/splits.js';
 import { loadEncoderWeights } from './weights/index.js';
-import { train as runTrainer, schedule as makeSchedule, loadCheckpoint, loadWeights } from './train/index.js';
+import { train as runTrainer, schedule as makeSchedule, loadCheckpoint, loadWeights, checkRunDir } from './train/index.js';
 import type { Batch, BatchSource, OutputSink, RunSummary, StagePlan as TrainerStagePlan, ValidationResult } from './train/index.js';
 
 export { buildNetwork, type Network } from './layers/network.js';
@@ -49,6 +49,8 @@ export interface TrainArgs {
   checkpointEvery: number;
   logEvery: number;
   bestMetric: 'miou' | 'mdice';
+  /** Batch-norm momentum, PyTorch convention (train.bn_momentum); absent in builds made before it existed. */
+  bnMomentum?: number;
 }
 
 /** The dataset binding: the resolved data and task spec; paths are relative to `specDir`, the spec's folder
@@ -248,6 +250,8 @@ export interface TrainProgramOptions {
   /** The generated spec.lock.json, written beside checkpoints. */
   lockJson: string;
   resume?: boolean;
+  /** Start a new run where the run folder holds one (the old run is moved aside); see TrainerArgs.fresh. */
+  fresh?: boolean;
   output?: OutputSink;
   installSignalHandlers?: boolean;
   /** Test hook: stop (with a checkpoint) after a step. */
@@ -265,6 +269,8 @@ const HEAD_METRIC = { class: 'class_acc', scene: 'scene_acc' } as const;
 /** `tdc train`: opens the data, then runs the program's stages through the generic trainer. */
 export async function trainProgram<O, T extends string>(program: Program<O, T>, opts: TrainProgramOptions): Promise<RunSummary> {
   const note = opts.note ?? ((l: string) => process.stdout.write(`${l}\n`));
+  // Refuse before the data scan, which can take a while; the trainer checks again under the run folder's lock.
+  if (!opts.resume) checkRunDir(opts.runDir, { fresh: opts.fresh });
   const opened = await openProgramData(program as Program<unknown, string>, opts.buildDir);
   for (const n of opened.notes) note(n);
   const seed = program.train.seed;
@@ -330,6 +336,8 @@ export async function trainProgram<O, T extends string>(program: Program<O, T>, 
     bestMetric: program.train.bestMetric,
     lockJson: opts.lockJson,
     resume: opts.resume,
+    fresh: opts.fresh,
+    bnMomentum: program.train.bnMomentum,
     output: opts.output,
     installSignalHandlers: opts.installSignalHandlers,
     shouldStop: opts.shouldStop,

@@ -234,6 +234,8 @@ export interface TrainSpec {
   logEvery: number;
   /** Validation metric that selects the best checkpoint. */
   bestMetric: 'miou' | 'mdice';
+  /** Batch-norm momentum, PyTorch convention (weight of the new batch's statistics). */
+  bnMomentum: number;
 }
 
 /** The resolved spec. */

@@ -19,7 +19,8 @@ export interface BatchNormArgs extends LayerArgs {
  */
 export class BatchNorm extends tf.layers.Layer {
   static className = 'BatchNorm';
-  readonly momentum: number;
+  /** Read at every training call: the trainer sets it from `train.bn_momentum` (runtime/train/batch-norm-stats.ts). */
+  momentum: number;
   readonly epsilon: number;
   private gamma: tf.LayerVariable | null = null;
   private beta: tf.LayerVariable | null = null;

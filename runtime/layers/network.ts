@@ -77,7 +77,10 @@ const BUILDERS: Builders = {
   broadcast: (l, [x]) => apply(upsampleTo({ name: l.name, size: spatialOf(l.outShape), mode: 'nearest' }), x!),
   dense: (l, [x], ctx) =>
     apply(tf.layers.dense({ name: l.name, units: l.units, activation: l.activation, kernelInitializer: makeInitializer(ctx.kernelInitializer, ctx.seed()) }), x!),
-  dropout: (l, [x], ctx) => apply(tf.layers.dropout({ name: l.name, rate: l.rate, seed: ctx.seed() }), x!),
+  // No layer seed: tfjs would draw the same mask at every step (a fresh generator from the seed per call).
+  // Unseeded, each step's mask comes from Math.random, which the trainer draws from its checkpointed generator;
+  // the seed is still drawn so that the next layers' initial weights do not change.
+  dropout: (l, [x], ctx) => (ctx.seed(), apply(tf.layers.dropout({ name: l.name, rate: l.rate }), x!)),
   upsample: (l, [x]) => apply(upsampleTo({ name: l.name, size: spatialOf(l.outShape), mode: l.method }), x!),
 };
 

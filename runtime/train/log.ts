@@ -202,6 +202,13 @@ export class Progress {
     else this.line(text);
   }
 
+  /** A `warning: …` line (kept until the bar is finished, like validation lines). */
+  warning(text: string): void {
+    const line = `warning: ${text}`;
+    if (this.bar) this.pending.push(line);
+    else this.line(line);
+  }
+
   endStage(): void {
     if (this.bar) {
       this.bar.stop();

@@ -3,7 +3,6 @@
  * schedule and frozen groups, NaN/Inf stop, logs and progress, validation with a best checkpoint, atomic
  * resumable checkpoints (same data order, schedule, optimizer and RNG state), SIGINT handling and the summary.
  */
-import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as tf from '@tensorflow/tfjs';
@@ -11,6 +10,8 @@ import { Rng } from '../rng.js';
 import { variableGradsLowMemory } from './grads.js';
 import { hasCheckpoint, loadCheckpoint, recoverCheckpointDir, saveCheckpoint, type CheckpointData, type TensorRecord } from './checkpoint.js';
 import { Progress, RunLog, type LogPosition } from './log.js';
+import { batchNormDrift, formatDrift, setBatchNormMomentum } from './batch-norm-stats.js';
+import { checkRunDir, RunLock, setRunAside, stageCheckpointDir } from './run-dir.js';
 import { optimizer as makeOptimizer, type Optimizer, type OptimizerOptions, type Param } from './optimizers.js';
 import { formatSummaryTable, writeSummary } from './summary.js';
 import {
@@ -77,8 +78,15 @@ export interface TrainerArgs {
   lockJson: string;
   /** Progress output (default: process.stdout, bars when it is a TTY). */
   output?: OutputSink;
-  /** Continue from `checkpoints/last` instead of starting over (a fresh start deletes old checkpoints). */
+  /** Continue from `checkpoints/last`. Without it (or `fresh`), a run folder that holds a run is refused. */
   resume?: boolean;
+  /** Start a new run even where the folder holds one: the old run is moved into a timestamped sibling folder. */
+  fresh?: boolean;
+  /**
+   * Batch-norm momentum in PyTorch's convention (the weight of the new batch's statistics in the running
+   * average), applied to every batch-norm layer of every model the trainer builds; absent: the layers' own.
+   */
+  bnMomentum?: number;
   /** Catch SIGINT: finish the step, save a checkpoint, print one line, return exit code 130. Default false. */
   installSignalHandlers?: boolean;
   /** Called after every step; true stops the run like SIGINT (checkpoint saved) with status 'stopped'. */
@@ -105,6 +113,8 @@ interface TrainerState {
   elapsed: number;
   best: RunSummary['best'];
   stages: StageSummary[];
+  /** The validation due after `step` did not complete (it failed); a resume runs it first. */
+  pendingValidation?: boolean;
 }
 
 interface TrainableVar {
@@ -126,6 +136,8 @@ export class Trainer {
   private finished: StageSummary[] = [];
   private valStart: string = 'null';
   private interrupted = false;
+  /** Stages whose batch-norm drift warning was already printed. */
+  private readonly driftWarned = new Set<string>();
 
   constructor(args: TrainerArgs) {
     checkArgs(args);
@@ -136,8 +148,16 @@ export class Trainer {
   }
 
   async run(): Promise<RunSummary> {
+    const lock = RunLock.acquire(this.args.runDir);
+    try {
+      return await this.runLocked();
+    } finally {
+      lock.releaseSync();
+    }
+  }
+
+  private async runLocked(): Promise<RunSummary> {
     const a = this.args;
-    await fs.mkdir(a.runDir, { recursive: true });
     await recoverCheckpointDir(this.lastDir);
     await recoverCheckpointDir(this.bestDir);
     let resumeFrom: CheckpointData | null = null;
@@ -158,9 +178,10 @@ export class Trainer {
       if (JSON.stringify(state.stageNames) !== JSON.stringify(names)) {
         throw new TdcError(`cannot resume: the checkpoint's stages (${(state.stageNames ?? []).join(', ')}) differ from this run's (${names.join(', ')}); run without --resume to start over`);
       }
-    } else {
-      await fs.rm(path.join(a.runDir, 'checkpoints'), { recursive: true, force: true });
-      await fs.rm(this.bestDir, { recursive: true, force: true });
+    } else if (checkRunDir(a.runDir, { fresh: a.fresh }).kind !== 'empty') {
+      // Never replace a run silently: checkRunDir refused unless `fresh` asked for a new one.
+      const aside = setRunAside(a.runDir);
+      this.sink.stream.write(`the previous run in ${a.runDir} was moved to ${aside}\n`);
     }
 
     const allTerms: string[] = [];
@@ -193,10 +214,14 @@ export class Trainer {
         const startStep = k === first && state ? state.step : 0;
         const fresh = k === 0 || stage.from === 'init';
         let opt: Optimizer;
+        let pending = false;
         if (resumeFrom && k === first) {
-          // Mid-stage, or a 'previous' stage continuing from the saved final weights of the stage before.
+          // Mid-stage, or a 'previous' stage continuing from the saved final weights of the stage before. The model
+          // is built as the uninterrupted run built it (the seed of the stage that initialised it), so state
+          // outside the weights that depends on the seed is the same.
           model?.dispose();
-          model = await this.build(k);
+          model = await this.build(this.origin(k));
+          pending = state?.pendingValidation === true;
           if (startStep > 0 || !fresh) loadWeights(model, resumeFrom.weights, this.lastDir);
           opt = makeOptimizer(a.optimizer);
           if (startStep > 0 && resumeFrom.optimizer) opt.setState(resumeFrom.optimizer);
@@ -204,11 +229,11 @@ export class Trainer {
         } else {
           if (fresh || model === null) {
             model?.dispose();
-            model = await this.build(k);
+            model = await this.build(this.origin(k));
           }
           opt = makeOptimizer(a.optimizer);
         }
-        const outcome = await this.runStage(model, opt, k, startStep);
+        const outcome = await this.runStage(model, opt, k, startStep, pending);
         opt.dispose();
         if (outcome !== 'done') return await this.finish(outcome, k);
       }
@@ -220,14 +245,20 @@ export class Trainer {
     }
   }
 
-  /** Runs stage k from `startStep`; returns 'done' or why the run must end. */
-  private async runStage(model: tf.LayersModel, opt: Optimizer, k: number, startStep: number): Promise<'done' | EndReason> {
+  /**
+   * Runs stage k from `startStep`; returns 'done' or why the run must end. `pending`: the validation due after
+   * `startStep` did not complete before the run ended, so it runs first.
+   */
+  private async runStage(model: tf.LayersModel, opt: Optimizer, k: number, startStep: number, pending = false): Promise<'done' | EndReason> {
     const a = this.args;
     const stage = a.stages[k]!;
     const { trainable, frozenState } = this.partition(model, stage);
     this.progress.startStage(stage.name, stage.label, k, a.stages.length, stage.steps, startStep);
-    let savedAt = -1;
     try {
+      if (pending) {
+        const end = await this.afterStep(model, opt, k, startStep);
+        if (end) return end;
+      }
       for (let s = startStep; s < stage.steps; ) {
         const lr = stage.schedule.lr(s);
         const t0 = performance.now();
@@ -240,43 +271,74 @@ export class Trainer {
         for (const f of frozenState) f.variable.write(f.value);
         s++;
         const imagesPerSec = r.images / Math.max((performance.now() - t0) / 1000, 1e-9);
-        const atEnd = s === stage.steps;
-        if (s % a.logEvery === 0 || atEnd) {
+        if (s % a.logEvery === 0 || s === stage.steps) {
           this.log.write({ kind: 'step', stage: stage.name, step: s, terms: r.terms, total: r.total, lr, imagesPerSec, time: new Date().toISOString(), elapsed: this.elapsed() });
         }
         this.progress.step({ step: s, terms: r.terms, total: r.total, lr, imagesPerSec });
-        if (atEnd || (a.validateEvery > 0 && s % a.validateEvery === 0)) {
-          const v = await this.validate(model, stage, s);
-          if (atEnd) {
-            const scores = a.scoreStage ? await a.scoreStage(model, stage) : undefined;
-            this.finished.push({ name: stage.name, label: stage.label, steps: s, validation: v, ...(scores ? { scores } : {}) });
-          }
-        }
-        if (atEnd) {
-          await this.checkpoint(model, null, k + 1, 0);
-          savedAt = s;
-        } else if (a.checkpointEvery > 0 && s % a.checkpointEvery === 0) {
-          await this.checkpoint(model, opt, k, s);
-          savedAt = s;
-        }
-        // Let pending signals run their handlers: the loop itself only ever yields to microtasks.
-        await new Promise<void>((resolve) => setImmediate(resolve));
-        const hookStop = a.shouldStop?.({ stage: stage.name, stageIndex: k, step: s }) ?? false;
-        const stop = this.interrupted ? 'interrupted' : hookStop ? 'stopped' : null;
-        if (stop) {
-          if (savedAt !== s) await this.checkpoint(model, opt, k, s);
-          const message =
-            stop === 'interrupted'
-              ? `interrupted at stage ${stage.name} step ${s}; checkpoint saved; resume with tdc train --resume`
-              : `stopped at stage ${stage.name} step ${s}; checkpoint saved; resume with tdc train --resume`;
-          return { status: stop, message, step: s };
-        }
+        const end = await this.afterStep(model, opt, k, s);
+        if (end) return end;
       }
       return 'done';
     } finally {
       for (const f of frozenState) f.value.dispose();
       this.progress.endStage();
     }
+  }
+
+  /**
+   * What follows step `s` of stage k: the stage's final weights, validation, checkpoints, and the stop check.
+   * A failing validation never loses the steps: the checkpoint is written first (marked so that a resume
+   * validates again), then the run ends with one line.
+   */
+  private async afterStep(model: tf.LayersModel, opt: Optimizer, k: number, s: number): Promise<EndReason | null> {
+    const a = this.args;
+    const stage = a.stages[k]!;
+    const atEnd = s === stage.steps;
+    let saved = false;
+    if (atEnd) {
+      await saveCheckpoint(stageCheckpointDir(a.runDir, stage.name), {
+        weights: await readWeights(model),
+        optimizer: null,
+        state: { stage: stage.name, label: stage.label, step: s },
+        lockJson: a.lockJson,
+      });
+    }
+    if (atEnd || (a.validateEvery > 0 && s % a.validateEvery === 0)) {
+      let v: ValidationResult;
+      try {
+        v = await this.validate(model, stage, s);
+      } catch (e) {
+        await this.checkpoint(model, opt, k, s, true);
+        if (e instanceof TdcError) {
+          throw new TdcError(
+            `validation at stage ${stage.name} step ${s} failed: ${e.message}; the ${s} steps are saved in ${this.lastDir}; fix or remove the file, then continue with tdc train --resume`,
+          );
+        }
+        throw e;
+      }
+      if (atEnd) {
+        const scores = a.scoreStage ? await a.scoreStage(model, stage) : undefined;
+        this.finished.push({ name: stage.name, label: stage.label, steps: s, validation: v, ...(scores ? { scores } : {}) });
+      }
+    }
+    if (atEnd) {
+      await this.checkpoint(model, null, k + 1, 0);
+      saved = true;
+    } else if (a.checkpointEvery > 0 && s % a.checkpointEvery === 0) {
+      await this.checkpoint(model, opt, k, s);
+      saved = true;
+    }
+    // Let pending signals run their handlers: the loop itself only ever yields to microtasks.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    const hookStop = a.shouldStop?.({ stage: stage.name, stageIndex: k, step: s }) ?? false;
+    const stop = this.interrupted ? 'interrupted' : hookStop ? 'stopped' : null;
+    if (!stop) return null;
+    if (!saved) await this.checkpoint(model, opt, k, s);
+    const message =
+      stop === 'interrupted'
+        ? `interrupted at stage ${stage.name} step ${s}; checkpoint saved; resume with tdc train --resume`
+        : `stopped at stage ${stage.name} step ${s}; checkpoint saved; resume with tdc train --resume`;
+    return { status: stop, message, step: s };
   }
 
   /** One optimizer step; returns the logged values, or the first non-finite term (the weights are left untouched). */
@@ -369,14 +431,25 @@ export class Trainer {
     return out;
   }
 
+  /** Builds the model of stage k's initialisation (seeded by k), with the run's batch-norm momentum. */
   private async build(k: number): Promise<tf.LayersModel> {
     const init = new Rng(this.args.seed).fork(k + 1);
     const seed = init.nextUint32();
-    return await withSeededRandom(init, () => this.args.model(seed));
+    const model = await withSeededRandom(init, () => this.args.model(seed));
+    if (this.args.bnMomentum !== undefined) setBatchNormMomentum(model, this.args.bnMomentum);
+    return model;
+  }
+
+  /** The stage whose fresh model stage k trains: k itself for `from: 'init'` (and the first), else the nearest such before it. */
+  private origin(k: number): number {
+    let j = k;
+    while (j > 0 && this.args.stages[j]!.from !== 'init') j--;
+    return j;
   }
 
   private async validate(model: tf.LayersModel, stage: StagePlan, step: number): Promise<ValidationResult> {
     const a = this.args;
+    await this.checkBatchNorm(model, stage);
     a.val.restore(JSON.parse(this.valStart));
     const v = await a.evaluate(model, a.val);
     this.log.write({ kind: 'val', stage: stage.name, step, ...v, time: new Date().toISOString(), elapsed: this.elapsed() });
@@ -389,7 +462,29 @@ export class Trainer {
     return v;
   }
 
-  private async checkpoint(model: tf.LayersModel, opt: Optimizer | null, stageIndex: number, step: number): Promise<void> {
+  /**
+   * Warns (once per stage) when a batch-norm layer's running statistics, which inference uses, are far from the
+   * statistics of a training batch: validation would then score a different network than the one trained. The
+   * batch is peeked (the source is restored), so the data order stays as it was.
+   */
+  private async checkBatchNorm(model: tf.LayersModel, stage: StagePlan): Promise<void> {
+    if (this.driftWarned.has(stage.name)) return;
+    const a = this.args;
+    const position = a.train.state();
+    const batch = await a.train.next();
+    a.train.restore(position);
+    try {
+      const drift = await batchNormDrift(model, batch.image);
+      if (drift) {
+        this.driftWarned.add(stage.name);
+        this.progress.warning(formatDrift(drift));
+      }
+    } finally {
+      tf.dispose([batch.image, batch.mask, batch.classes, batch.scene]);
+    }
+  }
+
+  private async checkpoint(model: tf.LayersModel, opt: Optimizer | null, stageIndex: number, step: number, pendingValidation = false): Promise<void> {
     const state: TrainerState = {
       stageIndex,
       step,
@@ -400,6 +495,7 @@ export class Trainer {
       elapsed: this.elapsed(),
       best: this.best,
       stages: this.finished,
+      ...(pendingValidation ? { pendingValidation } : {}),
     };
     await saveCheckpoint(this.lastDir, {
       weights: await readWeights(model),

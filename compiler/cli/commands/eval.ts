@@ -17,6 +17,8 @@ type LayersModel = ReturnType<Program<unknown, string>['buildModel']>['model'];
 
 export interface TrainedOptions extends BackendOptions {
   checkpoint?: string;
+  /** A stage name: its final weights (`checkpoints/stages/<name>/`) instead of `checkpoint`. */
+  stage?: string;
   runDir?: string;
 }
 
@@ -46,9 +48,9 @@ export interface Trained {
   lock: SpecLock;
   buildDir: string;
   runDir: string;
-  /** The checkpoint folder the weights came from, and which one it is. */
+  /** The checkpoint folder the weights came from, and which one it is (a stage's name for `--stage`). */
   checkpointDir: string;
-  checkpoint: 'best' | 'last';
+  checkpoint: 'best' | 'last' | `stage ${string}`;
   model: LayersModel;
   task: TaskSpec;
   data: DataSpec;
@@ -65,6 +67,9 @@ const rel = (p: string) => relative(process.cwd(), p) || '.';
  * `last` (with a note on stderr) when no validation has written one yet. Problems are one-line TdcErrors.
  */
 export async function loadTrained(dirArg: string | undefined, opts: TrainedOptions): Promise<Trained> {
+  if (opts.stage !== undefined && opts.checkpoint !== undefined) {
+    throw new TdcError('--stage and --checkpoint exclude each other: a stage names its own checkpoint', { usage: true });
+  }
   const which = opts.checkpoint ?? 'best';
   if (which !== 'best' && which !== 'last') throw new TdcError(`--checkpoint must be best or last, not '${which}'`, { usage: true });
   const buildDir = resolveBuildDir(dirArg);
@@ -73,12 +78,24 @@ export async function loadTrained(dirArg: string | undefined, opts: TrainedOptio
   const note = await checkSpecUnchanged(buildDir, lock, program.data.specDir);
   if (note) io.err(`${note}\n`);
   const runDir = opts.runDir ?? join(buildDir, 'run');
-  const { hasCheckpoint, loadCheckpoint, loadWeights } = await import('../../../runtime/train/index.js');
+  const { hasCheckpoint, loadCheckpoint, loadWeights, stageCheckpointDir, savedStages } = await import('../../../runtime/train/index.js');
   const best = join(runDir, 'best');
   const last = join(runDir, 'checkpoints', 'last');
   let checkpointDir: string;
-  let checkpoint: 'best' | 'last';
-  if (which === 'best' && (await hasCheckpoint(best))) {
+  let checkpoint: Trained['checkpoint'];
+  if (opts.stage !== undefined) {
+    checkpointDir = stageCheckpointDir(runDir, opts.stage);
+    checkpoint = `stage ${opts.stage}`;
+    if (!(await hasCheckpoint(checkpointDir))) {
+      const known = program.stages.map((s) => s.name);
+      // In the spec's order (folders of stages no longer in the spec last).
+      const order = (n: string) => (known.includes(n) ? known.indexOf(n) : known.length);
+      const saved = savedStages(runDir).sort((x, y) => order(x) - order(y));
+      const why = known.includes(opts.stage) ? `stage '${opts.stage}' has not finished in ${rel(runDir)}` : `the spec has no stage '${opts.stage}'`;
+      const have = saved.length ? `finished stages: ${saved.join(', ')}` : `no stage has finished in ${rel(runDir)} yet`;
+      throw new TdcError(`${why}; ${have} (the spec's stages: ${known.join(', ')})`, { usage: !known.includes(opts.stage) });
+    }
+  } else if (which === 'best' && (await hasCheckpoint(best))) {
     checkpointDir = best;
     checkpoint = 'best';
   } else if (await hasCheckpoint(last)) {
@@ -136,7 +153,8 @@ export function register(program: Command): void {
     .description('score a trained build on a data split: per-class IoU / Dice (3D: whole volumes, HD95, regions), class and scene accuracy')
     .argument('[dir]', 'the build folder written by tdc build (default: the last build)')
     .option('--split <name>', 'val, test or train', 'val')
-    .option('--checkpoint <which>', 'best (falls back to last) or last', 'best')
+    .option('--checkpoint <which>', 'best (falls back to last) or last (default best)')
+    .option('--stage <name>', "a stage's final weights (kept in <run>/checkpoints/stages/<name>/) instead of --checkpoint")
     .option('--run-dir <dir>', 'the run folder (default: <build>/run)')
     .option('--backend <name>', BACKEND_HELP)
     .option('--threads <n>', THREADS_HELP)

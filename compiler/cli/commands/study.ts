@@ -160,6 +160,8 @@ async function study(file: string, opts: StudyOptions): Promise<number> {
         runDir,
         lockJson: json,
         resume,
+        // A run left by an earlier study with another spec is kept aside, not refused.
+        fresh: !resume,
         installSignalHandlers: true,
         output: { stream: process.stdout, isTTY: Boolean(process.stdout.isTTY) },
         note: (l) => io.out(`${l}\n`),

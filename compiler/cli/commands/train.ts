@@ -12,6 +12,7 @@ import { BACKEND_HELP, backendOptions, THREADS_HELP, type BackendOptions } from 
 
 interface TrainOptions extends BackendOptions {
   resume?: boolean;
+  fresh?: boolean;
   runDir?: string;
 }
 
@@ -21,6 +22,10 @@ export function register(program: Command): void {
     .description('train a build in its stages (default: the last tdc build)')
     .argument('[dir]', 'the build folder written by tdc build')
     .option('--resume', 'continue from the last checkpoint of the run (same data order and schedule)')
+    .option(
+      '--fresh',
+      'start a new run where the run folder holds one; the old run is kept beside it as <run>-<UTC timestamp> (without --resume or --fresh, tdc train refuses to touch an existing run)',
+    )
     .option('--run-dir <dir>', 'where logs, checkpoints and the summary go (default: <build>/run)')
     .option('--backend <name>', BACKEND_HELP)
     .option('--threads <n>', THREADS_HELP)
@@ -37,9 +42,9 @@ async function train(dirArg: string | undefined, opts: TrainOptions): Promise<nu
   if (note) io.err(`${note}\n`);
   const runDir = opts.runDir ?? join(buildDir, 'run');
   const rel = (p: string) => relative(process.cwd(), p) || '.';
-  if (!opts.resume && existsSync(join(runDir, 'checkpoints', 'last'))) {
-    io.out(`starting over in ${rel(runDir)} (the previous run's checkpoints are replaced; use --resume to continue it)\n`);
-  }
+  const { checkRunDir } = await import('../../../runtime/train/index.js');
+  // Before the backend and the data scan: a refused run says so at once (a usage error, exit 2).
+  checkRunDir(runDir, { resume: opts.resume, fresh: opts.fresh }, rel);
   if (opts.resume && !existsSync(join(runDir, 'checkpoints', 'last'))) {
     throw new TdcError(`nothing to resume in ${rel(runDir)}: no checkpoint yet; run tdc train without --resume`, { usage: true });
   }
@@ -59,6 +64,7 @@ async function train(dirArg: string | undefined, opts: TrainOptions): Promise<nu
     runDir,
     lockJson: json,
     resume: Boolean(opts.resume),
+    fresh: Boolean(opts.fresh),
     installSignalHandlers: true,
     output: { stream: process.stdout, isTTY: Boolean(process.stdout.isTTY) },
     note: (l) => io.out(`${l}\n`),
