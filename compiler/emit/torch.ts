@@ -54,6 +54,15 @@ function convPadding(kernel: number[], dilation: number[]): string {
   return '"same"';
 }
 
+/**
+ * The name of a conv's batch norm in tdc's tfjs network (runtime/layers/encoders.ts): `…_conv{i}` → `…_bn{i}`,
+ * otherwise `<conv>_bn`. The IR has no batch-norm layer of its own (it is the conv's `norm`), so the name is
+ * derived here; a checkpoint's tensors are matched by these names.
+ */
+export function batchNormName(conv: string): string {
+  return /_conv\d+$/.test(conv) ? conv.replace(/_conv(\d+)$/, '_bn$1') : `${conv}_bn`;
+}
+
 /** Appends the Python of one IR layer (init and forward lines) to the context. */
 function emitLayer(l: Layer, c: Ctx): void {
   const d = c.dims;
@@ -72,9 +81,8 @@ function emitLayer(l: Layer, c: Ctx): void {
       c.parts.push([l.name, l.part]);
       let expr = `self.${l.name}(${ins[0]})`;
       if (l.norm === 'batch') {
-        const bn = `${l.name}_bn`;
-        // Keras/tfjs BatchNormalization defaults: epsilon 1e-3, moving averages keep 0.99 of the old value.
-        add(c.init, `self.${bn} = nn.BatchNorm${d}d(${l.filters}, eps=1e-3, momentum=0.01)`);
+        const bn = batchNormName(l.name);
+        add(c.init, `self.${bn} = BatchNorm(${l.filters})`);
         for (const [t, k] of [['weight', 'gamma'], ['bias', 'beta'], ['running_mean', 'moving_mean'], ['running_var', 'moving_variance']] as const) {
           c.weights.push({ torch: `${bn}.${t}`, tdc: `${bn}/${k}`, layout: 'plain' });
         }

@@ -29,3 +29,5 @@ export {
 export type { Image2D, ImageInput, ImageFormat } from './image.js';
 export { inspectFile } from './inspect.js';
 export type { InspectReport, LabelCount } from './inspect.js';
+export { encodeNpy, readNpy } from './npy.js';
+export type { NpyArray } from './npy.js';
