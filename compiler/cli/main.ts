@@ -11,6 +11,7 @@ import * as exportCmd from './commands/export.js';
 import * as init from './commands/init.js';
 import * as inspect from './commands/inspect.js';
 import * as metrics from './commands/metrics.js';
+import * as pack from './commands/pack.js';
 import * as predict from './commands/predict.js';
 import * as report from './commands/report.js';
 import * as synth from './commands/synth.js';
@@ -24,7 +25,7 @@ import * as train from './commands/train.js';
 export interface CommandModule {
   register(program: Command): void;
 }
-const COMMANDS: CommandModule[] = [build, check, evalCmd, explain, exportCmd, init, inspect, metrics, predict, report, synth, train];
+const COMMANDS: CommandModule[] = [build, check, evalCmd, explain, exportCmd, init, inspect, metrics, pack, predict, report, synth, train];
 
 const VERSION = '0.1.0';
 
