@@ -167,6 +167,20 @@ export function pyLossExpr(e: Expr, names: LossCodeNames): string {
   }
 }
 
+/** The model parts a term's gradient reaches besides the encoder and the context module. */
+function termParts(t: LossTermSpec): string[] {
+  switch (t.type) {
+    case 'seg':
+      return ['decoder', 'seg'];
+    case 'bce':
+      return [t.head];
+    case 'softmax_ce':
+      return ['scene'];
+    case 'sync':
+      return t.direction === 'both' ? ['decoder', 'seg', 'class'] : ['class'];
+  }
+}
+
 /** A loss term as a call into losses.py: the spec's arguments fixed, outputs `o` and batch `b` as parameters. */
 function termPy(t: LossTermSpec, spec: Spec): { doc: string; code: string } {
   switch (t.type) {
@@ -213,6 +227,7 @@ export function buildTorchView(spec: Spec, ir: ModelIR, meta: EmitMeta, extra: {
     scenes: pyLiteral(spec.task.scenes),
     regions: pyLiteral(regions),
     terms: spec.losses.map((l) => ({ key: JSON.stringify(l.name), ...termPy(l, spec) })),
+    termParts: pyLiteral(Object.fromEntries(spec.losses.map((l) => [l.name, ['encoder', 'context', ...termParts(l)]]))),
     allTerms: pyLiteral(allTerms),
     weightsLit: pyLiteral(spec.weights),
     varsLit: pyLiteral(spec.vars),

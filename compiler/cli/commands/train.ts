@@ -2,9 +2,9 @@
  * `tdc train [dir]`: runs the generated trainer of a build (default: the last `tdc build`) — progress per stage,
  * validation, atomic checkpoints, `--resume`, logs, the summary table and the HTML report.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { EXIT, io, setExitCode } from '../host.js';
 import { BuildError, checkSpecUnchanged, loadProgram, readLock, resolveBuildDir } from '../build-loader.js';
 
@@ -12,6 +12,10 @@ interface TrainOptions {
   resume?: boolean;
   runDir?: string;
   backend?: string;
+  target: 'tfjs' | 'torch';
+  nproc?: string;
+  device?: string;
+  amp?: boolean;
 }
 
 export function register(program: Command): void {
@@ -22,6 +26,10 @@ export function register(program: Command): void {
     .option('--resume', 'continue from the last checkpoint of the run (same data order and schedule)')
     .option('--run-dir <dir>', 'where logs, checkpoints and the summary go (default: <build>/run)')
     .option('--backend <name>', 'force a tfjs backend: tensorflow, native, wasm or cpu (also TDC_BACKEND)')
+    .addOption(new Option('--target <target>', 'tfjs: train here with tdc; torch: run the build\'s PyTorch train.py').choices(['tfjs', 'torch']).default('tfjs'))
+    .option('--nproc <n>', 'torch: DDP ranks on this node, through torchrun (default: one process, no torchrun)')
+    .addOption(new Option('--device <device>', 'torch: auto (CUDA when present), cpu or cuda').choices(['auto', 'cpu', 'cuda']))
+    .option('--amp', 'torch: mixed precision on CUDA')
     .action(async (dir: string | undefined, opts: TrainOptions) => {
       try {
         setExitCode(await train(dir, opts));
@@ -41,6 +49,7 @@ async function train(dirArg: string | undefined, opts: TrainOptions): Promise<nu
   if (note) io.err(`${note}\n`);
   const runDir = opts.runDir ?? join(buildDir, 'run');
   const rel = (p: string) => relative(process.cwd(), p) || '.';
+  if (opts.target === 'torch') return trainWithTorch(buildDir, runDir, json, programDef, opts);
   if (!opts.resume && existsSync(join(runDir, 'checkpoints', 'last'))) {
     io.out(`starting over in ${rel(runDir)} (the previous run's checkpoints are replaced; use --resume to continue it)\n`);
   }
@@ -82,4 +91,22 @@ async function train(dirArg: string | undefined, opts: TrainOptions): Promise<nu
     io.out(`report: ${rel(report)}\n`);
   }
   return summary.exitCode;
+}
+
+/** The torch target: the generated train.py writes the run folder; tdc then adds the samples and the report. */
+async function trainWithTorch(buildDir: string, runDir: string, lockJson: string, programDef: Awaited<ReturnType<typeof loadProgram>>, opts: TrainOptions): Promise<number> {
+  const { trainTorch } = await import('../torch-train.js');
+  const code = await trainTorch(buildDir, { ...opts, runDir });
+  if (code !== 0) return code;
+  const summary = join(runDir, 'summary.json');
+  if (!existsSync(summary) || !/"status": "completed"/.test(readFileSync(summary, 'utf8'))) return code;
+  const rel = (p: string) => relative(process.cwd(), p) || '.';
+  const { selectBackend } = await import('../../../runtime/backend/index.js');
+  await selectBackend(opts.backend ? { prefer: opts.backend } : {});
+  const { writeRunSamples } = await import('../../../runtime/program.js');
+  await writeRunSamples(programDef, { runDir, lockJson, buildDir });
+  const { writeReport } = await import('../../../runtime/report/index.js');
+  const report = await writeReport(runDir);
+  io.out(`run finished: ${rel(runDir)} (summary.md, log.jsonl, log.csv, best/, samples/)\nreport: ${rel(report)}\n`);
+  return code;
 }
