@@ -23,17 +23,23 @@ const work = mkdtempSync(join(tmpdir(), 'tdc-torch-pack-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 const found = findTorchPython();
 
-const SIZES: Record<string, string[]> = {
-  quickstart: ['data.synthesize.n=8'],
-  robot18: ['task.size=[32,48]', 'data.synthesize.n=6'],
-  brats18: ['task.size=[24,24,3]', 'data.crop=[24,24,3]', 'data.synthesize.n=3'],
-  refuge18: ['task.size=[32,32]', 'data.synthesize.n=6'],
+const SIZES: Record<string, (dir: string) => string[]> = {
+  quickstart: () => ['data.synthesize.n=8'],
+  robot18: (dir) => [
+    `data.labels_file=${join(dir, 'data', 'labels.json')}`,
+    `data.scenes={from: file, file: ${join(dir, 'data', 'scenes.csv')}}`,
+    'data.splits={val_fraction: 0.34}',
+    'data.synthesize={n: 6, seed: 1}',
+    'task.size=[32,48]',
+  ],
+  brats18: () => ['task.size=[24,24,3]', 'data.crop=[24,24,3]', 'data.synthesize.n=3'],
+  refuge18: () => ['task.size=[32,32]', 'data.synthesize.n=6'],
 };
 
 describe.each(Object.keys(SIZES))('tdc pack: %s', (name) => {
   test('reads back as the loader yields; idempotent; data.py serves the same arrays', { timeout: 60_000 }, async () => {
     const dir = join(work, name);
-    const overrides = [`data.root=${join(dir, 'data')}`, ...SIZES[name]!];
+    const overrides = [`data.root=${join(dir, 'data')}`, ...SIZES[name]!(dir)];
     const r = compile(join(repoRoot, 'examples', `${name}.yaml`), createNodeHost(), overrides);
     expect(r.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
     const spec = r.spec!;
