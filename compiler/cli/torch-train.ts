@@ -12,6 +12,7 @@ import { findTorchPython } from './torch-python.js';
 
 export interface TorchTrainOptions {
   resume?: boolean;
+  pack?: string;
   runDir?: string;
   nproc?: string;
   device?: string;
@@ -37,6 +38,7 @@ export const TORCHRUN_LAUNCHER = [
 export function torchCommand(python: string, buildDir: string, opts: TorchTrainOptions): { argv: string[]; shown: string } {
   const script = join(buildDir, 'train.py');
   const args = [
+    ...(opts.pack ? ['--pack', opts.pack] : []),
     ...(opts.runDir ? ['--run-dir', opts.runDir] : []),
     ...(opts.resume ? ['--resume'] : []),
     ...(opts.device ? ['--device', opts.device] : []),
@@ -58,7 +60,19 @@ export async function trainTorch(buildDir: string, opts: TorchTrainOptions): Pro
   const found = findTorchPython();
   if ('problem' in found) throw new BuildError(found.problem, EXIT.usage);
   const { argv, shown } = torchCommand(found.python, buildDir, opts);
-  io.out(`PyTorch ${found.torch} (${found.python})\n$ ${shown}\n`);
+  io.out(`PyTorch ${found.torch} (${found.python})\n`);
+  if (opts.nproc !== undefined) {
+    // What every rank would refuse (no pack, a stale pack, a batch the ranks cannot split, no CUDA) is said once,
+    // in one line, instead of by N ranks and torchrun's failure report.
+    const script = join(buildDir, 'train.py');
+    const pre = spawn(found.python, [script, '--preflight', String(Number(opts.nproc)), ...argv.slice(argv.indexOf(script) + 1)], { stdio: ['ignore', 'inherit', 'inherit'] });
+    const code = await new Promise<number>((resolve, reject) => {
+      pre.on('error', reject);
+      pre.on('close', (c) => resolve(c ?? 1));
+    });
+    if (code !== 0) return code;
+  }
+  io.out(`$ ${shown}\n`);
   const child = spawn(argv[0]!, argv.slice(1), { stdio: 'inherit', cwd: process.cwd() });
   // The terminal's Ctrl-C reaches the child's process group; tdc waits for its checkpoint and exit code.
   const ignore = () => undefined;

@@ -14,6 +14,7 @@ interface TrainOptions {
   backend?: string;
   target: 'tfjs' | 'torch';
   nproc?: string;
+  pack?: string;
   device?: string;
   amp?: boolean;
 }
@@ -27,6 +28,7 @@ export function register(program: Command): void {
     .option('--run-dir <dir>', 'where logs, checkpoints and the summary go (default: <build>/run)')
     .option('--backend <name>', 'force a tfjs backend: tensorflow, native, wasm or cpu (also TDC_BACKEND)')
     .addOption(new Option('--target <target>', 'tfjs: train here with tdc; torch: run the build\'s PyTorch train.py').choices(['tfjs', 'torch']).default('tfjs'))
+    .option('--pack <dir>', 'torch: the tdc pack folder (default: .tdc/pack/<name> beside the spec)')
     .option('--nproc <n>', 'torch: DDP ranks on this node, through torchrun (default: one process, no torchrun)')
     .addOption(new Option('--device <device>', 'torch: auto (CUDA when present), cpu or cuda').choices(['auto', 'cpu', 'cuda']))
     .option('--amp', 'torch: mixed precision on CUDA')
