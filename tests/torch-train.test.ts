@@ -65,6 +65,28 @@ describe.skipIf(!python)('generated PyTorch project: DDP, kill -9 + resume, cros
     expect(p.code, p.err + p.out).toBe(0);
   }, 60_000);
 
+  test('what the user can fix is one line and a non-zero exit, no traceback', { timeout: 60_000 }, async () => {
+    const script = join(work, 'ddp', 'train.py');
+    const oneLine = (r: { status: number | null; stderr: string; stdout: string }, pattern: RegExp) => {
+      expect(r.status, r.stderr).not.toBe(0);
+      expect(r.stderr).not.toContain('Traceback');
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(pattern);
+    };
+    const run = (args: string[], exe = python!) => spawnSync(exe, [script, ...args], { encoding: 'utf8', cwd: work });
+    oneLine(run(['--pack', pack, '--device', 'cuda']), /--device cuda was asked but no CUDA device/);
+    oneLine(run(['--pack', pack, '--preflight', '3']), /world size 3 does not divide the spec's batch size 2/);
+    oneLine(run(['--pack', join(work, 'nowhere')]), /no tdc pack in .*nowhere; run tdc pack/);
+    // A pack of the same dataset under another split seed: its data section differs from this build's.
+    const other = join(work, 'pack-seed');
+    const p = await runTdc(['pack', 'examples/quickstart.yaml', '-o', other, ...sets([...BASE, 'train.seed=5'])], repoRoot);
+    expect(p.code, p.err).toBe(0);
+    oneLine(run(['--pack', other]), /whose data section differs from this build's; run tdc pack/);
+    // A python without torch (PATH's python3 here, when it has none).
+    const bare = spawnSync('python3', ['-c', 'import torch'], { encoding: 'utf8' });
+    if (bare.status !== 0 && !bare.error) oneLine(run(['--pack', pack], 'python3'), /torch is not installed for .*; install PyTorch 1\.13 or newer/);
+  });
+
   test('torchrun at per-rank batch 1 ends three steps with the weights of one process at batch 2', { timeout: 120_000 }, async () => {
     const script = join(work, 'ddp', 'train.py');
     const [one, two] = await Promise.all([
