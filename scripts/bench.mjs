@@ -286,7 +286,7 @@ async function main() {
       if (!build.ok) console.log(`${s}: tdc build failed: ${build.err}`);
       if (py) {
         // The same sizes as tdc's phases: explain output with the same overrides.
-        const runTorch = (sets, phase) => {
+        const runTorch = (sets, phase, generated) => {
           const explainFile = path.join(tmp, `${s}.${phase}.explain.json`);
           const eargs = [path.join(root, 'bin', 'tdc.js'), 'explain', '--json', file, ...sets.flatMap((x) => ['--set', x])];
           try {
@@ -298,6 +298,7 @@ async function main() {
           const targs = [path.join(root, 'scripts', 'bench-torch.py'), explainFile, '--batch', String(BATCH), '--steps', String(o.steps), '--warmup', String(o.warmup), '--only', phase];
           // PyTorch sizes its pool to the physical cores (1 here); give it the threads tdc's backend uses.
           targs.push('--threads', String(o.threads ?? r.threads ?? os.availableParallelism()));
+          if (generated) targs.push('--generated', generated);
           const t = spawnSync(py, targs, { encoding: 'utf8', maxBuffer: 1 << 26 });
           const tl = t.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
           if (t.status === 0 && tl) return JSON.parse(tl);
@@ -307,6 +308,12 @@ async function main() {
         const tfw = runTorch([], 'fwd');
         const tt = runTorch(trainSets, 'train');
         if (tfw || tt) r.torch = { fwdMs: tfw?.fwdMs ?? NaN, trainMs: tt?.trainMs ?? NaN };
+        // The generated PyTorch project (tdc build --target torch) of the same network, same harness and sizes.
+        const genDir = path.join(tmp, `torch-${s}`);
+        const gen = spawnSync(process.execPath, [path.join(root, 'bin', 'tdc.js'), 'build', file, '--target', 'torch', '--out', genDir, ...trainSets.flatMap((x) => ['--set', x])], { encoding: 'utf8' });
+        const tg = gen.status === 0 ? runTorch(trainSets, 'train', genDir) : null;
+        if (gen.status !== 0) console.log(`${s}: tdc build --target torch failed: ${(gen.stderr || gen.stdout).trim().split('\n')[0]}`);
+        if (tg) r.torchGenerated = { trainMs: tg.trainMs };
       }
       rows.push(r);
       printRow(r, peak, rows.length === 1);
@@ -326,6 +333,13 @@ async function main() {
     if (m.status === 0) for (const l of lines) console.log(`  ${l}`);
     else console.log(`  failed: ${(m.stderr || '').trim().split('\n').slice(-1)[0]}`);
     memory = m.status === 0 ? lines : null;
+  }
+  const gen = rows.filter((r) => r.torchGenerated && r.torch);
+  if (gen.length) {
+    console.log('\ngenerated PyTorch project (tdc build --target torch) vs the hand-built reference (scripts/bench-torch.py), train step:');
+    console.log('| spec | reference ms/img | generated ms/img | generated / reference |');
+    console.log('|---|---|---|---|');
+    for (const r of gen) console.log(`| ${r.spec} | ${fmt(r.torch.trainMs)} | ${fmt(r.torchGenerated.trainMs)} | ${fmt((100 * r.torchGenerated.trainMs) / r.torch.trainMs)} % |`);
   }
   console.log(`total ${((performance.now() - started) / 1000).toFixed(0)} s`);
   if (o.json) writeFileSync(o.json, JSON.stringify({ peaks, rows, memory }, null, 2));

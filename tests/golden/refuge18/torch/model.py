@@ -21,34 +21,43 @@ SCENES = ["glaucoma", "normal"]
 HAS_BATCH_NORM = False
 
 
-def interpolation_matrix(n_in, n_out):
-    """[n_out, n_in] linear interpolation along one axis with tdc's (tf.image.resizeBilinear's) coordinate rule,
-    src = dst * n_in / n_out (no half-pixel offset, unlike F.interpolate's align_corners=False)."""
-    m = torch.zeros(n_out, n_in, dtype=torch.float64)
+def interpolation_taps(n_in, n_out):
+    """Linear interpolation along one axis with tdc's (tf.image.resizeBilinear's) coordinate rule, src = dst * n_in /
+    n_out (no half-pixel offset, unlike F.interpolate's align_corners=False): for each output position the two source
+    indices and the weight of the second."""
+    lo, hi, frac = [], [], []
     for o in range(n_out):
         src = o * n_in / n_out
-        lo = max(0, math.floor(src))
-        hi = min(n_in - 1, math.ceil(src))
-        frac = src - lo
-        m[o, lo] += 1 - frac
-        m[o, hi] += frac
-    return m.float()
+        a = max(0, math.floor(src))
+        lo.append(a)
+        hi.append(min(n_in - 1, math.ceil(src)))
+        frac.append(src - a)
+    return torch.tensor(lo), torch.tensor(hi), torch.tensor(frac, dtype=torch.float64).float()
 
 
 class LinearResize(nn.Module):
-    """(Bi/tri)linear resize from a fixed spatial size to another, one matrix product per axis."""
+    """(Bi/tri)linear resize from a fixed spatial size to another, two gathers and a blend per resized axis."""
 
     def __init__(self, size_in, size_out):
         super().__init__()
         self.axes = []
         for axis, (a, b) in enumerate(zip(size_in, size_out)):
             if a != b:
-                self.register_buffer(f"m{axis}", interpolation_matrix(a, b), persistent=False)
+                lo, hi, frac = interpolation_taps(a, b)
+                self.register_buffer(f"lo{axis}", lo, persistent=False)
+                self.register_buffer(f"hi{axis}", hi, persistent=False)
+                self.register_buffer(f"frac{axis}", frac, persistent=False)
                 self.axes.append(axis)
 
     def forward(self, x):
         for axis in self.axes:
-            x = torch.movedim(torch.matmul(getattr(self, f"m{axis}"), torch.movedim(x, axis + 2, -2)), -2, axis + 2)
+            dim = axis + 2
+            shape = [1] * x.dim()
+            shape[dim] = -1
+            w = getattr(self, f"frac{axis}").view(shape).to(x.dtype)
+            a = x.index_select(dim, getattr(self, f"lo{axis}"))
+            b = x.index_select(dim, getattr(self, f"hi{axis}"))
+            x = a + (b - a) * w
         return x
 
 
