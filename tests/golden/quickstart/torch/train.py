@@ -185,9 +185,10 @@ def lr_at(schedule, step, steps):
 def optimizer_config():
     """The optimizer's settings as tdc's optimizers.ts fills them in (and writes them to optimizer.json)."""
     o = OPTIMIZER
+    # The spec has no Nesterov or decoupled-decay switch: tdc's optimizers then use plain momentum and L2 decay.
     if o["type"] == "sgd":
-        return {"type": "sgd", "momentum": o.get("momentum", 0), "nesterov": o.get("nesterov", False), "weightDecay": o.get("weightDecay", 0)}
-    return {"type": "adam", "beta1": o.get("beta1", 0.9), "beta2": o.get("beta2", 0.999), "epsilon": o.get("epsilon", 1e-8), "weightDecay": o.get("weightDecay", 0), "weightDecayMode": o.get("weightDecayMode", "l2")}
+        return {"type": "sgd", "momentum": o["momentum"], "nesterov": o.get("nesterov", False), "weightDecay": o["weightDecay"]}
+    return {"type": "adam", "beta1": o["beta1"], "beta2": o["beta2"], "epsilon": o["epsilon"], "weightDecay": o["weightDecay"], "weightDecayMode": o.get("weightDecayMode", "l2")}
 
 
 def make_optimizer(torch, params):
