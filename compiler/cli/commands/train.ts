@@ -98,7 +98,8 @@ async function train(dirArg: string | undefined, opts: TrainOptions): Promise<nu
 /** The torch target: the generated train.py writes the run folder; tdc then adds the samples and the report. */
 async function trainWithTorch(buildDir: string, runDir: string, lockJson: string, programDef: Awaited<ReturnType<typeof loadProgram>>, opts: TrainOptions): Promise<number> {
   const { trainTorch } = await import('../torch-train.js');
-  const code = await trainTorch(buildDir, { ...opts, runDir });
+  // train.py's own default run folder is <build>/run: name it only when the user chose another.
+  const code = await trainTorch(buildDir, { ...opts, runDir: opts.runDir === undefined ? undefined : runDir });
   if (code !== 0) return code;
   const summary = join(runDir, 'summary.json');
   if (!existsSync(summary) || !/"status": "completed"/.test(readFileSync(summary, 'utf8'))) return code;
