@@ -346,22 +346,42 @@ export async function trainProgram<O, T extends string>(program: Program<O, T>, 
     scoreStage: (model, stage) => scoreStageByProtocol(model, stage.name, { dataset: opened.dataset, task: opened.task, sceneActivation, protocol, note }),
   });
   if (summary.status === 'completed' && (opts.samples ?? 6) > 0) {
-    // The trainer disposes its models; the overlays come from the best checkpoint (else the last one).
-    const dir = [join(opts.runDir, 'best'), join(opts.runDir, 'checkpoints', 'last')].find((d) => existsSync(join(d, 'state.json')));
-    if (!dir) return summary;
-    const net = program.buildModel(seed);
-    loadWeights(net.model, (await loadCheckpoint(dir)).weights, dir);
-    await writeSampleOverlays({
-      model: net.model,
-      source: val as unknown as BatchSource,
-      classes: opened.task.classes,
-      scenes: opened.task.scenes,
-      runDir: opts.runDir,
-      count: opts.samples ?? 6,
-      sceneActivation: program.sceneActivation,
-    });
-    net.model.dispose();
+    await writeRunSamples(program as Program<unknown, string>, { runDir: opts.runDir, lockJson: opts.lockJson, count: opts.samples ?? 6, opened, source: val as unknown as BatchSource });
   }
   return summary;
 }
 
+
+export interface RunSamplesOptions {
+  runDir: string;
+  lockJson: string;
+  /** Validation samples to draw (default 6). */
+  count?: number;
+  /** The opened data and the validation source, when the caller has them (else opened from `buildDir`). */
+  opened?: OpenedData;
+  source?: BatchSource;
+  buildDir?: string;
+}
+
+/**
+ * Draws validation overlays into `<run>/samples/` from the run's best checkpoint (else its last one): after `tdc
+ * train`, and after a run of the generated PyTorch project (its checkpoints are tdc checkpoints).
+ */
+export async function writeRunSamples(program: Program<unknown, string>, o: RunSamplesOptions): Promise<void> {
+  const dir = [join(o.runDir, 'best'), join(o.runDir, 'checkpoints', 'last')].find((d) => existsSync(join(d, 'state.json')));
+  if (!dir) return;
+  const opened = o.opened ?? (await openProgramData(program, o.buildDir ?? '.'));
+  const source = o.source ?? (batchSource({ dataset: opened.dataset, split: 'val', mode: 'eval', seed: program.train.seed }) as unknown as BatchSource);
+  const net = program.buildModel(program.train.seed);
+  loadWeights(net.model, (await loadCheckpoint(dir)).weights, dir);
+  await writeSampleOverlays({
+    model: net.model,
+    source,
+    classes: opened.task.classes,
+    scenes: opened.task.scenes,
+    runDir: o.runDir,
+    count: o.count ?? 6,
+    sceneActivation: program.sceneActivation,
+  });
+  net.model.dispose();
+}

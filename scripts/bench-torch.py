@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
 """PyTorch reference for `npm run bench`: builds the network described by `tdc explain --json` and times it.
 
-    python3 scripts/bench-torch.py EXPLAIN.json [--batch 2] [--steps 5] [--warmup 1] [--threads N]
+    python3 scripts/bench-torch.py EXPLAIN.json [--batch 2] [--steps 5] [--warmup 1] [--threads N] [--generated BUILD]
 
 The architecture is read from the compiler IR in the explain output (every block: kind, inputs, kernel, dilation,
 filters, padding, norm, activation, pooling, upsampling factor, dense units), never written down here, so the
 reference is the same network tdc builds. Layout is PyTorch's native NCHW / NCDHW. A train step is forward,
 the same loss terms as the tdc bench (seg CE + (1 - soft IoU), class and scene BCE, sync BCE against the hard
 presence of the segmentation), backward and one SGD update. Prints one JSON line with ms per image (medians).
+
+With --generated BUILD (a `tdc build --target torch` folder of the same spec and overrides), the network and the loss
+are the generated project's instead (model.py's Net; losses.py's terms and the last stage's total), timed by the
+same harness: the bench's row for the generated code against this hand-built reference.
 """
 import argparse
 import json
@@ -129,6 +133,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--only", choices=["fwd", "train"], default=None, help="time one phase only")
+    ap.add_argument("--generated", default=None, help="time the network and loss of this tdc build --target torch folder")
     a = ap.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -136,7 +141,14 @@ def main():
         doc = json.load(f)
     ir = doc["ir"]
     torch.manual_seed(0)
-    net = IRNet(ir)
+    if a.generated:
+        sys.path.insert(0, a.generated)
+        import losses as gen_losses
+        import model as gen_model
+
+        net = gen_model.build_model()
+    else:
+        net = IRNet(ir)
     shape = ir["inputShape"]  # channels last, without batch
     x = torch.rand(a.batch, shape[-1], *shape[:-1]) * 2 - 1
     k = len(doc["spec"]["task"]["classes"])
@@ -155,7 +167,11 @@ def main():
         net.train()
         opt.zero_grad(set_to_none=True)
         seg, cls, scene = net(x)
-        loss = loss_of(seg, cls, scene, labels, cls_t, scene_t)
+        if a.generated:
+            o, b = {"seg": seg, "class": cls, "scene": scene}, {"mask": labels, "classes": cls_t, "scene": scene_t}
+            loss = gen_losses.TOTALS[-1]({n: f(o, b) for n, f in gen_losses.TERMS.items()})
+        else:
+            loss = loss_of(seg, cls, scene, labels, cls_t, scene_t)
         loss.backward()
         opt.step()
         if not torch.isfinite(loss):

@@ -374,6 +374,15 @@ async function main() {
     else console.log(`  failed: ${(m.stderr || '').trim().split('\n').slice(-1)[0]}`);
     memory = m.status === 0 ? lines : null;
   }
+  // One row per spec and thread count (the first run's): the generated project against the hand-built reference.
+  const seen = new Set();
+  const gen = runs.flat().filter((r) => r.torch && Number.isFinite(r.torch.generatedTrainMs) && !seen.has(`${r.spec}:${r.threads}`) && seen.add(`${r.spec}:${r.threads}`));
+  if (gen.length) {
+    console.log('\ngenerated PyTorch project (tdc build --target torch) vs the hand-built reference (scripts/bench-torch.py), train step:');
+    console.log('| spec | threads | reference ms/img | generated ms/img | generated / reference |');
+    console.log('|---|---|---|---|---|');
+    for (const r of gen) console.log(`| ${r.spec} | ${r.threads} | ${fmt(r.torch.trainMs)} | ${fmt(r.torch.generatedTrainMs)} | ${fmt((100 * r.torch.generatedTrainMs) / r.torch.trainMs)} % |`);
+  }
   console.log(`total ${((performance.now() - started) / 1000).toFixed(0)} s`);
   if (o.json) writeFileSync(o.json, JSON.stringify({ peaks, runs, memory }, null, 2));
 }
@@ -414,7 +423,7 @@ function measure(s, c, o) {
 
 /** PyTorch's forward and train step on spec `s` with `threads` threads (same sizes as tdc's phases), or null. */
 function torchReference(py, s, file, threads, o, tmp) {
-  const run = (sets, phase) => {
+  const run = (sets, phase, generated) => {
     const explainFile = path.join(tmp, `${s}.${phase}.explain.json`);
     const eargs = [path.join(root, 'bin', 'tdc.js'), 'explain', '--json', file, ...sets.flatMap((x) => ['--set', x])];
     try {
@@ -426,6 +435,7 @@ function torchReference(py, s, file, threads, o, tmp) {
     const targs = [path.join(root, 'scripts', 'bench-torch.py'), explainFile, '--batch', String(BATCH), '--steps', String(o.steps), '--warmup', String(o.warmup), '--only', phase];
     // PyTorch sizes its pool to the physical cores (1 here); give it the threads tdc's backend uses.
     targs.push('--threads', String(threads));
+    if (generated) targs.push('--generated', generated);
     const t = spawnSync(py, targs, { encoding: 'utf8', maxBuffer: 1 << 26 });
     const tl = t.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
     if (t.status === 0 && tl) return JSON.parse(tl);
@@ -434,7 +444,13 @@ function torchReference(py, s, file, threads, o, tmp) {
   };
   const fwd = run([], 'fwd');
   const train = run(TRAIN_SETS[s] ?? [], 'train');
-  return fwd || train ? { fwdMs: fwd?.fwdMs ?? NaN, trainMs: train?.trainMs ?? NaN } : null;
+  // The generated PyTorch project (tdc build --target torch) of the same network, same harness and sizes.
+  const genDir = path.join(tmp, `torch-${s}`);
+  const sets = TRAIN_SETS[s] ?? [];
+  const gen = spawnSync(process.execPath, [path.join(root, 'bin', 'tdc.js'), 'build', file, '--target', 'torch', '--out', genDir, ...sets.flatMap((x) => ['--set', x])], { encoding: 'utf8' });
+  if (gen.status !== 0) console.log(`${s}: tdc build --target torch failed: ${(gen.stderr || gen.stdout).trim().split('\n')[0]}`);
+  const generated = gen.status === 0 ? run(sets, 'train', genDir) : null;
+  return fwd || train ? { fwdMs: fwd?.fwdMs ?? NaN, trainMs: train?.trainMs ?? NaN, generatedTrainMs: generated?.trainMs ?? NaN } : null;
 }
 
 /** wasm's train-step speed on its threads over its speed on one thread, for one spec's rows (null without both). */

@@ -3,7 +3,7 @@
  * must match what is checked in byte for byte. After an intended change to the generator, regenerate with
  * `npm run update-goldens` (UPDATE_GOLDEN=1 for this file) and review the diff.
  */
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
@@ -35,5 +35,34 @@ describe.each(GOLDEN_CASES)('golden %s', (name) => {
     }
     // No golden file that the build no longer produces.
     expect(plan.changes!.filter((c) => c.status !== 'unchanged')).toEqual([]);
+  });
+});
+
+/**
+ * The torch target adds the PyTorch project beside the same TypeScript files: its .py files are goldens in
+ * tests/golden/<case>/torch (the TypeScript ones are the tfjs goldens above, byte for byte).
+ */
+describe.each(GOLDEN_CASES)('golden %s --target torch', (name) => {
+  test(update ? 'regenerates the expected Python files' : 'the generated Python files equal tests/golden/' + name + '/torch', async () => {
+    const plan = await planBuild({ spec: `examples/${name}.yaml`, outDir: `tests/golden/${name}/torch`, cwd: repoRoot, target: 'torch' });
+    expect(plan.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+    const tfjs = await planBuild({ spec: `examples/${name}.yaml`, outDir: `tests/golden/${name}/torch`, cwd: repoRoot });
+    const py = plan.files!.filter((f) => f.path.endsWith('.py'));
+    expect(py.map((f) => f.path)).toEqual(['model.py', 'losses.py', 'checkpoint.py', 'data.py', 'train.py']);
+    expect(plan.files!.filter((f) => !f.path.endsWith('.py'))).toEqual(tfjs.files);
+    for (const f of py) {
+      if (update) {
+        mkdirSync(plan.outDir, { recursive: true });
+        writeFileSync(join(plan.outDir, f.path), f.contents);
+        continue;
+      }
+      let expected: string;
+      try {
+        expected = readFileSync(join(plan.outDir, f.path), 'utf8');
+      } catch {
+        throw new Error(`tests/golden/${name}/torch/${f.path} is missing; run npm run update-goldens`);
+      }
+      expect(f.contents, `${name}/${f.path} drifted from its golden (npm run update-goldens after review)`).toBe(expected);
+    }
   });
 });

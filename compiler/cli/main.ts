@@ -12,6 +12,7 @@ import * as exportCmd from './commands/export.js';
 import * as init from './commands/init.js';
 import * as inspect from './commands/inspect.js';
 import * as metrics from './commands/metrics.js';
+import * as pack from './commands/pack.js';
 import * as predict from './commands/predict.js';
 import * as report from './commands/report.js';
 import * as study from './commands/study.js';
@@ -26,7 +27,7 @@ import * as train from './commands/train.js';
 export interface CommandModule {
   register(program: Command): void;
 }
-const COMMANDS: CommandModule[] = [build, check, evalCmd, explain, exportCmd, init, inspect, metrics, predict, report, study, synth, train];
+const COMMANDS: CommandModule[] = [build, check, evalCmd, explain, exportCmd, init, inspect, metrics, pack, predict, report, study, synth, train];
 
 const VERSION = '0.1.0';
 

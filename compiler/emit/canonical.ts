@@ -23,3 +23,11 @@ export function canonicalJson(value: unknown, indent = 2): string {
 export function specHash(resolvedSpec: unknown): string {
   return createHash('sha256').update(canonicalJson(resolvedSpec, 0)).digest('hex');
 }
+
+/**
+ * sha256 of what a packed dataset depends on (the data and task sections, and the seed that draws the val split):
+ * `tdc pack` records it and the generated train.py refuses a pack whose hash differs from its spec's.
+ */
+export function dataHash(spec: { data: unknown; task: unknown; train: { seed: number } }): string {
+  return specHash({ data: spec.data, task: spec.task, seed: spec.train.seed });
+}

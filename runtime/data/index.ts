@@ -24,3 +24,5 @@ export { synthesize, ENDOVIS_CLASSES, ROBOT_SCENES } from './synth.js';
 export type { SynthFormat, SynthOptions, SynthResult } from './synth.js';
 export { resizeBilinear, resizeNearest, cropBox, presence, classCounts } from './arrays.js';
 export { inputNormalization, normalizeInto } from './normalize.js';
+export { packDataset, readPackIndex, datasetFingerprint, PACK_FORMAT } from './pack.js';
+export type { PackIndex, PackedSample, PackArgs } from './pack.js';

@@ -31,3 +31,5 @@ export { inspectFile } from './inspect.js';
 export type { InspectReport, LabelCount } from './inspect.js';
 export { probeFile, probeBytes } from './probe.js';
 export type { FileProbe } from './probe.js';
+export { encodeNpy, readNpy } from './npy.js';
+export type { NpyArray } from './npy.js';

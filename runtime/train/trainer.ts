@@ -555,12 +555,18 @@ export async function readWeights(model: tf.LayersModel): Promise<TensorRecord[]
   );
 }
 
-/** Writes saved weights into `model` by position, checking count and shapes. */
-export function loadWeights(model: tf.LayersModel, weights: TensorRecord[], from: string): void {
+/**
+ * Writes saved weights into `model`, checking count and shapes: by name when the saved names are exactly the
+ * model's (a checkpoint written by the generated PyTorch project lists them in its own order), else by position.
+ */
+export function loadWeights(model: tf.LayersModel, saved: TensorRecord[], from: string): void {
   const mine = model.weights;
   const mismatch = (why: string) =>
     new TdcError(`the checkpoint in ${from} does not fit this model (${why}); was the spec changed? run without --resume to start over`);
-  if (mine.length !== weights.length) throw mismatch(`${weights.length} saved weights, the model has ${mine.length}`);
+  if (mine.length !== saved.length) throw mismatch(`${saved.length} saved weights, the model has ${mine.length}`);
+  const byName = new Map(saved.map((w) => [w.name, w]));
+  const named = byName.size === saved.length && mine.every((w) => byName.has(w.originalName));
+  const weights = named ? mine.map((w) => byName.get(w.originalName)!) : saved;
   mine.forEach((w, i) => {
     if (w.shape.join() !== weights[i]!.shape.join()) throw mismatch(`weight ${i} '${weights[i]!.name}' has shape [${weights[i]!.shape}], the model's [${w.shape}]`);
   });

@@ -26,6 +26,8 @@ export interface BuildArgs {
   overrides?: readonly string[];
   /** The directory relative paths start from and `.tdc/last-build.json` is written in; default the process's. */
   cwd?: string;
+  /** 'tfjs' (default): the TypeScript project; 'torch': the same plus the PyTorch project (model.py, train.py, …). */
+  target?: 'tfjs' | 'torch';
 }
 
 /** What building a spec would do, computed without writing anything. */
@@ -84,7 +86,7 @@ export async function planBuild(args: BuildArgs): Promise<BuildPlan> {
     specDirFromOut: portableRelative(outDir, resolve(specAbs, '..')),
     hash,
     overrides: [...(args.overrides ?? [])],
-  });
+  }, args.target ?? 'tfjs');
   diagnostics.push(...emitted.diagnostics);
   if (hasErrors(emitted.diagnostics) || !emitted.value) return plan;
   return { ...plan, name: compiled.spec.name, hash, files: emitted.value, changes: planOutput(outDir, emitted.value, outDirText) };
@@ -105,6 +107,7 @@ const CHECK_WORD: Record<FileChange['status'], string> = {
 
 interface BuildOptions {
   out?: string;
+  target: 'tfjs' | 'torch';
   set: string[];
   check?: boolean;
   format: DiagnosticFormat;
@@ -117,10 +120,11 @@ export function register(program: Command): void {
     .argument('<spec>', 'the spec file (YAML)')
     .option('-o, --out <dir>', 'output folder (default: build/<spec name>)')
     .option('--set <path=value>', 'override a value, e.g. --set data.batch_size=4 (repeatable)', collect, [])
+    .addOption(new Option('--target <target>', 'tfjs: TypeScript on tfjs; torch: also a PyTorch project (train.py) for GPUs and torchrun').choices(['tfjs', 'torch']).default('tfjs'))
     .option('--check', 'write nothing; exit 1 if a generated file is missing, differs or is stale')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json', 'github']).default('text'))
     .action(async (spec: string, opts: BuildOptions) => {
-      const plan = await planBuild({ spec, outDir: opts.out, overrides: opts.set });
+      const plan = await planBuild({ spec, outDir: opts.out, overrides: opts.set, target: opts.target });
       report(plan, opts, spec);
     });
 }
@@ -154,7 +158,9 @@ function jsonReport(plan: BuildPlan, ok: boolean, check: boolean): string {
 function buildLines(plan: BuildPlan): string {
   const width = Math.max(...Object.values(VERB).map((v) => v.length));
   const lines = plan.changes!.map((c) => `${VERB[c.status].padEnd(width)}  ${plan.outDirText}/${c.path}`);
-  lines.push(`built ${plan.name} (sha256:${plan.hash!.slice(0, 12)}) into ${plan.outDirText}; next: tdc train`);
+  const torch = plan.files!.some((f) => f.path === 'train.py');
+  const next = torch ? `tdc pack ${plan.specPath}, then tdc train ${plan.outDirText} --target torch` : 'tdc train';
+  lines.push(`built ${plan.name} (sha256:${plan.hash!.slice(0, 12)}) into ${plan.outDirText}; next: ${next}`);
   return lines.map((l) => `${l}\n`).join('');
 }
 
@@ -164,7 +170,7 @@ function checkLines(plan: BuildPlan, bad: readonly FileChange[], opts: BuildOpti
     const file = `${plan.outDirText}/${c.path}`;
     return opts.format === 'github' ? `::error file=${file},title=tdc build --check::${CHECK_WORD[c.status]}` : `${file}: ${CHECK_WORD[c.status]}`;
   });
-  const again = ['tdc build', specArg, ...(opts.out ? ['-o', opts.out] : []), ...opts.set.map((s) => `--set ${s}`)].join(' ');
+  const again = ['tdc build', specArg, ...(opts.out ? ['-o', opts.out] : []), ...(opts.target === 'torch' ? ['--target torch'] : []), ...opts.set.map((s) => `--set ${s}`)].join(' ');
   const n = bad.length;
   lines.push(n ? `${n} generated file${n === 1 ? ' is' : 's are'} out of date; run ${again}` : `${plan.outDirText} is current (${plan.files!.length} files)`);
   return lines.map((l) => `${l}\n`).join('');

@@ -1,0 +1,99 @@
+/**
+ * The torch target against tdc's own runtime, per example at reduced size: the same weights (a tdc checkpoint read
+ * by the generated checkpoint.py, HWIO → OIHW) give the same seg / class / scene outputs and the same value of every
+ * loss term, and one SGD step with momentum and weight decay (the spec's last stage, its loss expression) end at
+ * the same weights, read back from the checkpoint the Python side writes (OIHW → HWIO).
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, test } from 'vitest';
+import { applyBuild, planBuild } from '../compiler/cli/commands/build.js';
+import { findTorchPython } from '../compiler/cli/torch-python.js';
+import { readNpy } from '../runtime/io/npy.js';
+import { loadCheckpoint } from '../runtime/train/checkpoint.js';
+
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+const found = findTorchPython();
+const python = 'python' in found ? found.python : null;
+if (!python) console.log(`torch parity tests skipped: ${'problem' in found ? found.problem : ''}`);
+const work = mkdtempSync(join(tmpdir(), 'tdc-torch-parity-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+const SGD = ['optimizer.type=sgd', 'optimizer.momentum=0.9', 'optimizer.weight_decay=0.01', 'train.seed=3'];
+const ONLY = process.env.TDC_PARITY_ONLY;
+const CASES: Record<string, string[]> = {
+  quickstart: ['model.heads.class.dropout=0', 'model.heads.scene.dropout=0'],
+  robot18: ['task.size=[32,48]', 'model.encoder.width=0.125', 'model.encoder.output_stride=8', 'model.context.dilations=[3,1]', 'model.context.filters=16', 'model.decoder.filters=8', 'model.heads.class.hidden=8', 'model.heads.scene.hidden=8', 'model.heads.class.dropout=0', 'model.heads.scene.dropout=0'],
+  brats18: ['task.size=[24,24,3]', 'data.crop=[24,24,3]', 'model.encoder.filters=4', 'model.context.dilations=[2,1]', 'model.decoder.filters=8', 'model.heads.class.hidden=8', 'model.heads.scene.hidden=8', 'model.heads.class.dropout=0', 'model.heads.scene.dropout=0'],
+  refuge18: ['task.size=[32,32]', 'model.encoder.width=0.125', 'model.encoder.output_stride=8', 'model.context.dilations=[3,1]', 'model.context.filters=16', 'model.decoder.filters=8', 'model.heads.class.hidden=8', 'model.heads.scene.hidden=8', 'model.heads.class.dropout=0', 'model.heads.scene.dropout=0'],
+};
+
+function run(cmd: string, args: string[]): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env: { ...process.env, OMP_NUM_THREADS: '1' } });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, out }));
+  });
+}
+
+/**
+ * max |a − b| / max(|b|, floor) over all elements; the floor (5 % of the tensor's largest magnitude) keeps values
+ * that are float32 round-off around zero (a logit of 1e-6 after a sum of terms of size 1) from deciding.
+ */
+function maxRel(a: ArrayLike<number>, b: ArrayLike<number>, minFloor = 1e-6): number {
+  expect(a.length).toBe(b.length);
+  let top = 0;
+  for (let i = 0; i < b.length; i++) top = Math.max(top, Math.abs(b[i]!));
+  const floor = Math.max(0.05 * top, minFloor);
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!) / Math.max(Math.abs(b[i]!), floor));
+  return worst;
+}
+
+describe.skipIf(!python).each(Object.keys(CASES).filter((n) => !ONLY || n === ONLY))('torch target parity: %s', (name) => {
+  test('same outputs, loss terms and weights after one SGD step as tdc', { timeout: 120_000 }, async () => {
+    const dir = join(work, name);
+    const plan = await planBuild({ spec: `examples/${name}.yaml`, outDir: join(dir, 'build'), cwd: repoRoot, overrides: [...SGD, ...CASES[name]!], target: 'torch' });
+    expect(plan.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+    applyBuild({ ...plan, cwd: dir });
+    const io = join(dir, 'io');
+    const steps = 1;
+    const tfSide = await run(process.execPath, [join(repoRoot, 'tests', 'helpers', 'tfjs-parity.mjs'), plan.outDir, io, String(steps), '0.05']);
+    expect(tfSide.code, tfSide.out).toBe(0);
+    const r = await run(python!, [join(repoRoot, 'tests', 'helpers', 'torch_parity.py'), plan.outDir, io]);
+    expect(r.code, r.out).toBe(0);
+
+    // Outputs and every loss term, inference mode.
+    for (const head of ['seg', 'class', 'scene'] as const) {
+      const mine = readNpy(join(io, `tf-${head}.npy`));
+      const theirs = readNpy(join(io, `${head}.npy`));
+      expect(theirs.shape).toEqual(mine.shape);
+      expect(maxRel(theirs.data, mine.data), `${name} ${head} output`).toBeLessThan(1e-4);
+    }
+    const mineTerms = JSON.parse(readFileSync(join(io, 'tf-terms.json'), 'utf8')) as Record<string, number>;
+    const terms = JSON.parse(readFileSync(join(io, 'terms.json'), 'utf8')) as Record<string, number>;
+    expect(Object.keys(terms).sort()).toEqual(Object.keys(mineTerms).sort());
+    for (const [t, v] of Object.entries(mineTerms)) {
+      expect(Math.abs(terms[t]! - v) / Math.max(Math.abs(v), 1e-6), `${name} loss term ${t}: torch ${terms[t]}, tdc ${v}`).toBeLessThan(1e-4);
+    }
+
+    // The same optimizer steps in training mode on the same batch: the last stage's total, the spec's SGD.
+    const stepped = await loadCheckpoint(join(io, 'stepped'));
+    const mine = (await loadCheckpoint(join(io, 'tf-stepped'))).weights;
+    const theirs = new Map(stepped.weights.map((w) => [w.name, w]));
+    expect(theirs.size).toBe(mine.length);
+    for (const w of mine) {
+      const t = theirs.get(w.name);
+      expect(t, `torch checkpoint lacks ${w.name}`).toBeDefined();
+      expect(t!.shape).toEqual(w.shape);
+      // A conv bias before batch norm has a zero gradient: its 1e-9 values are round-off, compared on the weights' scale.
+      expect(maxRel(t!.values, w.values, 1e-3), `${name} weight ${w.name} after ${steps} SGD steps`).toBeLessThan(1e-4);
+    }
+  });
+});
