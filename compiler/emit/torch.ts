@@ -6,6 +6,7 @@
 import type { Expr, LossTermSpec, Spec } from '../../spec/types.js';
 import type { Block, Layer, ModelIR } from '../../spec/ir/index.js';
 import { realizedNames } from '../../spec/ir/names.js';
+import { inputNormalization } from '../../runtime/data/normalize.js';
 import type { LossCodeNames } from './loss-code.js';
 import { termsUsed } from './loss-code.js';
 import type { EmitMeta } from './view.js';
@@ -178,7 +179,11 @@ function termPy(t: LossTermSpec, spec: Spec): { doc: string; code: string } {
   switch (t.type) {
     case 'seg': {
       const weights = t.classWeights ? `, class_weights=${pyLiteral(spec.task.classes.map((c) => c.weight))}` : '';
-      return { doc: `segmentation: ${t.ce}·cross-entropy + ${t.iou}·(1 − soft IoU), eq. (1)`, code: `seg_loss(o["seg"], b["mask"], ce=${t.ce}, iou=${t.iou}${weights})` };
+      const perImage = t.iouReduction === 'batch' ? 'False' : 'True';
+      return {
+        doc: `segmentation: ${t.ce}·cross-entropy + ${t.iou}·(1 − soft IoU, ${t.iouReduction === 'batch' ? 'pooled over the batch' : 'per image'}), eq. (1)`,
+        code: `seg_loss(o["seg"], b["mask"], ce=${t.ce}, iou=${t.iou}${weights}, per_image=${perImage})`,
+      };
     }
     case 'bce':
       return { doc: `${t.head}: multi-label binary cross-entropy, eq. (2)`, code: `bce_loss(o["${t.head}"], b["${t.head === 'class' ? 'classes' : 'scene'}"])` };
@@ -213,6 +218,7 @@ export function buildTorchView(spec: Spec, ir: ModelIR, meta: EmitMeta, extra: {
     name: spec.name,
     dims: spec.task.dims,
     hasBatchNorm: net.weights.some((w) => w.tdc.endsWith('/gamma')) ? 'True' : 'False',
+    bnMomentum: pyLiteral(spec.train.bnMomentum),
     net,
     inputShapeCF: pyLiteral([ir.inputShape[ir.inputShape.length - 1]!, ...ir.inputShape.slice(0, -1)]),
     classes: pyLiteral(spec.task.classes.map((c) => c.name)),
@@ -234,7 +240,7 @@ export function buildTorchView(spec: Spec, ir: ModelIR, meta: EmitMeta, extra: {
       batch_size: spec.data.batchSize,
       crop: cropTensor,
       augment: spec.data.augment,
-      image_scale: spec.task.dims === 2 ? 1 / 255 : 1,
+      normalize: inputNormalization(spec.task),
       format: spec.data.format,
     }),
     sceneActivation: sceneSoftmax ? 'softmax' : 'sigmoid',

@@ -19,6 +19,8 @@ INPUT_SHAPE = [4, 19, 144, 144]
 CLASSES = ["background", "ncr", "ed", "et"]
 SCENES = ["HGG", "LGG"]
 HAS_BATCH_NORM = True
+# train.bn_momentum, PyTorch's convention: the weight of each training batch's statistics in the running ones.
+BN_MOMENTUM = 0.1
 
 
 def interpolation_taps(n_in, n_out):
@@ -67,11 +69,12 @@ def resize_nearest(x, size):
 
 
 class BatchNorm(nn.modules.batchnorm._BatchNorm):
-    """Batch norm with tdc's (Keras's) conventions: epsilon 1e-3, moving averages keep 0.99 of the old value and take
-    the biased batch variance (PyTorch's own BatchNorm takes the unbiased one). Works on 2D and 3D maps."""
+    """Batch norm as tdc trains it: epsilon 1e-3 (Keras's), moving averages that take BN_MOMENTUM of each batch's
+    statistics (train.bn_momentum, as tdc's trainer sets every batch norm) and the biased batch variance (PyTorch's
+    own BatchNorm takes the unbiased one). Works on 2D and 3D maps."""
 
     def __init__(self, channels):
-        super().__init__(channels, eps=1e-3, momentum=0.01)
+        super().__init__(channels, eps=1e-3, momentum=BN_MOMENTUM)
 
     def _check_input_dim(self, x):
         if x.dim() not in (4, 5):

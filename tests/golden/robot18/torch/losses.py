@@ -13,11 +13,12 @@ def _pixels_classes(logits):
     return torch.movedim(logits, 1, -1).reshape(logits.shape[0], -1, logits.shape[1])
 
 
-def seg_loss(logits, labels, ce=1.0, iou=1.0, class_weights=None, eps=1.0, per_image=False):
+def seg_loss(logits, labels, ce=1.0, iou=1.0, class_weights=None, eps=1.0, per_image=True):
     """ce·CE + iou·(1 − soft IoU), eq. (1). CE = Σ w[y]·(−log softmax)[y] / Σ w[y] over the batch's pixels. IoU is
-    the macro mean over classes of (I_k + eps) / (U_k + eps) with sums over all pixels of the whole batch
-    ("batch IoU", tdc's runtime), or, with per_image, over each image's pixels and then averaged over images and
-    classes (a term that stays exact when the batch is split over DDP ranks)."""
+    the macro mean over classes of (I_k + eps) / (U_k + eps); with per_image (iou_reduction: per-image, tdc's
+    default) the sums run over each image's pixels and the IoUs are averaged over images and classes (a term that
+    stays exact when the batch is split over DDP ranks), else over all pixels of the whole batch (iou_reduction:
+    batch)."""
     k = logits.shape[1]
     z = _pixels_classes(logits.float())  # [B, N, K]
     lab = labels.reshape(labels.shape[0], -1).long()
@@ -82,8 +83,8 @@ VARS = {}
 
 # Each loss term from the outputs o (seg, class, scene logits) and a batch b.
 TERMS = {
-    # segmentation: 1·cross-entropy + 1·(1 − soft IoU), eq. (1)
-    "seg": lambda o, b: seg_loss(o["seg"], b["mask"], ce=1, iou=1),
+    # segmentation: 1·cross-entropy + 1·(1 − soft IoU, per image), eq. (1)
+    "seg": lambda o, b: seg_loss(o["seg"], b["mask"], ce=1, iou=1, per_image=True),
     # class: multi-label binary cross-entropy, eq. (2)
     "class": lambda o, b: bce_loss(o["class"], b["classes"]),
     # scene: multi-label binary cross-entropy, eq. (2)
