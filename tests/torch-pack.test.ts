@@ -1,7 +1,8 @@
 /**
  * `tdc pack` of each example's generated stand-in data reads back as exactly the samples tdc's own loader yields
  * (image, mask, spacing, presence, scene per split), a second pack of unchanged inputs writes nothing, and the
- * generated data.py serves the same arrays (channels-first, scaled as the loader scales them).
+ * generated data.py serves the arrays tdc's loader feeds the network (channels-first, cropped and normalised by
+ * task.normalize as the loader does: pack stores the reader's values, data.py normalises).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -14,7 +15,8 @@ import { createNodeHost } from '../compiler/cli/host.js';
 import { findTorchPython } from '../compiler/cli/torch-python.js';
 import { dataHash, defaultPackDir, specHash } from '../compiler/emit/index.js';
 import { compile } from '../compiler/pipeline.js';
-import { datasetFingerprint, ensureDataset, openDataset, packDataset, readPackIndex } from '../runtime/data/index.js';
+import * as tf from '@tensorflow/tfjs';
+import { BatchSource, datasetFingerprint, ensureDataset, inputNormalization, openDataset, packDataset, readPackIndex } from '../runtime/data/index.js';
 import { readNpy } from '../runtime/io/npy.js';
 import { resolveDataPaths } from '../runtime/program.js';
 
@@ -24,7 +26,8 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 const found = findTorchPython();
 
 const SIZES: Record<string, (dir: string) => string[]> = {
-  quickstart: () => ['data.synthesize.n=8'],
+  // The scene file inside the test's data root (the spec's points at the repository's .tdc/data, absent in a fresh clone).
+  quickstart: (dir) => ['data.synthesize.n=8', `data.scenes={from: file, file: ${join(dir, 'data', 'scenes.csv')}}`],
   robot18: (dir) => [
     `data.labels_file=${join(dir, 'data', 'labels.json')}`,
     `data.scenes={from: file, file: ${join(dir, 'data', 'scenes.csv')}}`,
@@ -93,17 +96,20 @@ describe.each(Object.keys(SIZES))('tdc pack: %s', (name) => {
     const py = spawnSync(found.python, [join(dir, 'read.py')], { encoding: 'utf8' });
     expect(py.status, py.stderr).toBe(0);
     const served = readNpy(join(dir, 'x.npy'));
-    const first = await dataset.load(dataset.splits.val[0]!);
-    const { cropSample, cropSize } = await import('../runtime/data/loader.js');
-    const size = cropSize(spec.task, data);
-    const s = size ? cropSample(first, size) : first;
-    const c = s.shape[s.shape.length - 1]!;
-    const per = s.image.length / c;
-    const scale = spec.task.dims === 2 ? 1 / 255 : 1;
-    expect(served.shape).toEqual([c, ...s.shape.slice(0, -1)]);
+    // What tdc's loader feeds the network for that sample: centre crop, task.normalize (robot18 and refuge18:
+    // imagenet-caffe; brats18: zscore; quickstart: auto = unit).
+    const source = new BatchSource({ dataset, split: 'val', mode: 'eval', seed: spec.train.seed, batchSize: 1, warn: () => {} });
+    const batch = await source.next();
+    const fed = await batch.image.data();
+    const fedMask = await batch.mask.data();
+    const fedShape = batch.image.shape.slice(1);
+    tf.dispose([batch.image, batch.mask, batch.classes, batch.scene]);
+    const c = fedShape[fedShape.length - 1]!;
+    const per = fed.length / c;
+    expect(served.shape).toEqual([c, ...fedShape.slice(0, -1)]);
     let worst = 0;
-    for (let ch = 0; ch < c; ch++) for (let p = 0; p < per; p++) worst = Math.max(worst, Math.abs(served.data[ch * per + p]! - Math.fround(s.image[p * c + ch]! * scale)));
-    expect(worst).toBeLessThan(1e-6);
-    expect(Array.from(readNpy(join(dir, 'm.npy')).data)).toEqual(Array.from(s.mask));
+    for (let ch = 0; ch < c; ch++) for (let p = 0; p < per; p++) worst = Math.max(worst, Math.abs(served.data[ch * per + p]! - fed[p * c + ch]!));
+    expect(worst, `${name}: data.py's image against the loader's (normalize ${inputNormalization(spec.task)})`).toBeLessThan(1e-6);
+    expect(Array.from(readNpy(join(dir, 'm.npy')).data)).toEqual(Array.from(fedMask));
   });
 });

@@ -1,8 +1,9 @@
 /**
  * The torch target against tdc's own runtime, per example at reduced size: the same weights (a tdc checkpoint read
  * by the generated checkpoint.py, HWIO → OIHW) give the same seg / class / scene outputs and the same value of every
- * loss term, and one SGD step with momentum and weight decay (the spec's last stage, its loss expression) end at
- * the same weights, read back from the checkpoint the Python side writes (OIHW → HWIO).
+ * loss term (per-image and batch soft IoU), and one SGD step with momentum and weight decay (the spec's last stage,
+ * its loss expression) end at the same weights and batch-norm moving statistics (train.bn_momentum off its default),
+ * read back from the checkpoint the Python side writes (OIHW → HWIO).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -22,13 +23,15 @@ if (!python) console.log(`torch parity tests skipped: ${'problem' in found ? fou
 const work = mkdtempSync(join(tmpdir(), 'tdc-torch-parity-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-const SGD = ['optimizer.type=sgd', 'optimizer.momentum=0.9', 'optimizer.weight_decay=0.01', 'train.seed=3'];
+// bn_momentum off its default, so that a momentum the generated model.py ignored would show in the moving statistics.
+const SGD = ['optimizer.type=sgd', 'optimizer.momentum=0.9', 'optimizer.weight_decay=0.01', 'train.seed=3', 'train.bn_momentum=0.3'];
 const ONLY = process.env.TDC_PARITY_ONLY;
 const CASES: Record<string, string[]> = {
   quickstart: ['model.heads.class.dropout=0', 'model.heads.scene.dropout=0'],
   robot18: ['task.size=[32,48]', 'model.encoder.width=0.125', 'model.encoder.output_stride=8', 'model.context.dilations=[3,1]', 'model.context.filters=16', 'model.decoder.filters=8', 'model.heads.class.hidden=8', 'model.heads.scene.hidden=8', 'model.heads.class.dropout=0', 'model.heads.scene.dropout=0'],
   brats18: ['task.size=[24,24,3]', 'data.crop=[24,24,3]', 'model.encoder.filters=4', 'model.context.dilations=[2,1]', 'model.decoder.filters=8', 'model.heads.class.hidden=8', 'model.heads.scene.hidden=8', 'model.heads.class.dropout=0', 'model.heads.scene.dropout=0'],
-  refuge18: ['task.size=[32,32]', 'model.encoder.width=0.125', 'model.encoder.output_stride=8', 'model.context.dilations=[3,1]', 'model.context.filters=16', 'model.decoder.filters=8', 'model.heads.class.hidden=8', 'model.heads.scene.hidden=8', 'model.heads.class.dropout=0', 'model.heads.scene.dropout=0'],
+  // The pooled IoU here (the other examples keep the default per-image one): both reductions are compared.
+  refuge18: ['losses.seg.iou_reduction=batch', 'task.size=[32,32]', 'model.encoder.width=0.125', 'model.encoder.output_stride=8', 'model.context.dilations=[3,1]', 'model.context.filters=16', 'model.decoder.filters=8', 'model.heads.class.hidden=8', 'model.heads.scene.hidden=8', 'model.heads.class.dropout=0', 'model.heads.scene.dropout=0'],
 };
 
 function run(cmd: string, args: string[]): Promise<{ code: number | null; out: string }> {
@@ -88,6 +91,9 @@ describe.skipIf(!python).each(Object.keys(CASES).filter((n) => !ONLY || n === ON
     const mine = (await loadCheckpoint(join(io, 'tf-stepped'))).weights;
     const theirs = new Map(stepped.weights.map((w) => [w.name, w]));
     expect(theirs.size).toBe(mine.length);
+    // The batch norms' moving statistics are among the compared tensors (they moved by train.bn_momentum).
+    const bn = mine.filter((w) => w.name.endsWith('/gamma')).length;
+    expect(mine.filter((w) => /\/moving_(mean|variance)$/.test(w.name))).toHaveLength(2 * bn);
     for (const w of mine) {
       const t = theirs.get(w.name);
       expect(t, `torch checkpoint lacks ${w.name}`).toBeDefined();

@@ -1,9 +1,9 @@
 /**
  * The generated PyTorch project trains like tdc and writes tdc's run format, on a tiny quickstart:
  *   - DDP: `torchrun --nproc_per_node=2` (gloo, CPU) at per-rank batch 1 ends three steps with the weights one
- *     process reaches at batch 2 (1e-5), on a spec without batch norm whose loss terms are per-image (seg CE with
- *     the IoU term off, class BCE: the batch IoU of eq. (1) would change meaning per rank), and rank 0 alone
- *     writes the run folder;
+ *     process reaches at batch 2 (1e-5), on a spec without batch norm whose loss terms are per-image (the seg
+ *     loss of eq. (1) with its default per-image soft IoU, class BCE: a batch-pooled IoU would change meaning per
+ *     rank), and rank 0 alone writes the run folder;
  *   - `kill -9` of the torchrun job mid-stage, then `tdc train --target torch --resume`, reaches the stage
  *     lengths of an uninterrupted run, every step logged once; the checkpoint on disk was whole at the kill;
  *   - cross-loading: `tdc eval` on the torch-trained run scores what train.py's own validation scored, and a
@@ -28,12 +28,13 @@ const work = mkdtempSync(join(tmpdir(), 'tdc-torch-train-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 const pack = join(work, 'pack');
 
-/** Per-image loss terms only, no dropout, no batch norm (quickstart has none), a batch of 2. */
+/** Per-image loss terms only (the seg loss's IoU per image, its default), no dropout, no batch norm (quickstart has none), a batch of 2. */
 const BASE = [
   `data.root=${join(work, 'data')}`,
+  `data.scenes={from: file, file: ${join(work, 'data', 'scenes.csv')}}`,
   'data.synthesize.n=8',
   'data.batch_size=2',
-  'losses.seg.iou=0',
+  'losses.seg.iou_reduction=per-image',
   // SGD: Adam's m / √v turns float round-off in near-zero gradients into full-size steps, which no tolerance survives.
   'optimizer.type=sgd',
   'optimizer.momentum=0.9',

@@ -1,7 +1,7 @@
 // Test helper for tests/torch-parity.test.ts, the tdc side: loads a build's generated program (through the built
 // CLI's loader, as `tdc train` does), writes a seeded batch and the initial weights (init/), then what tdc computes:
 // tf-seg.npy / tf-class.npy / tf-scene.npy (inference), tf-terms.json, and tf-stepped/ (weights after the same
-// optimizer steps as torch_parity.py takes).
+// optimizer steps as torch_parity.py takes, batch-norm moving statistics included).
 //     node tfjs-parity.mjs BUILD_DIR WORK_DIR STEPS LR
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,7 +10,7 @@ import { loadProgram } from '../../dist/compiler/cli/build-loader.js';
 import { selectBackend } from '../../dist/runtime/backend/index.js';
 import { encodeNpy } from '../../dist/runtime/io/npy.js';
 import { Rng } from '../../dist/runtime/rng.js';
-import { optimizer as makeOptimizer, readWeights, saveCheckpoint } from '../../dist/runtime/train/index.js';
+import { optimizer as makeOptimizer, readWeights, saveCheckpoint, setBatchNormMomentum } from '../../dist/runtime/train/index.js';
 
 const [build, io, stepsArg, lrArg] = process.argv.slice(2);
 const steps = Number(stepsArg);
@@ -48,6 +48,9 @@ const terms = {};
 for (const [t, fn] of Object.entries(program.terms)) terms[t] = (await fn(outs, batch).data())[0];
 writeFileSync(join(io, 'tf-terms.json'), JSON.stringify(terms));
 
+// As tdc's trainer does before training: every batch norm takes train.bn_momentum (the moving statistics in
+// tf-stepped/ are compared too).
+setBatchNormMomentum(net.model, program.train.bnMomentum);
 const opt = makeOptimizer(program.optimizer);
 const st = program.stages[stage];
 const vars = net.model.trainableWeights.map((w) => w.read());
