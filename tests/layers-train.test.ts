@@ -143,3 +143,22 @@ describe.each(BACKPROPS)('training passes on the cpu backend (%s)', (_name, grad
     checkFiniteDifference(net3d, 5e-2, grad);
   });
 });
+
+// The baseline rows' variants (no context ensemble, U-Net decoder): their new wiring backpropagates correctly.
+const unet2d: NetworkArgs = {
+  ...net2d,
+  encoder: { type: 'convstack', filters: [3, 4], convsPerStage: 1, kernel: 3, outputStride: 4, norm: 'none' },
+  context: { pairs: [], dilations: [], combine: 'sum' },
+  decoder: { type: 'unet', convs: 1 },
+};
+const unet3d: NetworkArgs = { ...net3d, decoder: { type: 'unet', convs: 1 } };
+
+describe('baseline variants (tf.variableGrads)', () => {
+  const grad = BACKPROPS[0]![1];
+  it('2D convstack + U-Net, no context ensemble: backprop matches central finite differences', () => {
+    checkFiniteDifference(unet2d, 5e-2, grad);
+  });
+  it('3D aniso3d + U-Net: backprop matches central finite differences', () => {
+    checkFiniteDifference(unet3d, 5e-2, grad);
+  });
+});
