@@ -269,6 +269,15 @@ function resolveEncoder(r: Reader): EncoderSpec {
   const norm = r.str<'none' | 'batch'>(p('norm'));
   const pretrained = typeof r.get(p('pretrained')) === 'string' ? { pretrained: r.str(p('pretrained')) } : {};
   switch (r.str(p('type'))) {
+    case 'wnet':
+      return {
+        type: 'wnet',
+        filters: r.num(p('filters'), { int: true, min: 1 }),
+        blocks: r.num(p('blocks'), { int: true, min: 1 }),
+        dilations: r.nums(p('dilations'), { int: true, min: 1 }),
+        ...pretrained,
+        norm: 'batch',
+      };
     case 'resnet34':
     case 'resnet50':
       return {

@@ -150,6 +150,8 @@ function checkModel(spec: Spec, r: Report, opts: SemanticOptions, doc: ComposedD
   const ep = ['model', 'encoder'];
   if (enc.type === 'vgg16' && task.dims === 3)
     r.add('TDC0517', 'error', [...ep, 'type'], 'vgg16 is a 2D encoder, but the task is 3D', 'use aniso3d or convstack for volumes');
+  if (enc.type === 'wnet' && task.dims === 2)
+    r.add('TDC0517', 'error', [...ep, 'type'], 'wnet is a 3D encoder, but the task is 2D', 'use vgg16, resnet34/50 or convstack for images');
   if (enc.type === 'aniso3d' && task.dims === 2)
     r.add('TDC0517', 'error', [...ep, 'type'], 'aniso3d is a 3D encoder, but the task is 2D', 'use vgg16 or convstack for images');
   if (model.heads.seg.upsample === 'trilinear' && task.dims === 2)

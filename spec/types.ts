@@ -145,7 +145,24 @@ export interface EncoderResnet {
   pretrained?: string;
 }
 
-export type EncoderSpec = EncoderVgg16 | EncoderAniso3d | EncoderConvStack | EncoderResnet;
+/**
+ * Wang et al. 2017's anisotropic network for BraTS (WNet): residual intra-slice blocks, inter-slice fusion,
+ * PReLU, one width throughout, two in-plane down-samplings (stride 4), dilations in the last level's blocks.
+ */
+export interface EncoderWnet {
+  type: 'wnet';
+  /** Channels of every conv (paper: 32). */
+  filters: number;
+  /** Residual blocks in each of the first two levels (paper: 2). */
+  blocks: number;
+  /** In-plane dilation of each residual block of the last level, in order (paper: 1, 2, 3, 3, 2, 1). */
+  dilations: number[];
+  /** Always batch norm. */
+  norm: 'batch';
+  pretrained?: string;
+}
+
+export type EncoderSpec = EncoderVgg16 | EncoderAniso3d | EncoderConvStack | EncoderResnet | EncoderWnet;
 
 export interface ContextSpec {
   /** Task pairs, one dilated cascade each, e.g. [[seg, class], [seg, scene], [class, scene]]; [] = no context ensemble. */

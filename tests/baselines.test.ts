@@ -123,3 +123,38 @@ describe('values the network ignores (TDC0521)', () => {
     ]);
   });
 });
+
+describe('wnet (Wang et al. 2017, BraTS)', () => {
+  const WNET: [string, string][] = [
+    ['size: [144, 144, 19]', 'size: [16, 16, 5]'],
+    ['crop: [144, 144, 19]', 'crop: [16, 16, 5]'],
+    ['type: aniso3d, filters: 32, blocks: 2, downsample: 2, dilations: [1, 2], norm: batch', 'type: wnet, filters: 4'],
+    ['dilations: [15, 7, 3, 1]', 'dilations: [2, 1]'],
+    ['filters: 128, image_pooling', 'filters: 4, image_pooling'],
+  ];
+  it('residual intra-slice blocks, inter-slice fusion, PReLU, dilations 1, 2, 3, 3, 2, 1 at stride 4', () => {
+    const r = compileEdited('brats18', WNET);
+    expect(r.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+    const ir = r.ir!;
+    expect(ir.stride).toBe(4);
+    const blocks = flat(ir.blocks);
+    const level2 = blocks.filter((b) => /^enc_level2_block\d_conv1$/.test(b.name));
+    expect(level2.map((b) => (b as { dilation: number[] }).dilation)).toEqual([[1, 1, 1], [1, 2, 2], [1, 3, 3], [1, 3, 3], [1, 2, 2], [1, 1, 1]]);
+    expect(block(ir, 'enc_level0_fuse')).toMatchObject({ kernel: [3, 1, 1], filters: 4, norm: 'batch' });
+    expect(block(ir, 'enc_level0_down')).toMatchObject({ kernel: [1, 3, 3], strides: [1, 2, 2], outShape: [5, 8, 8, 4] });
+    // pre-activation residual unit: BN → PReLU → conv, twice, + identity
+    expect(block(ir, 'enc_level1_block2').kind).toBe('res-block');
+    expect((block(ir, 'enc_level1_block2') as { layers: Block[] }).layers.map((l) => l.kind)).toEqual([
+      'batch-norm', 'activation', 'atrous-conv', 'batch-norm', 'activation', 'atrous-conv', 'add',
+    ].map((k) => (k === 'atrous-conv' ? 'conv' : k)));
+    expect(block(ir, 'enc_level0_block1_prelu1')).toMatchObject({ activation: 'prelu', params: 4 });
+    expect(block(ir, ir.encoderOutput).outShape).toEqual([5, 4, 4, 4]);
+    const { model } = buildNetwork(ir, { seed: 1 });
+    try {
+      expect(model.countParams()).toBe(ir.totals.params);
+      expect(model.getLayer('enc_level0_block1_prelu1').getWeights()[0]!.shape).toEqual([1, 1, 1, 4]);
+    } finally {
+      model.dispose();
+    }
+  });
+});

@@ -83,7 +83,15 @@ const BUILDERS: Builders = {
     if (l.pads.length !== 2) throw new Error(`buildNetwork: '${l.name}': zero padding is 2D only in tfjs`);
     return apply(tf.layers.zeroPadding2d({ name: l.name, padding: [l.pads[0]!, l.pads[1]!] }), x!);
   },
-  activation: (l, [x]) => apply(tf.layers.reLU({ name: l.name }), x!),
+  // PReLU: one slope per channel (shared over every spatial axis), starting at 0.25 as in PyTorch and NiftyNet.
+  activation: (l, [x]) =>
+    l.activation === 'relu'
+      ? apply(tf.layers.reLU({ name: l.name }), x!)
+      : apply(
+          tf.layers.prelu({ name: l.name, sharedAxes: Array.from({ length: l.outShape.length - 1 }, (_, i) => i + 1), alphaInitializer: tf.initializers.constant({ value: 0.25 }) }),
+          x!,
+        ),
+  'batch-norm': (l, [x]) => apply(new BatchNorm({ name: l.name }), x!),
 };
 
 type ConvIR = Extract<Layer, { kind: 'conv' | 'atrous-conv' }>;

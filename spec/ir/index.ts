@@ -3,6 +3,7 @@ export type {
   ActivationLayer,
   AddLayer,
   AsppBlock,
+  BatchNormLayer,
   Block,
   BlockKind,
   BroadcastLayer,

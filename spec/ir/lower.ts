@@ -139,10 +139,17 @@ class Builder {
     );
   }
 
-  /** A separate activation (after a residual sum). */
-  activation(name: string, from: string, activation: 'relu'): string {
+  /** A separate activation (after a residual sum; PReLU learns one slope per channel). */
+  activation(name: string, from: string, activation: 'relu' | 'prelu'): string {
     const x = this.info(from);
-    return this.emit({ name, part: this.part, kind: 'activation', inputs: [from], outShape: x.shape, params: 0, flops: 0, rf: x.rf, activation }, x.jump);
+    const params = activation === 'prelu' ? x.shape.at(-1)! : 0;
+    return this.emit({ name, part: this.part, kind: 'activation', inputs: [from], outShape: x.shape, params, flops: 0, rf: x.rf, activation }, x.jump);
+  }
+
+  /** A separate batch norm (gamma, beta, moving mean and variance per channel). */
+  batchNorm(name: string, from: string): string {
+    const x = this.info(from);
+    return this.emit({ name, part: this.part, kind: 'batch-norm', inputs: [from], outShape: x.shape, params: 4 * x.shape.at(-1)!, flops: 0, rf: x.rf }, x.jump);
   }
 
   maxpool(name: string, from: string, pool: number[], stride: number[] = pool): string {
@@ -421,6 +428,45 @@ function lowerEncoderBody(b: Builder, spec: NetworkSpec, x: string, problems: Di
               const sum = b.merge('add', `${name}_add`, [shortcut, y]);
               return b.activation(`${name}_out`, sum, 'relu');
             },
+          );
+        }
+      });
+      return x;
+    }
+    case 'wnet': {
+      // Wang et al. 2017's anisotropic network (WNet, BraTS 2017): residual blocks of two intra-slice [1,3,3]
+      // convs, inter-slice [3,1,1] fusion convs, two in-plane down-samplings, PReLU, `filters` channels
+      // throughout, dilations 1, 2, 3, 3, 2, 1 in the blocks of the last level. Where the paper leaves it open, tdc
+      // chooses: pre-activation blocks (BN → PReLU → conv, as NiftyNet's residual units), down-sampling by a
+      // [1,3,3] conv of stride [1,2,2] with BN + PReLU, one fusion conv closing each level.
+      const f = enc.filters;
+      const act = (name: string, from: string): string => b.activation(name, from, 'prelu');
+      x = act('enc_stem_prelu', b.conv('enc_stem_conv', x, { kernel: [1, 3, 3], filters: f, norm: 'batch', activation: 'linear' }));
+      const levels = [Array<number>(enc.blocks).fill(1), Array<number>(enc.blocks).fill(1), enc.dilations];
+      levels.forEach((dilations, level) => {
+        dilations.forEach((d, k) => {
+          const name = `enc_level${level}_block${k + 1}`;
+          const input = x;
+          x = b.composite<ResBlock>(
+            name,
+            [input],
+            (layers, output, base) => ({ ...base, kind: 'res-block', layers, output }),
+            () => {
+              let y = input;
+              for (const i of [1, 2]) {
+                y = act(`${name}_prelu${i}`, b.batchNorm(`${name}_bn${i}`, y));
+                y = b.conv(`${name}_conv${i}`, y, { kernel: [1, 3, 3], dilation: [1, d, d], filters: f, activation: 'linear' });
+              }
+              return b.merge('add', `${name}_add`, [input, y]);
+            },
+          );
+        });
+        x = act(`enc_level${level}_fuse_prelu`, b.conv(`enc_level${level}_fuse`, x, { kernel: [3, 1, 1], filters: f, norm: 'batch', activation: 'linear' }));
+        if (level < 2) {
+          skips.push(x);
+          x = act(
+            `enc_level${level}_down_prelu`,
+            b.conv(`enc_level${level}_down`, x, { kernel: [1, 3, 3], strides: [1, 2, 2], filters: f, norm: 'batch', activation: 'linear' }),
           );
         }
       });

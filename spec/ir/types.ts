@@ -66,10 +66,18 @@ export interface ZeroPadLayer extends LayerBase {
   pads: [number, number][];
 }
 
-/** A separate activation of inputs[0] (after a residual sum: Keras's `_out` layers). */
+/**
+ * A separate activation of inputs[0]: ReLU after a residual sum (Keras's `_out` layers), or PReLU with one
+ * learned slope per channel (Wang et al.'s anisotropic nets; its parameters are those C slopes).
+ */
 export interface ActivationLayer extends LayerBase {
   kind: 'activation';
-  activation: 'relu';
+  activation: 'relu' | 'prelu';
+}
+
+/** A separate batch norm over every axis but channels (pre-activation residual blocks); 4C parameters as Keras counts. */
+export interface BatchNormLayer extends LayerBase {
+  kind: 'batch-norm';
 }
 
 export interface MaxPoolLayer extends LayerBase {
@@ -129,7 +137,8 @@ export type Layer =
   | DropoutLayer
   | UpsampleLayer
   | ZeroPadLayer
-  | ActivationLayer;
+  | ActivationLayer
+  | BatchNormLayer;
 
 interface CompositeBase extends LayerBase {
   /** The sub-layers in execution order; their inputs name siblings or the composite's own inputs. */
