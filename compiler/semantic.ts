@@ -204,14 +204,14 @@ function checkModel(spec: Spec, r: Report, opts: SemanticOptions, doc: ComposedD
   // Values the network never reads: say so rather than let a reader believe they matter.
   if (enc.type === 'aniso3d' && enc.dilations.length > enc.blocks && doc.spans.key([...ep, 'dilations']) !== undefined) {
     const unused = enc.dilations.slice(enc.blocks);
-    r.add('TDC0521', 'warning', [...ep, 'dilations', enc.blocks], `aniso3d has ${enc.blocks} block${enc.blocks === 1 ? '' : 's'} per level, so only the first ${enc.blocks} of dilations [${enc.dilations.join(', ')}] are used; ${unused.join(', ')} ${unused.length === 1 ? 'is' : 'are'} ignored`, `drop ${unused.length === 1 ? 'it' : 'them'}, or use blocks: ${enc.dilations.length}`);
+    r.add('TDC0525', 'warning', [...ep, 'dilations', enc.blocks], `aniso3d has ${enc.blocks} block${enc.blocks === 1 ? '' : 's'} per level, so only the first ${enc.blocks} of dilations [${enc.dilations.join(', ')}] are used; ${unused.join(', ')} ${unused.length === 1 ? 'is' : 'are'} ignored`, `drop ${unused.length === 1 ? 'it' : 'them'}, or use blocks: ${enc.dilations.length}`);
   }
   if (model.context.pairs.length > 0 && model.context.dilations.length === 0)
     r.add('TDC0202', 'error', ['model', 'context'], `model.context is missing the required key 'dilations': each of the ${model.context.pairs.length} task pairs is a cascade of dilated convs`, 'add dilations: e.g. [7, 3, 1], or pairs: [] for no context ensemble');
   if (model.context.pairs.length === 0) {
     for (const k of ['dilations', 'filters', 'combine'] as const) {
       if (doc.spans.key(['model', 'context', k]) !== undefined)
-        r.add('TDC0521', 'warning', ['model', 'context', k], `context.${k} is ignored: context.pairs is empty, so there is no context ensemble (the heads read the encoder's output)`, `remove it, or list task pairs to build the ensemble`);
+        r.add('TDC0525', 'warning', ['model', 'context', k], `context.${k} is ignored: context.pairs is empty, so there is no context ensemble (the heads read the encoder's output)`, `remove it, or list task pairs to build the ensemble`);
     }
   }
 

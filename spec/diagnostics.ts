@@ -65,7 +65,7 @@ export const CODES = {
   TDC0518: 'A stage freezes an unknown part of the model.',
   TDC0519: 'Context pairs repeat a pair or pair a task with itself.',
   TDC0520: 'A loss term is defined but never used by any stage.',
-  TDC0521: 'A spec value is ignored: nothing in the network uses it (warning).',
+  TDC0525: 'A spec value is ignored: nothing in the network uses it (warning).',
   // TDC06xx dataset checks (runtime/data/scan.ts)
   TDC0601: 'The dataset folder does not exist.',
   TDC0602: 'The dataset folder holds no samples of the declared format.',

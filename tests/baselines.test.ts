@@ -100,16 +100,16 @@ describe('U-Net in 3D (aniso3d)', () => {
   });
 });
 
-describe('values the network ignores (TDC0521)', () => {
+describe('values the network ignores (TDC0525)', () => {
   it('aniso3d dilations beyond the blocks per level', () => {
     const r = compileEdited('brats18', [['blocks: 2, downsample: 2, dilations: [1, 2]', 'blocks: 2, downsample: 2, dilations: [1, 2, 3, 4]']]);
-    const w = r.diagnostics.filter((d) => d.code === 'TDC0521');
+    const w = r.diagnostics.filter((d) => d.code === 'TDC0525');
     expect(w.map((d) => d.message)).toEqual(['aniso3d has 2 blocks per level, so only the first 2 of dilations [1, 2, 3, 4] are used; 3, 4 are ignored']);
     expect(w[0]!.hint).toBe('drop them, or use blocks: 4');
   });
   it('context settings without pairs', () => {
     const r = compileEdited('quickstart', [['context: { pairs: [[seg, class], [seg, scene], [class, scene]], dilations', 'context: { pairs: [], dilations']]);
-    expect(r.diagnostics.filter((d) => d.code === 'TDC0521').map((d) => d.message)).toEqual([
+    expect(r.diagnostics.filter((d) => d.code === 'TDC0525').map((d) => d.message)).toEqual([
       "context.dilations is ignored: context.pairs is empty, so there is no context ensemble (the heads read the encoder's output)",
       "context.filters is ignored: context.pairs is empty, so there is no context ensemble (the heads read the encoder's output)",
       "context.combine is ignored: context.pairs is empty, so there is no context ensemble (the heads read the encoder's output)",
