@@ -274,6 +274,24 @@ function resolveEncoder(r: Reader): EncoderSpec {
   const norm = r.str<'none' | 'batch'>(p('norm'));
   const pretrained = typeof r.get(p('pretrained')) === 'string' ? { pretrained: r.str(p('pretrained')) } : {};
   switch (r.str(p('type'))) {
+    case 'wnet':
+      return {
+        type: 'wnet',
+        filters: r.num(p('filters'), { int: true, min: 1 }),
+        blocks: r.num(p('blocks'), { int: true, min: 1 }),
+        dilations: r.nums(p('dilations'), { int: true, min: 1 }),
+        ...pretrained,
+        norm: 'batch',
+      };
+    case 'resnet34':
+    case 'resnet50':
+      return {
+        type: r.str<'resnet34' | 'resnet50'>(p('type')),
+        outputStride: r.num(p('output_stride'), { int: true, min: 1 }),
+        bias: r.bool(p('bias')),
+        ...pretrained,
+        norm: 'batch',
+      };
     case 'aniso3d':
       return {
         type: 'aniso3d',
@@ -387,6 +405,7 @@ export function resolve(doc: ComposedDoc): Result<Spec | undefined> {
     .map((x) => [x[0], x[1]] as [TaskName, TaskName]);
   const context: ContextSpec = {
     pairs,
+    // Absent only when pairs is empty (the schema requires it otherwise): there is no cascade to dilate.
     dilations: r.nums(['model', 'context', 'dilations'], { int: true, min: 1 }),
     filters:
       // The schema's default is the encoder's output width, which only the lowering's encoder facts know.
@@ -409,12 +428,15 @@ export function resolve(doc: ComposedDoc): Result<Spec | undefined> {
     model: {
       encoder,
       context,
-      decoder: {
-        type: 'aspp',
-        dilations: r.nums(['model', 'decoder', 'dilations'], { int: true, min: 1 }),
-        filters: r.num(['model', 'decoder', 'filters'], { int: true, min: 1 }),
-        imagePooling: r.bool(['model', 'decoder', 'image_pooling']),
-      },
+      decoder:
+        r.str(['model', 'decoder', 'type']) === 'unet'
+          ? { type: 'unet', convs: r.num(['model', 'decoder', 'convs'], { int: true, min: 1 }) }
+          : {
+              type: 'aspp',
+              dilations: r.nums(['model', 'decoder', 'dilations'], { int: true, min: 1 }),
+              filters: r.num(['model', 'decoder', 'filters'], { int: true, min: 1 }),
+              imagePooling: r.bool(['model', 'decoder', 'image_pooling']),
+            },
       heads: {
         seg: {
           // The schema's default depends on dims (bilinear in 2D, trilinear in 3D), which a JSON-schema default cannot say.

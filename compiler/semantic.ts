@@ -198,13 +198,17 @@ function checkModel(spec: Spec, r: Report, opts: SemanticOptions, doc: ComposedD
   const ep = ['model', 'encoder'];
   if (enc.type === 'vgg16' && task.dims === 3)
     r.add('TDC0517', 'error', [...ep, 'type'], 'vgg16 is a 2D encoder, but the task is 3D', 'use aniso3d or convstack for volumes');
+  if (enc.type === 'wnet' && task.dims === 2)
+    r.add('TDC0517', 'error', [...ep, 'type'], 'wnet is a 3D encoder, but the task is 2D', 'use vgg16, resnet34/50 or convstack for images');
   if (enc.type === 'aniso3d' && task.dims === 2)
     r.add('TDC0517', 'error', [...ep, 'type'], 'aniso3d is a 3D encoder, but the task is 2D', 'use vgg16 or convstack for images');
   if (model.heads.seg.upsample === 'trilinear' && task.dims === 2)
     r.add('TDC0517', 'error', ['model', 'heads', 'seg', 'upsample'], 'trilinear upsampling needs a 3D task', 'use bilinear (or nearest) for images');
 
   // Encoder stride: a power of two reachable by the stages that exist.
-  if (enc.type !== 'aniso3d') {
+  if ((enc.type === 'resnet34' || enc.type === 'resnet50') && task.dims === 3)
+    r.add('TDC0517', 'error', [...ep, 'type'], `${enc.type} is a 2D encoder, but the task is 3D`, 'use aniso3d or convstack for volumes');
+  if (enc.type === 'vgg16' || enc.type === 'convstack') {
     const pools = log2Exact(enc.outputStride);
     const stages = enc.type === 'vgg16' ? enc.stages : enc.filters.length;
     if (pools === undefined)
@@ -242,6 +246,20 @@ function checkModel(spec: Spec, r: Report, opts: SemanticOptions, doc: ComposedD
       });
       if (task.dims === 3 && crop[2]! < minZ)
         r.add('TDC0512', 'error', ['data', 'crop', 2], `crop z ${crop[2]} is smaller than the inter-slice kernel (${minZ})`, `use at least ${minZ} slices`);
+    }
+  }
+
+  // Values the network never reads: say so rather than let a reader believe they matter.
+  if (enc.type === 'aniso3d' && enc.dilations.length > enc.blocks && doc.spans.key([...ep, 'dilations']) !== undefined) {
+    const unused = enc.dilations.slice(enc.blocks);
+    r.add('TDC0525', 'warning', [...ep, 'dilations', enc.blocks], `aniso3d has ${enc.blocks} block${enc.blocks === 1 ? '' : 's'} per level, so only the first ${enc.blocks} of dilations [${enc.dilations.join(', ')}] are used; ${unused.join(', ')} ${unused.length === 1 ? 'is' : 'are'} ignored`, `drop ${unused.length === 1 ? 'it' : 'them'}, or use blocks: ${enc.dilations.length}`);
+  }
+  if (model.context.pairs.length > 0 && model.context.dilations.length === 0)
+    r.add('TDC0202', 'error', ['model', 'context'], `model.context is missing the required key 'dilations': each of the ${model.context.pairs.length} task pairs is a cascade of dilated convs`, 'add dilations: e.g. [7, 3, 1], or pairs: [] for no context ensemble');
+  if (model.context.pairs.length === 0) {
+    for (const k of ['dilations', 'filters', 'combine'] as const) {
+      if (doc.spans.key(['model', 'context', k]) !== undefined)
+        r.add('TDC0525', 'warning', ['model', 'context', k], `context.${k} is ignored: context.pairs is empty, so there is no context ensemble (the heads read the encoder's output)`, `remove it, or list task pairs to build the ensemble`);
     }
   }
 
@@ -384,7 +402,8 @@ export function checkShapes(spec: Spec, ir: ModelIR, doc: ComposedDoc): Diagnost
     if (degenerate(d, latent))
       r.add('TDC0514', 'warning', ['model', 'context', 'dilations', i], `dilation ${d} on ${where}: every off-centre tap falls outside the map, so the 3×3 conv degenerates to a 1×1 conv`, hint);
   });
-  model.decoder.dilations.forEach((d, i) => {
+  const decoderDilations = model.decoder.type === 'aspp' ? model.decoder.dilations : [];
+  decoderDilations.forEach((d, i) => {
     if (degenerate(d, latent))
       r.add('TDC0514', 'warning', ['model', 'decoder', 'dilations', i], `ASPP dilation ${d} on ${where}: every off-centre tap falls outside the map, so the 3×3 conv degenerates to a 1×1 conv`, hint);
   });

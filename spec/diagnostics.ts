@@ -71,10 +71,7 @@ export const CODES = {
   TDC0522: 'Two stages have the same name (logs, checkpoints and --resume name stages).',
   TDC0523: 'A stage loss gives a loss term a negative weight (training would maximise that loss).',
   TDC0524: 'task.normalize does not fit the input (ImageNet modes need 3 channels; 3D volumes are z-scored).',
-  // TDC07xx studies (tdc study)
-  TDC0701: "A study variant's spec does not compile (its own diagnostics are printed above).",
-  TDC0702: 'Two study variants have the same name (or the same folder name).',
-  TDC0703: 'A study variant has no spec: neither the study nor the variant names one.',
+  TDC0525: 'A spec value is ignored: nothing in the network uses it (warning).',
   // TDC06xx dataset checks (runtime/data/scan.ts)
   TDC0601: 'The dataset folder does not exist.',
   TDC0602: 'The dataset folder holds no samples of the declared format.',
@@ -87,6 +84,10 @@ export const CODES = {
   TDC0609: 'A split names a sequence, subject or stem that is not in the dataset.',
   TDC0610: 'A split is empty, or a class never occurs in the training split (warning).',
   TDC0611: 'A file has the wrong number of dimensions (e.g. a 4D NIfTI where a 3D volume is expected).',
+  // TDC07xx studies (tdc study)
+  TDC0701: "A study variant's spec does not compile (its own diagnostics are printed above).",
+  TDC0702: 'Two study variants have the same name (or the same folder name).',
+  TDC0703: 'A study variant has no spec: neither the study nor the variant names one.',
 } as const satisfies Record<string, string>;
 
 export type Code = keyof typeof CODES;

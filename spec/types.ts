@@ -135,10 +135,42 @@ export interface EncoderConvStack {
   norm: 'none' | 'batch';
 }
 
-export type EncoderSpec = EncoderVgg16 | EncoderAniso3d | EncoderConvStack;
+/**
+ * ResNet34 (basic blocks 3-4-6-3) or ResNet50 (bottleneck blocks 3-4-6-3), 2D, with Keras's layer names
+ * (conv1_conv, conv{s}_block{b}_{i}_conv, …) so Keras-layout pretrained weights load by name.
+ */
+export interface EncoderResnet {
+  type: 'resnet34' | 'resnet50';
+  /** Total stride 8, 16 or 32; below 32 the last stages keep their resolution and dilate instead (DeepLab). */
+  outputStride: number;
+  /** Conv biases (Keras's ResNet50 has them; torchvision's has none). */
+  bias: boolean;
+  /** Always batch norm after every conv. */
+  norm: 'batch';
+  pretrained?: string;
+}
+
+/**
+ * Wang et al. 2017's anisotropic network for BraTS (WNet): residual intra-slice blocks, inter-slice fusion,
+ * PReLU, one width throughout, two in-plane down-samplings (stride 4), dilations in the last level's blocks.
+ */
+export interface EncoderWnet {
+  type: 'wnet';
+  /** Channels of every conv (paper: 32). */
+  filters: number;
+  /** Residual blocks in each of the first two levels (paper: 2). */
+  blocks: number;
+  /** In-plane dilation of each residual block of the last level, in order (paper: 1, 2, 3, 3, 2, 1). */
+  dilations: number[];
+  /** Always batch norm. */
+  norm: 'batch';
+  pretrained?: string;
+}
+
+export type EncoderSpec = EncoderVgg16 | EncoderAniso3d | EncoderConvStack | EncoderResnet | EncoderWnet;
 
 export interface ContextSpec {
-  /** Task pairs, one dilated cascade each, e.g. [[seg, class], [seg, scene], [class, scene]]. */
+  /** Task pairs, one dilated cascade each, e.g. [[seg, class], [seg, scene], [class, scene]]; [] = no context ensemble. */
   pairs: [TaskName, TaskName][];
   /** The cascade's dilation rates in order (paper: 63, 31, 15, 3, 1). In 3D they dilate in-plane only. */
   dilations: number[];
@@ -157,6 +189,15 @@ export interface AsppSpec {
   imagePooling: boolean;
 }
 
+/** U-Net decoder: from the latent space back up through every encoder pooling, joining each stage's skip. */
+export interface UnetSpec {
+  type: 'unet';
+  /** Convolutions (3×3, 3D [1,3,3], + ReLU) per level after the skip concatenation. */
+  convs: number;
+}
+
+export type DecoderSpec = AsppSpec | UnetSpec;
+
 export interface HeadsSpec {
   seg: { upsample: 'bilinear' | 'trilinear' | 'nearest' };
   class: { hidden: number; dropout: number };
@@ -166,7 +207,7 @@ export interface HeadsSpec {
 export interface ModelSpec {
   encoder: EncoderSpec;
   context: ContextSpec;
-  decoder: AsppSpec;
+  decoder: DecoderSpec;
   heads: HeadsSpec;
 }
 

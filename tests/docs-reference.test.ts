@@ -30,7 +30,7 @@ describe('docs/spec-reference.md', () => {
     for (const e of referenceEntries(schema)) expect(e.node.markdownDescription, e.path).toBe(hoverMarkdown(e.node, schema));
     const dilations = referenceEntries(schema).find((e) => e.path === 'model.context.dilations')!.node;
     expect(dilations.markdownDescription).toBe(
-      'Dilation rates of the cascade, in order (paper: 63, 31, 15, 3, 1).\n\nType: list of integer or expression (at least 1) · Allowed: each: ≥ 1 · Example: `[63, 31, 15, 3, 1]` · Paper: section III-B',
+      'Dilation rates of the cascade, in order (paper: 63, 31, 15, 3, 1) (required when pairs is not empty).\n\nType: list of integer or expression (at least 1) · Allowed: each: ≥ 1 · Example: `[63, 31, 15, 3, 1]` · Paper: section III-B',
     );
   });
 

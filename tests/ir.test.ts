@@ -268,7 +268,7 @@ describe('context combine modes and projections', () => {
   });
 
   it('convstack in 3D uses k×k×k kernels and in-plane [1,2,2] pools', () => {
-    const t = edit(example('brats18'), ['type: aniso3d, filters: 32, blocks: 2, downsample: 2, dilations: [1, 2, 3]', 'type: convstack, filters: [8, 16], convs_per_stage: 1, kernel: 3, output_stride: 4']);
+    const t = edit(example('brats18'), ['type: aniso3d, filters: 32, blocks: 2, downsample: 2, dilations: [1, 2]', 'type: convstack, filters: [8, 16], convs_per_stage: 1, kernel: 3, output_stride: 4']);
     const { ir } = build(t);
     const c = block(ir, 'enc_stage1_conv1');
     expect(c.kind === 'conv' && [c.kernel, c.params]).toEqual([[3, 3, 3], 27 * 4 * 8 + 8 + 4 * 8]);

@@ -66,7 +66,8 @@ function outcome(model: tf.LayersModel): Outcome {
   const batch = fixedBatch();
   const out = model.apply(batch.image, { training: false }) as tf.Tensor[];
   const losses = {
-    seg: segLoss(out[0]!, batch.mask, { ce: 1, iou: 1 }).dataSync()[0]!,
+    // Recorded with the batch-pooled soft IoU (the only one then); per-image IoU is checked in losses-terms.
+    seg: segLoss(out[0]!, batch.mask, { ce: 1, iou: 1, iouReduction: 'batch' }).dataSync()[0]!,
     class: bceLoss(out[1]!, batch.classes).dataSync()[0]!,
     scene: bceLoss(out[2]!, batch.scene).dataSync()[0]!,
     sync: syncLoss(out[0]!, out[1]!, { presence: 'hard', direction: 'seg->class' }).dataSync()[0]!,

@@ -40,7 +40,7 @@ describe('resolve robot18', () => {
     expect(spec.data.augment.rgbShift).toBe(20);
     expect(spec.data.scenes).toEqual({ from: 'file', file: 'data/robot18/scenes.csv' });
     expect(spec.model.encoder).toMatchObject({ type: 'vgg16', stages: 5, outputStride: 16, width: 1 });
-    expect(spec.model.decoder.imagePooling).toBe(true);
+    expect(spec.model.decoder).toMatchObject({ type: 'aspp', imagePooling: true });
     expect(spec.optimizer).toMatchObject({ type: 'sgd', momentum: 0.9, weightDecay: 1e-4 });
     expect(spec.schedule).toEqual({ type: 'step', values: [1e-4, 5e-5, 2e-5], every: 50 });
     expect(spec.train).toMatchObject({ seed: 42, validateEvery: 50, checkpointEvery: 50, logEvery: 10 });
@@ -93,7 +93,7 @@ describe('numeric expressions', () => {
     const enc = spec.model.encoder;
     expect(enc.type === 'convstack' && enc.filters).toEqual([8, 16, 32]);
     expect(spec.model.context.filters).toBe(32);
-    expect(spec.model.decoder.filters).toBe(16);
+    expect(spec.model.decoder).toMatchObject({ filters: 16 });
   });
 
   it('TDC0402: an unknown name, underlined inside the quoted string, with did-you-mean', () => {

@@ -237,7 +237,7 @@ describe('model and sizes', () => {
   });
 
   it('TDC0514 checks the 3D encoder dilations per level in-plane', () => {
-    const t = edit(BRATS, ['size: [144, 144, 19]', 'size: [16, 16, 19]'], ['crop: [144, 144, 19]', 'crop: [16, 16, 19]'], ['dilations: [1, 2, 3]', 'dilations: [1, 4]']);
+    const t = edit(BRATS, ['size: [144, 144, 19]', 'size: [16, 16, 19]'], ['crop: [144, 144, 19]', 'crop: [16, 16, 19]'], ['dilations: [1, 2]', 'dilations: [1, 4]']);
     const ds = run(t).diagnostics.filter((d) => d.code === 'TDC0514' && d.message.includes('encoder level'));
     expect(ds.map((d) => d.message)).toEqual([
       'dilation 4 on the 4×4 feature map at encoder level 2: every off-centre tap falls outside the map, so the conv degenerates to a 1×1 conv',
@@ -266,7 +266,7 @@ describe('model and sizes', () => {
   });
 
   it('TDC0517 encoder and upsampling must match the dimensionality', () => {
-    const t = edit(BRATS, ['type: aniso3d, filters: 32, blocks: 2, downsample: 2, dilations: [1, 2, 3]', 'type: vgg16']);
+    const t = edit(BRATS, ['type: aniso3d, filters: 32, blocks: 2, downsample: 2, dilations: [1, 2]', 'type: vgg16']);
     expect(only(t, 'TDC0517')[0]!.message).toBe('vgg16 is a 2D encoder, but the task is 3D');
     const tri = edit(ROBOT, ['seg: { upsample: bilinear }', 'seg: { upsample: trilinear }']);
     expect(only(tri, 'TDC0517')[0]!.message).toBe('trilinear upsampling needs a 3D task');

@@ -66,7 +66,7 @@ describe('validateSpec', () => {
   test('defaults of the chosen branch only: aniso3d gets norm batch', () => {
     const r = validateSpec(doc(quickstart, ['model.encoder={type: aniso3d}']));
     expect(r.diagnostics).toEqual([]);
-    expect((r.value as any).model.encoder).toEqual({ type: 'aniso3d', filters: 32, blocks: 2, downsample: 2, dilations: [1, 2, 3], norm: 'batch' });
+    expect((r.value as any).model.encoder).toEqual({ type: 'aniso3d', filters: 32, blocks: 2, downsample: 2, dilations: [1, 2], norm: 'batch' });
   });
 
   test('several errors in one run, each at its node, with messages that never show ajv wording', () => {

@@ -42,7 +42,7 @@ describe('tdc study on a tiny quickstart', () => {
     '--set', 'task.size=[32, 40]',
     '--set', 'vars.base=4',
     '--set', 'model.context.dilations=[3, 1]',
-    '--set', 'model.decoder.rates=[1, 2]',
+    '--set', 'model.decoder.dilations=[1, 2]',
   ];
 
   it('refuses a variant whose spec does not compile, before training anything', async () => {

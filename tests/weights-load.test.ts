@@ -283,3 +283,50 @@ describe('errors (one line each, model untouched)', () => {
     model.dispose();
   });
 });
+
+describe('ResNet encoders: Keras-layout names', () => {
+  it('conv and batch-norm weights of a Keras ResNet50 file load by name (stem and the first block)', async () => {
+    const net = buildNet({
+      dims: 2,
+      size: [32, 32],
+      channels: 3,
+      numClasses: 2,
+      numScenes: 2,
+      encoder: { type: 'resnet50', outputStride: 32, bias: true, norm: 'batch' },
+      context: { pairs: [], dilations: [], combine: 'sum' },
+      decoder: { type: 'aspp', dilations: [1], filters: 2, imagePooling: false },
+      heads: { seg: { upsample: 'bilinear' }, class: { hidden: 2, dropout: 0 }, scene: { hidden: 2, dropout: 0 } },
+      seed: 4,
+      batchSize: 1,
+    });
+    // keras.applications.ResNet50's own names for these layers and their weights.
+    const names = ['conv1_conv', 'conv1_bn', 'conv2_block1_0_conv', 'conv2_block1_0_bn', 'conv2_block1_1_conv', 'conv2_block1_1_bn', 'conv2_block1_2_conv', 'conv2_block1_3_bn'];
+    const file = path.join(dir, 'resnet50_part.h5');
+    const f = new h5.File(file, 'w');
+    f.create_attribute('layer_names', names);
+    f.create_attribute('backend', 'tensorflow');
+    const written = new Map<string, Float32Array[]>();
+    names.forEach((name, li) => {
+      const layer = net.model.getLayer(name);
+      const shorts = name.endsWith('_bn') ? ['gamma', 'beta', 'moving_mean', 'moving_variance'] : ['kernel', 'bias'];
+      expect(layer.weights.length, name).toBe(shorts.length);
+      const g = f.create_group(name);
+      g.create_attribute('weight_names', shorts.map((s) => `${name}/${s}:0`));
+      const inner = g.create_group(name);
+      const vals = layer.weights.map((w, wi) => {
+        const shape = w.shape as number[];
+        const v = Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => li + wi / 10 + i * 1e-4);
+        inner.create_dataset({ name: `${shorts[wi]}:0`, data: v, shape, dtype: '<f' });
+        return v;
+      });
+      written.set(name, vals);
+    });
+    f.close();
+    const r = await loadEncoderWeights(net.model, file, { layers: names });
+    expect(r.loaded).toEqual(names);
+    for (const [name, vals] of written) {
+      net.model.getLayer(name).getWeights().forEach((t, i) => expect(Array.from(t.dataSync())).toEqual(Array.from(vals[i]!)));
+    }
+    net.model.dispose();
+  });
+});

@@ -84,8 +84,17 @@ export function buildView(spec: Spec, ir: ModelIR, meta: EmitMeta) {
     name: spec.name,
     dims: task.dims,
     dimsText: is3d ? '3D' : '2D',
-    encoderText: enc.type,
-    dilationsText: model.context.dilations.join(', '),
+    // The doc comment's two lines describing the network, by its parts.
+    networkText:
+      model.context.pairs.length > 0
+        ? [
+            `${enc.type} encoder → task-task context ensemble`,
+            `(dilations ${model.context.dilations.join(', ')}) → ${model.decoder.type === 'aspp' ? 'ASPP' : 'U-Net decoder'} + segmentation head, class head and scene head on the shared latent space.`,
+          ]
+        : [
+            `${enc.type} encoder (no context ensemble) → ${model.decoder.type === 'aspp' ? 'ASPP' : 'U-Net decoder'} + segmentation head,`,
+            `class head and scene head on the encoder's output.`,
+          ],
     classNames: task.classes.map((c) => c.name),
     sceneNames: task.scenes,
     numClasses: task.classes.length,

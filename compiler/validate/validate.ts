@@ -2,7 +2,7 @@
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import type { Diagnostic, Result } from '../../spec/diagnostics.js';
 import type { ComposedDoc, Path, SpanIndex } from '../parse/index.js';
-import { allowedKeys, specValidator, type SchemaNode } from './schema.js';
+import { allowedKeys, schemaAt, specValidator, type SchemaNode } from './schema.js';
 import { didYouMean } from '../suggest.js';
 
 /** Human wording for the schema's patterns (ajv would print the regular expression). */
@@ -189,7 +189,9 @@ function toDiagnostic(e: ErrorObject, root: unknown, spans: SpanIndex): Diagnost
       const missing = String(e.params.missingProperty);
       const d = base('TDC0202', `${where} is missing the required key '${missing}'`);
       d.span = spans.key(path) ?? spans.get(path);
-      const desc = (parent.properties?.[missing] as SchemaNode | undefined)?.description;
+      // A key required by an if/then branch is described where the object declares it.
+      const declared = schemaAt([...path, missing]);
+      const desc = ((parent.properties?.[missing] as SchemaNode | undefined) ?? (declared.ok ? declared.schema : undefined))?.description;
       if (desc) d.hint = `add '${missing}': ${desc.charAt(0).toLowerCase()}${desc.slice(1)}`;
       return [d];
     }

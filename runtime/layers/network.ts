@@ -82,13 +82,46 @@ const BUILDERS: Builders = {
   // the seed is still drawn so that the next layers' initial weights do not change.
   dropout: (l, [x], ctx) => (ctx.seed(), apply(tf.layers.dropout({ name: l.name, rate: l.rate }), x!)),
   upsample: (l, [x]) => apply(upsampleTo({ name: l.name, size: spatialOf(l.outShape), mode: l.method }), x!),
+  'zero-pad': (l, [x]) => {
+    if (l.pads.length !== 2) throw new Error(`buildNetwork: '${l.name}': zero padding is 2D only in tfjs`);
+    return apply(tf.layers.zeroPadding2d({ name: l.name, padding: [l.pads[0]!, l.pads[1]!] }), x!);
+  },
+  // PReLU: one slope per channel (shared over every spatial axis), starting at 0.25 as in PyTorch and NiftyNet.
+  activation: (l, [x]) =>
+    l.activation === 'relu'
+      ? apply(tf.layers.reLU({ name: l.name }), x!)
+      : apply(
+          tf.layers.prelu({ name: l.name, sharedAxes: Array.from({ length: l.outShape.length - 1 }, (_, i) => i + 1), alphaInitializer: tf.initializers.constant({ value: 0.25 }) }),
+          x!,
+        ),
+  'batch-norm': (l, [x]) => apply(new BatchNorm({ name: l.name }), x!),
 };
 
-function conv(l: Extract<Layer, { kind: 'conv' | 'atrous-conv' }>, x: tf.SymbolicTensor, ctx: BuildContext): tf.SymbolicTensor {
+type ConvIR = Extract<Layer, { kind: 'conv' | 'atrous-conv' }>;
+
+function stockConv(l: ConvIR, activation: 'relu' | 'linear', ctx: BuildContext): tf.layers.Layer {
+  const args = {
+    name: l.name,
+    filters: l.filters,
+    kernelSize: l.kernel,
+    strides: l.strides!,
+    padding: l.padding,
+    useBias: l.useBias,
+    activation,
+    kernelInitializer: makeInitializer(ctx.kernelInitializer, ctx.seed()),
+  };
+  return l.kernel.length === 2 ? tf.layers.conv2d(args) : tf.layers.conv3d(args);
+}
+
+function conv(l: ConvIR, x: tf.SymbolicTensor, ctx: BuildContext): tf.SymbolicTensor {
   const names = realizedNames(l);
   const fused = l.norm === 'none';
+  const strided = l.strides?.some((s) => s > 1) ?? false;
   let y = apply(
-    new AtrousConv({
+    // A down-sampling conv is tfjs's own (stride > 1 never dilates, and tfjs trains it); the rest are AtrousConv.
+    strided
+      ? stockConv(l, fused ? l.activation : 'linear', ctx)
+      : new AtrousConv({
       name: l.name,
       filters: l.filters,
       kernelSize: l.kernel,
@@ -96,9 +129,9 @@ function conv(l: Extract<Layer, { kind: 'conv' | 'atrous-conv' }>, x: tf.Symboli
       padding: l.padding,
       useBias: l.useBias,
       activation: fused ? l.activation : 'linear',
-      kernelInitializer: ctx.kernelInitializer,
-      seed: ctx.seed(),
-    }),
+          kernelInitializer: ctx.kernelInitializer,
+          seed: ctx.seed(),
+        }),
     x,
   );
   if (!fused) {

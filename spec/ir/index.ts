@@ -1,7 +1,9 @@
 /** The model IR: a plain, serializable description of the network's blocks, and the lowering that builds it. */
 export type {
+  ActivationLayer,
   AddLayer,
   AsppBlock,
+  BatchNormLayer,
   Block,
   BlockKind,
   BroadcastLayer,
@@ -21,7 +23,9 @@ export type {
   ReceptiveField,
   ResBlock,
   SegHead,
+  UnetUpBlock,
   UpsampleLayer,
+  ZeroPadLayer,
 } from './types.js';
 export { PARTS } from './types.js';
 export { lowerModel, inputShape, canonicalize, log2Exact } from './lower.js';

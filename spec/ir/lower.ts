@@ -4,7 +4,7 @@ import type { Spec, TaskName } from '../types.js';
 /** What the lowering reads of a resolved spec: the task (sizes, classes, scenes) and the model section. */
 export type NetworkSpec = Pick<Spec, 'task' | 'model'>;
 import type { Diagnostic, Result } from '../diagnostics.js';
-import { VGG16_CONVS, VGG16_WIDTHS, encoderChannels, encoderStride } from './encoder.js';
+import { BOTTLENECK_EXPANSION, RESNET_BLOCKS, RESNET_WIDTHS, VGG16_CONVS, VGG16_WIDTHS, encoderChannels, encoderStride } from './encoder.js';
 import type {
   AsppBlock,
   Block,
@@ -17,6 +17,7 @@ import type {
   ReceptiveField,
   ResBlock,
   SegHead,
+  UnetUpBlock,
 } from './types.js';
 
 interface TensorInfo {
@@ -73,13 +74,28 @@ class Builder {
   conv(
     name: string,
     from: string,
-    o: { kernel: number[]; filters: number; dilation?: number[]; activation?: 'relu' | 'linear'; norm?: 'none' | 'batch' },
+    o: {
+      kernel: number[];
+      filters: number;
+      dilation?: number[];
+      activation?: 'relu' | 'linear';
+      norm?: 'none' | 'batch';
+      strides?: number[];
+      padding?: 'same' | 'valid';
+      useBias?: boolean;
+    },
   ): string {
     const x = this.info(from);
     const dilation = o.dilation ?? o.kernel.map(() => 1);
+    const strides = o.strides ?? o.kernel.map(() => 1);
+    const padding = o.padding ?? 'same';
+    const useBias = o.useBias ?? true;
     const cin = x.shape[x.shape.length - 1]!;
     const norm = o.norm ?? 'none';
-    const outShape = [...x.shape.slice(0, -1), o.filters];
+    const spatial = x.shape.slice(0, -1).map((n, i) =>
+      padding === 'same' ? Math.ceil(n / strides[i]!) : Math.floor((n - (o.kernel[i]! - 1) * dilation[i]! - 1) / strides[i]!) + 1,
+    );
+    const outShape = [...spatial, o.filters];
     const rf: ReceptiveField =
       x.rf === 'global' ? 'global' : x.rf.map((r, i) => r + (o.kernel[i]! - 1) * dilation[i]! * x.jump[i]!);
     const layer: ConvLayer = {
@@ -88,7 +104,7 @@ class Builder {
       kind: dilation.some((d) => d > 1) ? 'atrous-conv' : 'conv',
       inputs: [from],
       outShape,
-      params: prod(o.kernel) * cin * o.filters + o.filters + (norm === 'batch' ? 4 * o.filters : 0),
+      params: prod(o.kernel) * cin * o.filters + (useBias ? o.filters : 0) + (norm === 'batch' ? 4 * o.filters : 0),
       flops: 2 * prod(o.kernel) * cin * o.filters * prod(outShape.slice(0, -1)),
       rf,
       kernel: o.kernel,
@@ -96,15 +112,49 @@ class Builder {
       filters: o.filters,
       activation: o.activation ?? 'relu',
       norm,
-      padding: 'same',
-      useBias: true,
+      padding,
+      useBias,
+      // Written only when some axis strides, so stride-1 convs keep the IR they always had.
+      ...(strides.some((s) => s > 1) ? { strides } : {}),
     };
-    return this.emit(layer, x.jump);
+    return this.emit(layer, x.jump.map((j, i) => j * strides[i]!));
   }
 
-  maxpool(name: string, from: string, pool: number[]): string {
+  /** Zero padding ([before, after] per spatial axis), as Keras's ResNet pads before its strided stem. */
+  zeroPad(name: string, from: string, pads: [number, number][]): string {
     const x = this.info(from);
-    const spatial = x.shape.slice(0, -1).map((n, i) => Math.floor(n / pool[i]!));
+    return this.emit(
+      {
+        name,
+        part: this.part,
+        kind: 'zero-pad',
+        inputs: [from],
+        outShape: [...x.shape.slice(0, -1).map((n, i) => n + pads[i]![0] + pads[i]![1]), x.shape.at(-1)!],
+        params: 0,
+        flops: 0,
+        rf: x.rf,
+        pads,
+      },
+      x.jump,
+    );
+  }
+
+  /** A separate activation (after a residual sum; PReLU learns one slope per channel). */
+  activation(name: string, from: string, activation: 'relu' | 'prelu'): string {
+    const x = this.info(from);
+    const params = activation === 'prelu' ? x.shape.at(-1)! : 0;
+    return this.emit({ name, part: this.part, kind: 'activation', inputs: [from], outShape: x.shape, params, flops: 0, rf: x.rf, activation }, x.jump);
+  }
+
+  /** A separate batch norm (gamma, beta, moving mean and variance per channel). */
+  batchNorm(name: string, from: string): string {
+    const x = this.info(from);
+    return this.emit({ name, part: this.part, kind: 'batch-norm', inputs: [from], outShape: x.shape, params: 4 * x.shape.at(-1)!, flops: 0, rf: x.rf }, x.jump);
+  }
+
+  maxpool(name: string, from: string, pool: number[], stride: number[] = pool): string {
+    const x = this.info(from);
+    const spatial = x.shape.slice(0, -1).map((n, i) => Math.floor((n - pool[i]!) / stride[i]!) + 1);
     const rf: ReceptiveField = x.rf === 'global' ? 'global' : x.rf.map((r, i) => r + (pool[i]! - 1) * x.jump[i]!);
     return this.emit(
       {
@@ -117,9 +167,9 @@ class Builder {
         flops: 0,
         rf,
         pool,
-        strides: pool,
+        strides: stride,
       },
-      x.jump.map((j, i) => j * pool[i]!),
+      x.jump.map((j, i) => j * stride[i]!),
     );
   }
 
@@ -266,7 +316,24 @@ export function log2Exact(n: number): number | undefined {
   return Number.isInteger(l) && l >= 0 ? l : undefined;
 }
 
-function lowerEncoder(b: Builder, spec: NetworkSpec, x: string, problems: Diagnostic[]): string {
+/** The encoder's output and its skip features: the map before each in-plane pooling, shallow to deep. */
+interface EncoderOut {
+  out: string;
+  skips: string[];
+}
+
+function lowerEncoder(b: Builder, spec: NetworkSpec, x: string, problems: Diagnostic[]): EncoderOut {
+  const skips: string[] = [];
+  const out = lowerEncoderBody(b, spec, x, problems, skips);
+  return { out, skips };
+}
+
+/** Lowers the encoder; `skips` receives the map before each in-plane down-sampling. */
+function lowerEncoderBody(b: Builder, spec: NetworkSpec, x: string, problems: Diagnostic[], skips: string[]): string {
+  const pool = (name: string, from: string, size: number[]): string => {
+    skips.push(from);
+    return b.maxpool(name, from, size);
+  };
   const enc = spec.model.encoder;
   const d3 = spec.task.dims === 3;
   const k3 = (k: number): number[] => (d3 ? [1, k, k] : [k, k]);
@@ -285,7 +352,7 @@ function lowerEncoder(b: Builder, spec: NetworkSpec, x: string, problems: Diagno
       for (let s = 1; s <= enc.stages; s++) {
         const width = Math.round(VGG16_WIDTHS[s - 1]! * enc.width);
         for (let i = 1; i <= VGG16_CONVS[s - 1]!; i++) x = b.conv(`block${s}_conv${i}`, x, { kernel: k3(3), filters: width, norm: enc.norm });
-        if (s <= pools) x = b.maxpool(`block${s}_pool`, x, inPlanePool);
+        if (s <= pools) x = pool(`block${s}_pool`, x, inPlanePool);
       }
       return x;
     }
@@ -303,7 +370,105 @@ function lowerEncoder(b: Builder, spec: NetworkSpec, x: string, problems: Diagno
       enc.filters.forEach((f, si) => {
         const s = si + 1;
         for (let i = 1; i <= enc.convsPerStage; i++) x = b.conv(`enc_stage${s}_conv${i}`, x, { kernel, filters: f, norm: enc.norm });
-        if (s <= pools) x = b.maxpool(`enc_stage${s}_pool`, x, inPlanePool);
+        if (s <= pools) x = pool(`enc_stage${s}_pool`, x, inPlanePool);
+      });
+      return x;
+    }
+    case 'resnet34':
+    case 'resnet50': {
+      // He et al. 2016 with Keras's layer names and layout (keras.applications ResNet50: stride on the first
+      // 1×1 conv of a bottleneck, a zero-pad before the valid 7×7/2 stem and the 3×3/2 max-pool). ResNet34 has no
+      // Keras original: tdc names it the same way (basic block: _1_conv, _2_conv; stride on the first 3×3).
+      // Below output_stride 32 a stage that would halve the map keeps it and dilates its 3×3 convs instead
+      // (DeepLab); tdc dilates every block of such a stage by the doubled rate.
+      const bottleneck = enc.type === 'resnet50';
+      const bn = { norm: 'batch' as const, useBias: enc.bias };
+      x = b.zeroPad('conv1_pad', x, [[3, 3], [3, 3]]);
+      x = b.conv('conv1_conv', x, { kernel: [7, 7], filters: 64, strides: [2, 2], padding: 'valid', ...bn });
+      skips.push(x);
+      x = b.zeroPad('pool1_pad', x, [[1, 1], [1, 1]]);
+      x = b.maxpool('pool1_pool', x, [3, 3], [2, 2]);
+      let stride = 4;
+      let dilation = 1;
+      RESNET_BLOCKS.forEach((blocks, si) => {
+        const stage = si + 2;
+        const width = RESNET_WIDTHS[si]!;
+        const out = bottleneck ? width * BOTTLENECK_EXPANSION : width;
+        let s = stage === 2 ? 1 : 2;
+        if (s === 2 && stride * 2 > enc.outputStride) {
+          s = 1;
+          dilation *= 2;
+        } else if (s === 2) {
+          skips.push(x);
+          stride *= 2;
+        }
+        for (let k = 1; k <= blocks; k++) {
+          const name = `conv${stage}_block${k}`;
+          const input = x;
+          const bs = k === 1 ? s : 1;
+          const project = k === 1 && (bs !== 1 || b.info(input).shape.at(-1) !== out);
+          const d = [dilation, dilation];
+          x = b.composite<ResBlock>(
+            name,
+            [input],
+            (layers, output, base) => ({ ...base, kind: 'res-block', layers, output }),
+            () => {
+              const shortcut = project
+                ? b.conv(`${name}_0_conv`, input, { kernel: [1, 1], filters: out, strides: [bs, bs], activation: 'linear', ...bn })
+                : input;
+              let y: string;
+              if (bottleneck) {
+                y = b.conv(`${name}_1_conv`, input, { kernel: [1, 1], filters: width, strides: [bs, bs], ...bn });
+                y = b.conv(`${name}_2_conv`, y, { kernel: [3, 3], filters: width, dilation: d, ...bn });
+                y = b.conv(`${name}_3_conv`, y, { kernel: [1, 1], filters: out, activation: 'linear', ...bn });
+              } else {
+                y = b.conv(`${name}_1_conv`, input, { kernel: [3, 3], filters: width, strides: [bs, bs], ...(bs === 1 ? { dilation: d } : {}), ...bn });
+                y = b.conv(`${name}_2_conv`, y, { kernel: [3, 3], filters: out, dilation: d, activation: 'linear', ...bn });
+              }
+              const sum = b.merge('add', `${name}_add`, [shortcut, y]);
+              return b.activation(`${name}_out`, sum, 'relu');
+            },
+          );
+        }
+      });
+      return x;
+    }
+    case 'wnet': {
+      // Wang et al. 2017's anisotropic network (WNet, BraTS 2017): residual blocks of two intra-slice [1,3,3]
+      // convs, inter-slice [3,1,1] fusion convs, two in-plane down-samplings, PReLU, `filters` channels
+      // throughout, dilations 1, 2, 3, 3, 2, 1 in the blocks of the last level. Where the paper leaves it open, tdc
+      // chooses: pre-activation blocks (BN → PReLU → conv, as NiftyNet's residual units), down-sampling by a
+      // [1,3,3] conv of stride [1,2,2] with BN + PReLU, one fusion conv closing each level.
+      const f = enc.filters;
+      const act = (name: string, from: string): string => b.activation(name, from, 'prelu');
+      x = act('enc_stem_prelu', b.conv('enc_stem_conv', x, { kernel: [1, 3, 3], filters: f, norm: 'batch', activation: 'linear' }));
+      const levels = [Array<number>(enc.blocks).fill(1), Array<number>(enc.blocks).fill(1), enc.dilations];
+      levels.forEach((dilations, level) => {
+        dilations.forEach((d, k) => {
+          const name = `enc_level${level}_block${k + 1}`;
+          const input = x;
+          x = b.composite<ResBlock>(
+            name,
+            [input],
+            (layers, output, base) => ({ ...base, kind: 'res-block', layers, output }),
+            () => {
+              let y = input;
+              for (const i of [1, 2]) {
+                y = act(`${name}_prelu${i}`, b.batchNorm(`${name}_bn${i}`, y));
+                y = b.conv(`${name}_conv${i}`, y, { kernel: [1, 3, 3], dilation: [1, d, d], filters: f, activation: 'linear' });
+              }
+              return b.merge('add', `${name}_add`, [input, y]);
+            },
+          );
+        });
+        x = act(`enc_level${level}_fuse_prelu`, b.conv(`enc_level${level}_fuse`, x, { kernel: [3, 1, 1], filters: f, norm: 'batch', activation: 'linear' }));
+        if (level < 2) {
+          skips.push(x);
+          x = act(
+            `enc_level${level}_down_prelu`,
+            b.conv(`enc_level${level}_down`, x, { kernel: [1, 3, 3], strides: [1, 2, 2], filters: f, norm: 'batch', activation: 'linear' }),
+          );
+        }
       });
       return x;
     }
@@ -332,7 +497,7 @@ function lowerEncoder(b: Builder, spec: NetworkSpec, x: string, problems: Diagno
         if (level < enc.downsample) {
           filters *= 2;
           x = b.conv(`enc_level${level}_fuse`, x, { kernel: [3, 1, 1], filters, norm: enc.norm });
-          x = b.maxpool(`enc_level${level}_pool`, x, [1, 2, 2]);
+          x = pool(`enc_level${level}_pool`, x, [1, 2, 2]);
         }
       }
       return x;
@@ -345,6 +510,8 @@ function lowerContext(b: Builder, spec: NetworkSpec, enc: string): string {
   const d3 = spec.task.dims === 3;
   const encC = encoderChannels(spec.model.encoder);
   b.part = 'context';
+  // No pairs, no context ensemble: the encoder's output is the shared latent space.
+  if (ctx.pairs.length === 0) return enc;
   const proj = (from: string, name: string): string =>
     b.info(from).shape.at(-1) === ctx.filters
       ? from
@@ -391,10 +558,32 @@ function lowerContext(b: Builder, spec: NetworkSpec, enc: string): string {
   }
 }
 
-function lowerDecoder(b: Builder, spec: NetworkSpec, latent: string): string {
+function lowerDecoder(b: Builder, spec: NetworkSpec, latent: string, skips: readonly string[]): string {
   const dec = spec.model.decoder;
   const d3 = spec.task.dims === 3;
   b.part = 'decoder';
+  if (dec.type === 'unet') {
+    // Deepest skip first: each level doubles the in-plane size and joins the map of the same size.
+    let x = latent;
+    for (let s = skips.length; s >= 1; s--) {
+      const skip = skips[s - 1]!;
+      const name = `unet_up${s}`;
+      const below = x;
+      x = b.composite<UnetUpBlock>(
+        name,
+        [below, skip],
+        (layers, output, base) => ({ ...base, kind: 'unet-up', layers, output, skip }),
+        () => {
+          const up = b.upsample(`${name}_upsample`, below, d3 ? [1, 2, 2] : [2, 2], d3 ? 'trilinear' : 'bilinear');
+          let y = b.merge('concat', `${name}_concat`, [up, skip]);
+          const filters = b.info(skip).shape.at(-1)!;
+          for (let i = 1; i <= dec.convs; i++) y = b.conv(`${name}_conv${i}`, y, { kernel: d3 ? [1, 3, 3] : [3, 3], filters });
+          return y;
+        },
+      );
+    }
+    return x;
+  }
   return b.composite<AsppBlock>(
     'aspp',
     [latent],
@@ -416,9 +605,12 @@ function lowerDecoder(b: Builder, spec: NetworkSpec, latent: string): string {
   );
 }
 
-function lowerHeads(b: Builder, spec: NetworkSpec, decoded: string, latent: string, stride: number): ModelIR['outputs'] {
+function lowerHeads(b: Builder, spec: NetworkSpec, decoded: string, latent: string): ModelIR['outputs'] {
   const d3 = spec.task.dims === 3;
   const k = spec.task.classes.length;
+  // Back to the input size: ASPP decodes at the latent size, a U-Net at the size of its shallowest skip.
+  const input = b.info('input').shape;
+  const factor = b.info(decoded).shape.slice(0, -1).map((n, i) => input[i]! / n);
   b.part = 'seg';
   const seg = b.composite<SegHead>(
     'seg_head',
@@ -426,7 +618,7 @@ function lowerHeads(b: Builder, spec: NetworkSpec, decoded: string, latent: stri
     (layers, output, base) => ({ ...base, kind: 'seg-head', layers, output, classes: k }),
     () => {
       const logits = b.conv('seg_logits', decoded, { kernel: d3 ? [1, 1, 1] : [1, 1], filters: k, activation: 'linear' });
-      return b.upsample('seg_upsample', logits, d3 ? [1, stride, stride] : [stride, stride], spec.model.heads.seg.upsample);
+      return b.upsample('seg_upsample', logits, factor, spec.model.heads.seg.upsample);
     },
   );
   const dense = (task: 'class' | 'scene', units: number): string => {
@@ -468,11 +660,11 @@ export function lowerModel(spec: NetworkSpec): Result<ModelIR> {
   const b = new Builder(spec.task.dims, blocks);
   const shape = inputShape(spec);
   const x = b.input(shape);
-  const enc = lowerEncoder(b, spec, x, problems);
+  const { out: enc, skips } = lowerEncoder(b, spec, x, problems);
   const stride = encoderStride(spec.model.encoder);
   const latent = lowerContext(b, spec, enc);
-  const decoded = lowerDecoder(b, spec, latent);
-  const outputs = lowerHeads(b, spec, decoded, latent, stride);
+  const decoded = lowerDecoder(b, spec, latent, skips);
+  const outputs = lowerHeads(b, spec, decoded, latent);
   const ir: ModelIR = {
     dims: spec.task.dims,
     inputShape: shape,

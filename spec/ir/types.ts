@@ -53,8 +53,31 @@ export interface ConvLayer extends LayerBase {
   /** Applied after the (optional) BatchNorm. */
   activation: 'relu' | 'linear';
   norm: 'none' | 'batch';
-  padding: 'same';
-  useBias: true;
+  /** 'same' keeps the size (÷ strides); 'valid' has no padding (Keras's ResNet stem, after a zero-pad). */
+  padding: 'same' | 'valid';
+  useBias: boolean;
+  /** Per spatial axis; absent = 1 on every axis (every conv but a ResNet's down-sampling ones). */
+  strides?: number[];
+}
+
+/** Zero padding of the spatial axes, [before, after] per axis (Keras's ZeroPadding2D). */
+export interface ZeroPadLayer extends LayerBase {
+  kind: 'zero-pad';
+  pads: [number, number][];
+}
+
+/**
+ * A separate activation of inputs[0]: ReLU after a residual sum (Keras's `_out` layers), or PReLU with one
+ * learned slope per channel (Wang et al.'s anisotropic nets; its parameters are those C slopes).
+ */
+export interface ActivationLayer extends LayerBase {
+  kind: 'activation';
+  activation: 'relu' | 'prelu';
+}
+
+/** A separate batch norm over every axis but channels (pre-activation residual blocks); 4C parameters as Keras counts. */
+export interface BatchNormLayer extends LayerBase {
+  kind: 'batch-norm';
 }
 
 export interface MaxPoolLayer extends LayerBase {
@@ -112,7 +135,10 @@ export type Layer =
   | BroadcastLayer
   | DenseLayer
   | DropoutLayer
-  | UpsampleLayer;
+  | UpsampleLayer
+  | ZeroPadLayer
+  | ActivationLayer
+  | BatchNormLayer;
 
 interface CompositeBase extends LayerBase {
   /** The sub-layers in execution order; their inputs name siblings or the composite's own inputs. */
@@ -121,7 +147,10 @@ interface CompositeBase extends LayerBase {
   output: string;
 }
 
-/** Residual block of the anisotropic 3D encoder: two intra-slice convs, output = input + second conv. */
+/**
+ * Residual block: the anisotropic 3D encoder's (two intra-slice convs, output = input + second conv) and the
+ * ResNets' (basic or bottleneck convs + identity or 1×1 projection shortcut, summed, then ReLU).
+ */
 export interface ResBlock extends CompositeBase {
   kind: 'res-block';
 }
@@ -146,7 +175,17 @@ export interface AsppBlock extends CompositeBase {
   imagePooling: boolean;
 }
 
-/** 1×1 conv to the class logits, then upsampling by the encoder stride to the input size. */
+/**
+ * One U-Net up-sampling level: upsample inputs[0] by 2 in-plane, concatenate the encoder's skip feature
+ * (inputs[1], the map before that stage's pooling), then `convs` convs + ReLU at the skip's width.
+ */
+export interface UnetUpBlock extends CompositeBase {
+  kind: 'unet-up';
+  /** Name of the encoder block whose output is joined (= inputs[1]). */
+  skip: string;
+}
+
+/** 1×1 conv to the class logits, then upsampling to the input size (by input size / decoded size per axis). */
 export interface SegHead extends CompositeBase {
   kind: 'seg-head';
   classes: number;
@@ -159,7 +198,7 @@ export interface DenseHead extends CompositeBase {
   units: number;
 }
 
-export type Composite = ResBlock | ContextBranch | AsppBlock | SegHead | DenseHead;
+export type Composite = ResBlock | ContextBranch | AsppBlock | UnetUpBlock | SegHead | DenseHead;
 export type Block = Layer | Composite;
 export type BlockKind = Block['kind'];
 
@@ -169,7 +208,8 @@ export interface ModelIR {
   inputShape: number[];
   /** Encoder's total in-plane stride (latent size = input size / stride in-plane; z kept in 3D). */
   stride: number;
-  /** Block names of the encoder output and of the shared latent space (context-ensemble output). */
+  /** Block names of the encoder output and of the shared latent space (context-ensemble output; the encoder
+   *  output itself when the spec has no context ensemble). */
   encoderOutput: string;
   latent: string;
   /** Block names of the three logits outputs. */

@@ -174,7 +174,7 @@ data:
 
 model:
   # Encoder: anisotropic residual blocks; two in-plane poolings (x, y halve, z kept) leave an 8x8x8 latent map.
-  encoder: { type: aniso3d, filters: 8, blocks: 1, downsample: 2, dilations: [1, 2], norm: batch }
+  encoder: { type: aniso3d, filters: 8, blocks: 1, downsample: 2, dilations: [2], norm: batch }
   # Context ensemble (paper III-B): dilated cascades, in-plane dilation only; rates must fit the 8x8 map.
   context: { pairs: [[seg, class], [seg, scene], [class, scene]], dilations: [3, 1], combine: sum }
   # Segmentation decoder (paper III-D, IV-B): ASPP, then trilinear up-sampling to the input size.
