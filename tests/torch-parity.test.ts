@@ -32,7 +32,24 @@ const CASES: Record<string, string[]> = {
   brats18: ['task.size=[24,24,3]', 'data.crop=[24,24,3]', 'model.encoder.filters=4', 'model.context.dilations=[2,1]', 'model.decoder.filters=8', 'model.heads.class.hidden=8', 'model.heads.scene.hidden=8', 'model.heads.class.dropout=0', 'model.heads.scene.dropout=0'],
   // The pooled IoU here (the other examples keep the default per-image one): both reductions are compared.
   refuge18: ['losses.seg.iou_reduction=batch', 'task.size=[32,32]', 'model.encoder.width=0.125', 'model.encoder.output_stride=8', 'model.context.dilations=[3,1]', 'model.context.filters=16', 'model.decoder.filters=8', 'model.heads.class.hidden=8', 'model.heads.scene.hidden=8', 'model.heads.class.dropout=0', 'model.heads.scene.dropout=0'],
+  // The baseline rows' networks (a case named <example>-<variant> builds examples/<example>.yaml). ResNets have no
+  // width multiplier: full width at a small input. ResNet34 at output stride 16: strided convs with TF's asymmetric
+  // 'same' padding, the zero-padded 'valid' stem, dilated last stage, conv biases off.
+  'robot18-resnet34': ['task.size=[32,32]', 'model.encoder={type: resnet34, output_stride: 16, bias: false}', 'model.context.dilations=[2,1]', 'model.context.filters=8', 'model.decoder.filters=8', 'model.heads.class.hidden=8', 'model.heads.scene.hidden=8', 'model.heads.class.dropout=0', 'model.heads.scene.dropout=0'],
+  // The U-Net decoder (skips from the encoder stages) with no context ensemble: the heads read the encoder output.
+  'refuge18-unet': ['task.size=[32,32]', 'model.encoder.width=0.125', 'model.context.pairs=[]', 'model.decoder={type: unet}', 'model.heads.class.hidden=8', 'model.heads.scene.hidden=8', 'model.heads.class.dropout=0', 'model.heads.scene.dropout=0'],
+  // Wang et al.'s 3D net: pre-activation blocks with standalone batch norms, PReLU, strided down-sampling.
+  'brats18-wnet': ['task.size=[16,16,3]', 'data.crop=[16,16,3]', 'model.encoder={type: wnet, filters: 4, blocks: 1, dilations: [1, 2]}', 'model.context.dilations=[2,1]', 'model.context.filters=8', 'model.decoder.filters=8', 'model.heads.class.hidden=8', 'model.heads.scene.hidden=8', 'model.heads.class.dropout=0', 'model.heads.scene.dropout=0'],
 };
+
+/**
+ * Tolerance of the weights after the SGD step where the default 1e-4 is below float32's reach. A full-depth ResNet
+ * at a 32-pixel input normalises its last stages over a handful of values per channel, and one step's gradient
+ * loses ~5 digits to cancellation in the batch norms' backward: measured at 64×64, PyTorch float32 differs from
+ * PyTorch float64 by up to 3e-2 (tfjs float32 by up to 2.5e-1); at 32×32 tfjs and PyTorch float32 differ by 1.4e-3. Outputs and
+ * loss terms (inference mode) keep 1e-4.
+ */
+const STEP_TOLERANCE: Record<string, number> = { 'robot18-resnet34': 1e-2 };
 
 function run(cmd: string, args: string[]): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve, reject) => {
@@ -62,7 +79,7 @@ function maxRel(a: ArrayLike<number>, b: ArrayLike<number>, minFloor = 1e-6): nu
 describe.skipIf(!python).each(Object.keys(CASES).filter((n) => !ONLY || n === ONLY))('torch target parity: %s', (name) => {
   test('same outputs, loss terms and weights after one SGD step as tdc', { timeout: 120_000 }, async () => {
     const dir = join(work, name);
-    const plan = await planBuild({ spec: `examples/${name}.yaml`, outDir: join(dir, 'build'), cwd: repoRoot, overrides: [...SGD, ...CASES[name]!], target: 'torch' });
+    const plan = await planBuild({ spec: `examples/${name.split('-')[0]}.yaml`, outDir: join(dir, 'build'), cwd: repoRoot, overrides: [...SGD, ...CASES[name]!], target: 'torch' });
     expect(plan.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
     applyBuild({ ...plan, cwd: dir });
     const io = join(dir, 'io');
@@ -75,7 +92,7 @@ describe.skipIf(!python).each(Object.keys(CASES).filter((n) => !ONLY || n === ON
     // Outputs and every loss term, inference mode.
     for (const head of ['seg', 'class', 'scene'] as const) {
       const mine = readNpy(join(io, `tf-${head}.npy`));
-      const theirs = readNpy(join(io, `${head}.npy`));
+      const theirs = readNpy(join(io, `torch-${head}.npy`));
       expect(theirs.shape).toEqual(mine.shape);
       expect(maxRel(theirs.data, mine.data), `${name} ${head} output`).toBeLessThan(1e-4);
     }
@@ -99,7 +116,7 @@ describe.skipIf(!python).each(Object.keys(CASES).filter((n) => !ONLY || n === ON
       expect(t, `torch checkpoint lacks ${w.name}`).toBeDefined();
       expect(t!.shape).toEqual(w.shape);
       // A conv bias before batch norm has a zero gradient: its 1e-9 values are round-off, compared on the weights' scale.
-      expect(maxRel(t!.values, w.values, 1e-3), `${name} weight ${w.name} after ${steps} SGD steps`).toBeLessThan(1e-4);
+      expect(maxRel(t!.values, w.values, 1e-3), `${name} weight ${w.name} after ${steps} SGD steps`).toBeLessThan(STEP_TOLERANCE[name] ?? 1e-4);
     }
   });
 });

@@ -4,7 +4,7 @@
  * Python literals. Templates under templates/torch/ print these strings and hold no logic.
  */
 import type { Expr, LossTermSpec, Spec } from '../../spec/types.js';
-import type { Block, Layer, ModelIR } from '../../spec/ir/index.js';
+import type { Block, ConvLayer, Layer, ModelIR } from '../../spec/ir/index.js';
 import { realizedNames } from '../../spec/ir/names.js';
 import { inputNormalization } from '../../runtime/data/normalize.js';
 import type { LossCodeNames } from './loss-code.js';
@@ -16,11 +16,14 @@ export interface PyLine {
   text: string;
 }
 
-/** How a tdc checkpoint tensor maps onto a torch state-dict entry ('conv' and 'dense' kernels are transposed). */
+/**
+ * How a tdc checkpoint tensor maps onto a torch state-dict entry: 'conv' kernels OI… ↔ …IO, 'dense' [out, in] ↔
+ * [in, out], 'channels' a per-channel tensor with unit spatial axes [C, 1, …] ↔ [1, …, C] (PReLU slopes).
+ */
 export interface WeightMap {
   torch: string;
   tdc: string;
-  layout: 'conv' | 'dense' | 'plain';
+  layout: 'conv' | 'dense' | 'channels' | 'plain';
 }
 
 /** A value as a Python literal: dicts with string keys, lists, True/False/None, floats as JSON prints them. */
@@ -41,8 +44,8 @@ const pyVar = (name: string) => (name === 'input' ? 'x' : PY_KEYWORDS.has(name) 
 
 interface Ctx {
   dims: 2 | 3;
-  /** Channels (last entry of outShape) of every tensor name, composites included. */
-  channels: Map<string, number>;
+  /** outShape (channels-last) of every tensor name, composites included. */
+  shapes: Map<string, number[]>;
   init: PyLine[];
   forward: PyLine[];
   weights: WeightMap[];
@@ -50,41 +53,82 @@ interface Ctx {
   parts: [string, string][];
 }
 
-function convPadding(kernel: number[], dilation: number[]): string {
-  // tfjs 'same' pads (k − 1)·d in total, the extra pixel (even kernels) after; torch's padding='same' does the same.
-  if (kernel.every((k) => k % 2 === 1)) return tuple(kernel.map((k, i) => ((k - 1) * dilation[i]!) / 2));
-  return '"same"';
+/**
+ * Per spatial axis, the zeros a conv adds [before, after], as tfjs computes them: 'valid' none; 'same' enough for
+ * ceil(n / stride) outputs, (k − 1)·d + 1 − n + (out − 1)·stride in total, the odd pixel after (TF's rule: with
+ * stride > 1 or an even kernel the padding is asymmetric, which torch's `padding=` cannot express).
+ */
+function convPads(inSpatial: readonly number[], l: ConvLayer): [number, number][] {
+  return inSpatial.map((n, i) => {
+    if (l.padding === 'valid') return [0, 0];
+    const s = l.strides?.[i] ?? 1;
+    const out = Math.ceil(n / s);
+    const total = Math.max((out - 1) * s + (l.kernel[i]! - 1) * l.dilation[i]! + 1 - n, 0);
+    return [Math.floor(total / 2), total - Math.floor(total / 2)];
+  });
 }
+
+/** [before, after] per spatial axis as F.pad's argument (last axis first). */
+const fPad = (pads: readonly [number, number][]) => tuple([...pads].reverse().flat());
 
 /** Appends the Python of one IR layer (init and forward lines) to the context. */
 function emitLayer(l: Layer, c: Ctx): void {
   const d = c.dims;
   const ins = l.inputs.map(pyVar);
   const out = pyVar(l.name);
-  const cin = l.inputs.length ? c.channels.get(l.inputs[0]!)! : 0;
+  const inShape = l.inputs.length ? c.shapes.get(l.inputs[0]!)! : [];
+  const cin = inShape.length ? inShape[inShape.length - 1]! : 0;
+  const cout = l.outShape[l.outShape.length - 1]!;
   const add = (lines: PyLine[], text: string) => lines.push({ text });
+  const batchNorm = (bn: string, part: string) => {
+    add(c.init, `self.${bn} = BatchNorm(${cout})`);
+    for (const [t, k] of [['weight', 'gamma'], ['bias', 'beta'], ['running_mean', 'moving_mean'], ['running_var', 'moving_variance']] as const) {
+      c.weights.push({ torch: `${bn}.${t}`, tdc: `${bn}/${k}`, layout: 'plain' });
+    }
+    c.parts.push([bn, part]);
+  };
   switch (l.kind) {
     case 'input':
       break;
     case 'conv':
     case 'atrous-conv': {
-      const dil = l.dilation.some((r) => r !== 1) ? `, dilation=${tuple(l.dilation)}` : '';
-      add(c.init, `self.${l.name} = nn.Conv${d}d(${cin}, ${l.filters}, ${tuple(l.kernel)}, padding=${convPadding(l.kernel, l.dilation)}${dil})`);
-      c.weights.push({ torch: `${l.name}.weight`, tdc: `${l.name}/kernel`, layout: 'conv' }, { torch: `${l.name}.bias`, tdc: `${l.name}/bias`, layout: 'plain' });
+      const pads = convPads(inShape.slice(0, -1), l);
+      const symmetric = pads.every(([a, b]) => a === b);
+      const args = [`${cin}, ${l.filters}, ${tuple(l.kernel)}`];
+      if (l.strides?.some((s) => s !== 1)) args.push(`stride=${tuple(l.strides)}`);
+      if (symmetric && pads.some(([a]) => a > 0)) args.push(`padding=${tuple(pads.map(([a]) => a))}`);
+      if (l.dilation.some((r) => r !== 1)) args.push(`dilation=${tuple(l.dilation)}`);
+      if (!l.useBias) args.push('bias=False');
+      add(c.init, `self.${l.name} = nn.Conv${d}d(${args.join(', ')})`);
+      c.weights.push({ torch: `${l.name}.weight`, tdc: `${l.name}/kernel`, layout: 'conv' });
+      if (l.useBias) c.weights.push({ torch: `${l.name}.bias`, tdc: `${l.name}/bias`, layout: 'plain' });
       c.parts.push([l.name, l.part]);
-      let expr = `self.${l.name}(${ins[0]})`;
+      // TF's 'same' puts the odd pixel after: explicit zeros where the two sides differ.
+      let expr = `self.${l.name}(${symmetric ? ins[0] : `F.pad(${ins[0]}, ${fPad(pads)})`})`;
       if (l.norm === 'batch') {
         const bn = realizedNames(l).norm!;
-        add(c.init, `self.${bn} = BatchNorm(${l.filters})`);
-        for (const [t, k] of [['weight', 'gamma'], ['bias', 'beta'], ['running_mean', 'moving_mean'], ['running_var', 'moving_variance']] as const) {
-          c.weights.push({ torch: `${bn}.${t}`, tdc: `${bn}/${k}`, layout: 'plain' });
-        }
-        c.parts.push([bn, l.part]);
+        batchNorm(bn, l.part);
         expr = `self.${bn}(${expr})`;
       }
       add(c.forward, `${out} = ${l.activation === 'relu' ? `F.relu(${expr})` : expr}`);
       break;
     }
+    case 'zero-pad':
+      add(c.forward, `${out} = F.pad(${ins[0]}, ${fPad(l.pads)})`);
+      break;
+    case 'activation':
+      if (l.activation === 'relu') add(c.forward, `${out} = F.relu(${ins[0]})`);
+      else {
+        add(c.init, `self.${l.name} = PReLU(${cout}, ${d})`);
+        c.weights.push({ torch: `${l.name}.alpha`, tdc: `${l.name}/alpha`, layout: 'channels' });
+        c.parts.push([l.name, l.part]);
+        add(c.forward, `${out} = self.${l.name}(${ins[0]})`);
+      }
+      break;
+    case 'batch-norm':
+      batchNorm(l.name, l.part);
+      add(c.forward, `${out} = self.${l.name}(${ins[0]})`);
+      break;
     case 'maxpool':
       add(c.forward, `${out} = F.max_pool${d}d(${ins[0]}, ${tuple(l.pool)}, ${tuple(l.strides)})`);
       break;
@@ -120,21 +164,28 @@ function emitLayer(l: Layer, c: Ctx): void {
       }
       break;
     }
+    default: {
+      // A layer kind added to the IR without a torch construction fails to compile here.
+      const unhandled: never = l;
+      throw new Error(`torch emitter: no construction for layer kind '${(unhandled as Layer).kind}'`);
+    }
   }
-  c.channels.set(l.name, l.outShape[l.outShape.length - 1]!);
+  c.shapes.set(l.name, l.outShape);
 }
+
+
 
 function emitBlock(b: Block, c: Ctx): void {
   if (!('layers' in b)) return emitLayer(b, c);
   c.forward.push({ text: `# ${b.kind} ${b.name} (${b.part})` });
   for (const l of b.layers) emitLayer(l, c);
   c.forward.push({ text: `${pyVar(b.name)} = ${pyVar(b.output)}` });
-  c.channels.set(b.name, b.outShape[b.outShape.length - 1]!);
+  c.shapes.set(b.name, b.outShape);
 }
 
 /** The network of `ir` as the lines of `Net.__init__` and `Net.forward`, the weight map and the part of each module. */
 export function torchNetwork(ir: ModelIR) {
-  const c: Ctx = { dims: ir.dims, channels: new Map(), init: [], forward: [], weights: [], parts: [] };
+  const c: Ctx = { dims: ir.dims, shapes: new Map(), init: [], forward: [], weights: [], parts: [] };
   for (const b of ir.blocks) emitBlock(b, c);
   return {
     init: c.init,

@@ -4,7 +4,8 @@ and writes back what it computed, for comparison with tdc's own runtime.
     python3 torch_parity.py BUILD_DIR WORK_DIR
 
 WORK_DIR holds case.json ({stage, steps, lr}), x.npy (channels-last input), mask.npy, classes.npy, scene.npy and
-the tdc checkpoint folder init/. Writes seg.npy / class.npy / scene.npy (channels-last, eval mode), terms.json
+the tdc checkpoint folder init/. Writes torch-seg.npy / torch-class.npy / torch-scene.npy (channels-last, eval
+mode; the inputs stay untouched, so the helper can be rerun on WORK_DIR), terms.json
 (every loss term on those outputs) and the checkpoint folder stepped/ (weights after `steps` optimizer steps in
 training mode on the same batch, with the spec's optimizer as train.py makes it).
 """
@@ -38,9 +39,9 @@ with torch.no_grad():
     seg, cls, scene = m(x)
     o = {"seg": seg, "class": cls, "scene": scene}
     terms = {name: float(fn(o, b)) for name, fn in losses.TERMS.items()}
-np.save(os.path.join(work, "seg.npy"), torch.movedim(seg, 1, -1).contiguous().numpy())
-np.save(os.path.join(work, "class.npy"), cls.numpy())
-np.save(os.path.join(work, "scene.npy"), scene.numpy())
+np.save(os.path.join(work, "torch-seg.npy"), torch.movedim(seg, 1, -1).contiguous().numpy())
+np.save(os.path.join(work, "torch-class.npy"), cls.numpy())
+np.save(os.path.join(work, "torch-scene.npy"), scene.numpy())
 json.dump(terms, open(os.path.join(work, "terms.json"), "w"))
 
 k = case["stage"]
