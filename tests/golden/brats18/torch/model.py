@@ -91,6 +91,18 @@ class BatchNorm(nn.modules.batchnorm._BatchNorm):
         return F.batch_norm(x, None, None, self.weight, self.bias, True, 0.0, self.eps)
 
 
+class PReLU(nn.Module):
+    """PReLU with one learned slope per channel, shared over the spatial axes, starting at 0.25 (tdc's, Keras's with
+    shared_axes). The slopes are stored [C, 1, …] so that a tdc checkpoint's [1, …, C] maps onto them axis for axis."""
+
+    def __init__(self, channels, dims):
+        super().__init__()
+        self.alpha = nn.Parameter(torch.full((channels,) + (1,) * dims, 0.25))
+
+    def forward(self, x):
+        return torch.where(x > 0, x, self.alpha * x)
+
+
 class Net(nn.Module):
     def __init__(self):
         super().__init__()
@@ -136,13 +148,13 @@ class Net(nn.Module):
         self.context_class_scene_1 = nn.Conv3d(128, 128, (1, 3, 3), padding=(0, 7, 7), dilation=(1, 7, 7))
         self.context_class_scene_2 = nn.Conv3d(128, 128, (1, 3, 3), padding=(0, 3, 3), dilation=(1, 3, 3))
         self.context_class_scene_3 = nn.Conv3d(128, 128, (1, 3, 3), padding=(0, 1, 1))
-        self.aspp_rate1 = nn.Conv3d(128, 128, (1, 1, 1), padding=(0, 0, 0))
+        self.aspp_rate1 = nn.Conv3d(128, 128, (1, 1, 1))
         self.aspp_rate2 = nn.Conv3d(128, 128, (1, 3, 3), padding=(0, 2, 2), dilation=(1, 2, 2))
         self.aspp_rate4 = nn.Conv3d(128, 128, (1, 3, 3), padding=(0, 4, 4), dilation=(1, 4, 4))
         self.aspp_rate6 = nn.Conv3d(128, 128, (1, 3, 3), padding=(0, 6, 6), dilation=(1, 6, 6))
-        self.aspp_pool_conv = nn.Conv3d(128, 128, (1, 1, 1), padding=(0, 0, 0))
-        self.aspp_project = nn.Conv3d(640, 128, (1, 1, 1), padding=(0, 0, 0))
-        self.seg_logits = nn.Conv3d(128, 4, (1, 1, 1), padding=(0, 0, 0))
+        self.aspp_pool_conv = nn.Conv3d(128, 128, (1, 1, 1))
+        self.aspp_project = nn.Conv3d(640, 128, (1, 1, 1))
+        self.seg_logits = nn.Conv3d(128, 4, (1, 1, 1))
         self.seg_upsample = LinearResize((19, 36, 36), (19, 144, 144))
         self.class_hidden = nn.Linear(128, 128)
         self.class_logits = nn.Linear(128, 4)
@@ -155,7 +167,8 @@ class Net(nn.Module):
         for m in self.modules():
             if isinstance(m, (nn.Conv2d, nn.Conv3d, nn.Linear)):
                 nn.init.xavier_uniform_(m.weight)
-                nn.init.zeros_(m.bias)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
 
     def forward(self, x):
         enc_stem_conv = F.relu(self.enc_stem_conv_bn(self.enc_stem_conv(x)))
@@ -300,7 +313,8 @@ PARTS = {
     "scene_logits": "scene",
 }
 
-# torch state-dict key, tdc checkpoint tensor name, layout ('conv': OI… ↔ …IO, 'dense': [out, in] ↔ [in, out]).
+# torch state-dict key, tdc checkpoint tensor name, layout ('conv': OI… ↔ …IO, 'dense': [out, in] ↔ [in, out],
+# 'channels': [C, 1, …] ↔ [1, …, C]).
 WEIGHT_MAP = [
     ("enc_stem_conv.weight", "enc_stem_conv/kernel", "conv"),
     ("enc_stem_conv.bias", "enc_stem_conv/bias", "plain"),

@@ -91,6 +91,18 @@ class BatchNorm(nn.modules.batchnorm._BatchNorm):
         return F.batch_norm(x, None, None, self.weight, self.bias, True, 0.0, self.eps)
 
 
+class PReLU(nn.Module):
+    """PReLU with one learned slope per channel, shared over the spatial axes, starting at 0.25 (tdc's, Keras's with
+    shared_axes). The slopes are stored [C, 1, …] so that a tdc checkpoint's [1, …, C] maps onto them axis for axis."""
+
+    def __init__(self, channels, dims):
+        super().__init__()
+        self.alpha = nn.Parameter(torch.full((channels,) + (1,) * dims, 0.25))
+
+    def forward(self, x):
+        return torch.where(x > 0, x, self.alpha * x)
+
+
 class Net(nn.Module):
     def __init__(self):
         super().__init__()
@@ -119,13 +131,13 @@ class Net(nn.Module):
         self.context_class_scene_1 = nn.Conv2d(512, 512, (3, 3), padding=(7, 7), dilation=(7, 7))
         self.context_class_scene_2 = nn.Conv2d(512, 512, (3, 3), padding=(3, 3), dilation=(3, 3))
         self.context_class_scene_3 = nn.Conv2d(512, 512, (3, 3), padding=(1, 1))
-        self.aspp_rate1 = nn.Conv2d(512, 256, (1, 1), padding=(0, 0))
+        self.aspp_rate1 = nn.Conv2d(512, 256, (1, 1))
         self.aspp_rate3 = nn.Conv2d(512, 256, (3, 3), padding=(3, 3), dilation=(3, 3))
         self.aspp_rate6 = nn.Conv2d(512, 256, (3, 3), padding=(6, 6), dilation=(6, 6))
         self.aspp_rate9 = nn.Conv2d(512, 256, (3, 3), padding=(9, 9), dilation=(9, 9))
-        self.aspp_pool_conv = nn.Conv2d(512, 256, (1, 1), padding=(0, 0))
-        self.aspp_project = nn.Conv2d(1280, 256, (1, 1), padding=(0, 0))
-        self.seg_logits = nn.Conv2d(256, 3, (1, 1), padding=(0, 0))
+        self.aspp_pool_conv = nn.Conv2d(512, 256, (1, 1))
+        self.aspp_project = nn.Conv2d(1280, 256, (1, 1))
+        self.seg_logits = nn.Conv2d(256, 3, (1, 1))
         self.seg_upsample = LinearResize((16, 16), (256, 256))
         self.class_hidden = nn.Linear(512, 256)
         self.class_logits = nn.Linear(256, 3)
@@ -138,7 +150,8 @@ class Net(nn.Module):
         for m in self.modules():
             if isinstance(m, (nn.Conv2d, nn.Conv3d, nn.Linear)):
                 nn.init.xavier_uniform_(m.weight)
-                nn.init.zeros_(m.bias)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
 
     def forward(self, x):
         block1_conv1 = F.relu(self.block1_conv1(x))
@@ -248,7 +261,8 @@ PARTS = {
     "scene_logits": "scene",
 }
 
-# torch state-dict key, tdc checkpoint tensor name, layout ('conv': OI… ↔ …IO, 'dense': [out, in] ↔ [in, out]).
+# torch state-dict key, tdc checkpoint tensor name, layout ('conv': OI… ↔ …IO, 'dense': [out, in] ↔ [in, out],
+# 'channels': [C, 1, …] ↔ [1, …, C]).
 WEIGHT_MAP = [
     ("block1_conv1.weight", "block1_conv1/kernel", "conv"),
     ("block1_conv1.bias", "block1_conv1/bias", "plain"),

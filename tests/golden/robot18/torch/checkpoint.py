@@ -21,10 +21,13 @@ class CheckpointError(Exception):
 
 
 def to_tdc(value, layout):
-    """A torch tensor → the numpy array tdc stores (conv OI… → …IO, dense [out, in] → [in, out])."""
+    """A torch tensor → the numpy array tdc stores (conv OI… → …IO, dense [out, in] → [in, out], channels [C, 1, …]
+    → [1, …, C])."""
     a = value.detach().cpu().numpy()
     if layout == "conv":
         return np.transpose(a, tuple(range(2, a.ndim)) + (1, 0))
+    if layout == "channels":
+        return np.moveaxis(a, 0, -1)
     if layout == "dense":
         return a.T
     return a
@@ -35,6 +38,8 @@ def from_tdc(array, layout):
     if layout == "conv":
         n = array.ndim
         return np.transpose(array, (n - 1, n - 2) + tuple(range(n - 2)))
+    if layout == "channels":
+        return np.moveaxis(array, -1, 0)
     if layout == "dense":
         return array.T
     return array
