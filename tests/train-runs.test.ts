@@ -37,7 +37,7 @@ data:
 model:
   encoder: { type: convstack, filters: [4, 8], convs_per_stage: 1, kernel: 3, output_stride: 2, norm: batch }
   context: { pairs: [[seg, class], [class, scene]], dilations: [2, 1], filters: 8, combine: sum }
-  decoder: { type: aspp, rates: [1, 2], filters: 8, image_pooling: true }
+  decoder: { type: aspp, dilations: [1, 2], filters: 8, image_pooling: true }
   heads:
     seg: { upsample: bilinear }
     class: { hidden: 8, dropout: 0.5 }
