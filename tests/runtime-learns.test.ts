@@ -80,8 +80,12 @@ function batch(rng: Rng, n: number) {
   };
 }
 
-/** Trains `steps` steps (seg + 0.5·class + 0.2·scene + 0.1·sync) and returns the loss curve and the final model. */
-function run(seed: number, steps: number) {
+/**
+ * Trains `steps` steps (seg + 0.5·class + 0.2·scene + 0.1·sync) and returns the loss curve and the final model.
+ * Yields to the event loop after each step: a long synchronous loop starves vitest's worker RPC ("Timeout calling
+ * onTaskUpdate") on a busy machine.
+ */
+async function run(seed: number, steps: number) {
   const { model, ir } = buildNetwork({ ...NET, seed });
   const groups = layerGroups(model, ir);
   expect(Object.values(groups).every((g) => g.length > 0)).toBe(true);
@@ -106,6 +110,7 @@ function run(seed: number, steps: number) {
       3e-3,
     );
     tf.dispose([value, ...Object.values(grads), b.image, b.mask, b.classes, b.scene]);
+    await new Promise<void>((resolve) => setImmediate(resolve));
   }
   return { model, losses, opt };
 }
@@ -122,8 +127,8 @@ function evaluate(model: tf.LayersModel, seed: number): { miou: number; majority
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 describe('a small tdc network learns generated 2D data', () => {
-  it('the loss falls and mean IoU rises far above the majority-class baseline', { timeout: 300_000 }, () => {
-    const { model, losses, opt } = run(7, 250);
+  it('the loss falls and mean IoU rises far above the majority-class baseline', { timeout: 300_000 }, async () => {
+    const { model, losses, opt } = await run(7, 250);
     const first = mean(losses.slice(0, 20));
     const last = mean(losses.slice(-20));
     expect(last).toBeLessThan(0.5 * first);
@@ -137,13 +142,13 @@ describe('a small tdc network learns generated 2D data', () => {
 
   it('the same seed gives the same losses and weights (cpu backend)', { timeout: 120_000 }, async () => {
     await tf.setBackend('cpu');
-    const a = run(3, 4);
-    const b = run(3, 4);
+    const a = await run(3, 4);
+    const b = await run(3, 4);
     expect(b.losses).toEqual(a.losses);
     const wa = a.model.getWeights().map((w) => Array.from(w.dataSync()));
     const wb = b.model.getWeights().map((w) => Array.from(w.dataSync()));
     expect(wb).toEqual(wa);
-    const c = run(4, 4);
+    const c = await run(4, 4);
     expect(c.losses).not.toEqual(a.losses);
     for (const r of [a, b, c]) {
       r.model.dispose();
