@@ -1,5 +1,5 @@
 // `tdc study`: the study file's diagnostics, checking every variant before training, the table, resuming.
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -29,6 +29,38 @@ describe('study files', () => {
     r = parseStudy('s.yaml', 'version: 1\nname: t\nvariants:\n  - { name: A }\n');
     expect(r.diagnostics.map((d) => d.code)).toEqual(['TDC0703']);
     expect(r.value).toBeUndefined();
+  });
+});
+
+describe('the example studies', () => {
+  const dir = join(__dirname, '..', 'examples', 'studies');
+  const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
+
+  it('there are example studies', () => expect(files.length).toBeGreaterThanOrEqual(3));
+
+  // Every row compiles; the only warnings are the base spec's own (unused loss terms in the single-task rows,
+  // ROBOT18's 63/31 context dilations on its 16x20 map), never one that says a row's keys are ignored (TDC0525)
+  // or wrong.
+  it.each(files)('%s: --check compiles every variant with no unexpected warning', async (f) => {
+    const study = parseStudy(f, readFileSync(join(dir, f), 'utf8'));
+    expect(study.diagnostics).toEqual([]);
+    const r = await runTdc(['study', f, '--check'], dir);
+    expect(r.code, r.out + r.err).toBe(0);
+    expect(r.out).toMatch(/every variant compiles; nothing trained \(--check\)/);
+    for (const v of study.value!.variants) expect(r.out).toContain(`  ${v.name}`);
+    const codes = new Set([...`${r.out}${r.err}`.matchAll(/ (?:warning|error) (TDC\d{4})/g)].map((m) => m[1]));
+    for (const c of codes) expect(['TDC0514', 'TDC0520']).toContain(c);
+  });
+
+  it('a spec given by an absolute path is read from there, not joined to the study folder', async () => {
+    writeFileSync(join(work, 'abs.yaml'), `version: 1\nname: abs\nspec: ${join(__dirname, '..', 'examples', 'robot18.yaml')}\nseeds: [1]\nvariants:\n  - { name: Base }\n`);
+    const r = await runTdc(['study', 'abs.yaml', '--check'], work);
+    expect(r.code, r.out + r.err).toBe(0);
+  });
+
+  it('--check catches a wrong row: context settings in a no-ensemble row warn TDC0525', async () => {
+    const r = await runTdc(['study', 'robot18-table1.yaml', '--check', '--set', 'model.context.dilations=[1]'], dir);
+    expect(r.out + r.err).toMatch(/warning TDC0525: context\.dilations is ignored/);
   });
 });
 

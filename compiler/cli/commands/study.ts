@@ -81,7 +81,7 @@ async function study(file: string, opts: StudyOptions): Promise<number> {
   const problems: Diagnostic[] = [];
   const warnings = new Map<string, { d: Diagnostic; spans?: SpanIndex }>();
   for (const r of runs) {
-    const plan = await planBuild({ spec: rel(join(studyDir, r.specFile)), outDir: join(runFolder(outDir, r), 'build'), overrides: r.overrides });
+    const plan = await planBuild({ spec: rel(resolve(studyDir, r.specFile)), outDir: join(runFolder(outDir, r), 'build'), overrides: r.overrides });
     plans.push(plan);
     for (const d of plan.diagnostics) {
       if (d.severity === 'error') continue;
@@ -96,7 +96,7 @@ async function study(file: string, opts: StudyOptions): Promise<number> {
           severity: 'error',
           message: `variant '${r.variant.name}' (seed ${r.seed}): its spec ${r.specFile} with ${r.overrides.length} override${r.overrides.length === 1 ? '' : 's'} does not compile`,
           ...(r.variant.span ? { span: r.variant.span } : {}),
-          hint: `tdc check ${join(rel(studyDir), r.specFile)} ${r.overrides.map((o) => `--set '${o}'`).join(' ')}`,
+          hint: `tdc check ${rel(resolve(studyDir, r.specFile))} ${r.overrides.map((o) => `--set '${o}'`).join(' ')}`,
         });
       }
     }
