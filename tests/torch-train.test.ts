@@ -148,6 +148,11 @@ describe.skipIf(!python)('generated PyTorch project: DDP, kill -9 + resume, cros
     const scores = JSON.parse(ev.out) as { mean: { iou: number; dice: number } };
     expect(scores.mean.iou).toBeCloseTo(lastVal.miou!, 6);
     expect(scores.mean.dice).toBeCloseTo(lastVal.mdice!, 6);
+    // Each stage's final weights are kept as tdc train keeps them, so tdc eval --stage reads a torch run too.
+    expect(existsSync(join(run, 'checkpoints', 'stages', 'seg+class', 'state.json'))).toBe(true);
+    const st = await runTdc(['eval', join(work, 'kill'), '--stage', 'scene', '--json'], work);
+    expect(st.code, st.err).toBe(0);
+    expect((JSON.parse(st.out) as { mean: { iou: number } }).mean.iou).toBeCloseTo(lastVal.miou!, 6);
   });
 
   test('a tdc-trained checkpoint scores the same in train.py --eval as in tdc eval', { timeout: 120_000 }, async () => {

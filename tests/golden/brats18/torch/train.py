@@ -2,8 +2,8 @@
 # Edit the spec and run `tdc build --target torch` again; `tdc build --target torch --check` tells whether this
 # file is current.
 """Trains spec 'brats18' in its stages with PyTorch, on one CPU/GPU or many through torchrun, and writes tdc's run
-format: log.jsonl / log.csv, summary.md / summary.json, checkpoints/last and best/ (tdc checkpoints, so
-`tdc report`, `tdc eval`, `tdc predict` and `tdc export` read the run).
+format: log.jsonl / log.csv, summary.md / summary.json, checkpoints/last, checkpoints/stages/<stage> and best/
+(tdc checkpoints, so `tdc report`, `tdc eval`, `tdc predict` and `tdc export` read the run).
 
     python3 train.py [--pack DIR] [--run-dir DIR] [--resume] [--device auto|cpu|cuda] [--amp]
     torchrun --nproc_per_node=N train.py …        (DDP: NCCL on GPUs, gloo on CPU)
@@ -603,6 +603,11 @@ class Trainer:
                 if at_end:
                     self.finished.append({"name": stage["name"], "label": stage["label"], "steps": s1, "validation": v})
             if at_end:
+                if self.main:
+                    # Each stage's final weights, as tdc train keeps them (tdc eval --stage NAME reads them).
+                    stage_dir = os.path.join(self.run_dir, "checkpoints", "stages", stage["name"])
+                    state = {"stage": stage["name"], "label": stage["label"], "step": s1}
+                    self.ckpt.save(stage_dir, self.ckpt.state_dict_to_tdc(model, self.net.WEIGHT_MAP), None, clean(state), self.lock_json)
                 self.save_last(model, None, k + 1, 0, self.data_position())
                 saved_at = s1
             elif TRAIN["checkpointEvery"] > 0 and s1 % TRAIN["checkpointEvery"] == 0:
