@@ -346,7 +346,7 @@ export async function trainProgram<O, T extends string>(program: Program<O, T>, 
     scoreStage: (model, stage) => scoreStageByProtocol(model, stage.name, { dataset: opened.dataset, task: opened.task, sceneActivation, protocol, note }),
   });
   if (summary.status === 'completed' && (opts.samples ?? 6) > 0) {
-    await writeRunSamples(program as Program<unknown, string>, { runDir: opts.runDir, lockJson: opts.lockJson, count: opts.samples ?? 6, opened, source: val as unknown as BatchSource });
+    await writeRunSamples(program as Program<unknown, string>, { runDir: opts.runDir, count: opts.samples ?? 6, opened, source: val as unknown as BatchSource });
   }
   return summary;
 }
@@ -354,7 +354,6 @@ export async function trainProgram<O, T extends string>(program: Program<O, T>, 
 
 export interface RunSamplesOptions {
   runDir: string;
-  lockJson: string;
   /** Validation samples to draw (default 6). */
   count?: number;
   /** The opened data and the validation source, when the caller has them (else opened from `buildDir`). */

@@ -60,7 +60,7 @@ async function train(dirArg: string | undefined, opts: TrainOptions): Promise<nu
     const lock = RunLock.acquire(runDir, rel);
     try {
       if (opts.fresh && state.kind !== 'empty') io.out(`the previous run is kept in ${rel(setRunAside(runDir))}\n`);
-      return await trainWithTorch(buildDir, runDir, json, programDef, opts);
+      return await trainWithTorch(buildDir, runDir, programDef, opts);
     } finally {
       lock.releaseSync();
     }
@@ -100,7 +100,7 @@ async function train(dirArg: string | undefined, opts: TrainOptions): Promise<nu
 }
 
 /** The torch target: the generated train.py writes the run folder; tdc then adds the samples and the report. */
-async function trainWithTorch(buildDir: string, runDir: string, lockJson: string, programDef: Awaited<ReturnType<typeof loadProgram>>, opts: TrainOptions): Promise<number> {
+async function trainWithTorch(buildDir: string, runDir: string, programDef: Awaited<ReturnType<typeof loadProgram>>, opts: TrainOptions): Promise<number> {
   const { trainTorch } = await import('../torch-train.js');
   // train.py's own default run folder is <build>/run: name it only when the user chose another.
   const code = await trainTorch(buildDir, { ...opts, runDir: opts.runDir === undefined ? undefined : runDir });
@@ -111,7 +111,7 @@ async function trainWithTorch(buildDir: string, runDir: string, lockJson: string
   const { selectBackend } = await import('../../../runtime/backend/index.js');
   await selectBackend(opts.backend ? { prefer: opts.backend } : {});
   const { writeRunSamples } = await import('../../../runtime/program.js');
-  await writeRunSamples(programDef, { runDir, lockJson, buildDir });
+  await writeRunSamples(programDef, { runDir, buildDir });
   const { writeReport } = await import('../../../runtime/report/index.js');
   const report = await writeReport(runDir);
   io.out(`run finished: ${rel(runDir)} (summary.md, log.jsonl, log.csv, best/, samples/)\nreport: ${rel(report)}\n`);
