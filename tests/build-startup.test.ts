@@ -21,7 +21,7 @@ function tsFiles(dir: string): string[] {
     .map((e) => join(e.parentPath, e.name));
 }
 
-test('tdc build, check and explain never import @tensorflow/*', async () => {
+test('tdc build (both targets), check and explain never import @tensorflow/*', async () => {
   await build({
     entryPoints: [...tsFiles('compiler'), ...tsFiles('runtime'), ...tsFiles('spec')],
     outdir: out,
@@ -60,6 +60,16 @@ test('tdc build, check and explain never import @tensorflow/*', async () => {
   const robot = cli('build', 'examples/robot18.yaml', '-o', join(out, 'r'), '--check');
   expect(robot.stderr).toBe('');
   expect(robot.stdout).toContain('5 generated files are out of date');
+  // --target torch renders the PyTorch project too, still without tfjs.
+  const torch = cli('build', 'examples/refuge18.yaml', '--target', 'torch', '-o', join(out, 't'), '--check');
+  expect(torch.stderr).toBe('');
+  expect(torch.stdout).toContain('10 generated files are out of date');
+  // The built CLI (dist/, with its precompiled validator and templates; `npm test` builds first) likewise.
+  for (const args of [['check', 'examples/robot18.yaml'], ['build', 'examples/brats18.yaml', '--target', 'torch', '-o', join(out, 'd'), '--check']]) {
+    const r = spawnSync(process.execPath, ['--import', register, join(repoRoot, 'bin/tdc.js'), ...args], { cwd: repoRoot, encoding: 'utf8' });
+    expect(r.stderr, args.join(' ')).not.toMatch(/imported @tensorflow/);
+    expect(r.status, `${args.join(' ')}: ${r.stderr}`).toBe(args[0] === 'check' ? 0 : 1);
+  }
   // tdc check and tdc explain lower the spec to the model IR (spec/ir), which needs no tfjs either.
   for (const cmd of ['check', 'explain']) {
     const r = cli(cmd, 'examples/brats18.yaml');

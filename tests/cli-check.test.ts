@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { createProgram, runCli } from '../compiler/cli/main.js';
+import { COMMANDS, createProgram, runCli } from '../compiler/cli/main.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 beforeAll(() => process.chdir(repoRoot));
@@ -40,6 +40,19 @@ describe('exit codes', () => {
     expect(h.out).toMatch(/check \[options\] <spec>/);
     const v = await run('--version');
     expect([v.code, v.out.trim()]).toEqual([0, JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')).version]);
+  });
+});
+
+describe('commands loaded on demand', () => {
+  test.each(Object.keys(COMMANDS))('%s: its module registers that command alone', async (name) => {
+    const p = await createProgram([name, '--help']);
+    expect(p.commands.map((c) => c.name())).toEqual([name]);
+  });
+  test('help lists every command; a misspelt one is still suggested', async () => {
+    const h = await run('--help');
+    for (const name of Object.keys(COMMANDS)) expect(h.out).toMatch(new RegExp(`^  ${name} `, 'm'));
+    const typo = await run('chekc', 'examples/quickstart.yaml');
+    expect([typo.code, typo.err]).toEqual([2, expect.stringContaining('(Did you mean check?)')]);
   });
 });
 
@@ -80,14 +93,16 @@ test('the CLI frame does not statically import tfjs', () => {
       if (spec.startsWith('.') && !/^\s*import\s+type\s/.test(m[0]) && spec.endsWith('.js')) visit(resolve(dirname(file), spec.replace(/\.js$/, '.ts')));
     }
   };
+  // main.ts loads each command's module (commands/<name>.ts) when that command runs: each is a frame too.
   visit(join(repoRoot, 'compiler/cli/main.ts'));
-  expect(seen.size).toBeGreaterThan(5);
+  for (const name of Object.keys(COMMANDS)) visit(join(repoRoot, 'compiler/cli/commands', `${name}.ts`));
+  expect(seen.size).toBeGreaterThan(5 + Object.keys(COMMANDS).length);
   expect(offenders).toEqual([]);
 });
 
 describe('unexpected errors', () => {
-  const failing = () => {
-    const p = createProgram();
+  const failing = async () => {
+    const p = await createProgram();
     p.command('boom').action(() => {
       throw new Error('disk on fire\nsecond line');
     });

@@ -4,34 +4,42 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { TdcError } from '../../runtime/errors.js';
 import { EXIT, io, setExitCode, type CliIO } from './host.js';
-import * as build from './commands/build.js';
-import * as check from './commands/check.js';
-import * as evalCmd from './commands/eval.js';
-import * as explain from './commands/explain.js';
-import * as exportCmd from './commands/export.js';
-import * as init from './commands/init.js';
-import * as inspect from './commands/inspect.js';
-import * as metrics from './commands/metrics.js';
-import * as pack from './commands/pack.js';
-import * as predict from './commands/predict.js';
-import * as report from './commands/report.js';
-import * as study from './commands/study.js';
-import * as synth from './commands/synth.js';
-import * as train from './commands/train.js';
 
 /**
- * Each command module exports `register(program)`. To add a command, add one import above and one entry here.
- * Import heavy dependencies (tfjs) inside your action with `await import(...)`: every module in this list is
- * loaded for every command, and `tdc check` must stay fast.
+ * Each command module exports `register(program)`. To add a command, add one line to COMMANDS. A module is loaded
+ * only when its command runs (all of them for help, an unknown command or none), so `tdc check` loads the
+ * check's code alone; still import heavy dependencies (tfjs) inside your action with `await import(...)`.
  */
 export interface CommandModule {
   register(program: Command): void;
 }
-const COMMANDS: CommandModule[] = [build, check, evalCmd, explain, exportCmd, init, inspect, metrics, pack, predict, report, study, synth, train];
+export const COMMANDS: Record<string, () => Promise<CommandModule>> = {
+  build: () => import('./commands/build.js'),
+  check: () => import('./commands/check.js'),
+  eval: () => import('./commands/eval.js'),
+  explain: () => import('./commands/explain.js'),
+  export: () => import('./commands/export.js'),
+  init: () => import('./commands/init.js'),
+  inspect: () => import('./commands/inspect.js'),
+  metrics: () => import('./commands/metrics.js'),
+  pack: () => import('./commands/pack.js'),
+  predict: () => import('./commands/predict.js'),
+  report: () => import('./commands/report.js'),
+  study: () => import('./commands/study.js'),
+  synth: () => import('./commands/synth.js'),
+  train: () => import('./commands/train.js'),
+};
 
 const VERSION = '0.1.0';
 
-export function createProgram(): Command {
+/**
+ * The program, with the command `argv` (the arguments after `tdc`) names registered, or every command when it names
+ * none of them (`tdc --help`, `tdc help build`, a misspelt command that commander then suggests a name for).
+ */
+export async function createProgram(argv: readonly string[] = []): Promise<Command> {
+  const named = argv.find((a) => !a.startsWith('-'));
+  const names = named !== undefined && Object.hasOwn(COMMANDS, named) ? [named] : Object.keys(COMMANDS);
+  const modules = await Promise.all(names.map((n) => COMMANDS[n]!()));
   const program = new Command('tdc')
     .description('tdc, the task-decomposition compiler: YAML specs of multi-task segmentation networks → TensorFlow.js')
     .version(VERSION)
@@ -39,7 +47,7 @@ export function createProgram(): Command {
     .exitOverride()
     .showHelpAfterError('(run tdc --help for usage)')
     .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) });
-  for (const c of COMMANDS) c.register(program);
+  for (const c of modules) c.register(program);
   return program;
 }
 
@@ -49,11 +57,11 @@ export function createProgram(): Command {
  * user hits. Never throws, never prints a stack trace unless
  * TDC_DEBUG=1.
  */
-export async function runCli(argv: readonly string[], testIO?: Partial<CliIO>, makeProgram: () => Command = createProgram): Promise<number> {
+export async function runCli(argv: readonly string[], testIO?: Partial<CliIO>, makeProgram: (argv: readonly string[]) => Promise<Command> = createProgram): Promise<number> {
   const saved = { ...io };
   Object.assign(io, testIO ?? {}, { exitCode: 0 });
   try {
-    await makeProgram().parseAsync([...argv], { from: 'user' });
+    await (await makeProgram(argv)).parseAsync([...argv], { from: 'user' });
   } catch (e) {
     if (e instanceof CommanderError) {
       // --help and --version end through exitOverride with code 0; everything else commander rejects is usage.
