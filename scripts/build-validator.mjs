@@ -1,7 +1,8 @@
 // Writes the spec validator as ajv standalone code (dist/compiler/validate/spec-validator.cjs), so `tdc check`
 // and `tdc build` load a compiled validator instead of compiling the schema with ajv on every run. Same options as
-// the run-time compile (VALIDATOR_OPTIONS); the file records the schema's hash, and a mismatch makes tdc compile
-// the schema itself. Run by `npm run build` after tsc.
+// the run-time compile (VALIDATOR_OPTIONS) except that ajv's code optimizer runs: it costs compile time, spent here
+// once, and makes the code smaller (308 → 284 kB) and quicker to load. The file records the schema's hash, and a
+// mismatch makes tdc compile the schema itself. Run by `npm run build` after tsc.
 import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -14,7 +15,7 @@ const require = createRequire(import.meta.url);
 const { Ajv2020 } = require('ajv/dist/2020.js');
 const standaloneCode = require('ajv/dist/standalone/index.js').default;
 
-const ajv = new Ajv2020({ ...VALIDATOR_OPTIONS, code: { ...VALIDATOR_OPTIONS.code, source: true } });
+const ajv = new Ajv2020({ ...VALIDATOR_OPTIONS, code: { ...VALIDATOR_OPTIONS.code, source: true, optimize: true } });
 const validate = ajv.compile(SPEC_SCHEMA);
 const code = standaloneCode(ajv, validate); // module.exports = the validate function
 const out = join(root, 'dist', 'compiler', 'validate', PRECOMPILED_VALIDATOR);
