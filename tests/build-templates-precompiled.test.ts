@@ -43,10 +43,11 @@ describe('the precompiled templates', () => {
   });
 
   it('are not used for a set whose template changed after the precompile', async () => {
-    cpSync(distEmit, tmp, { recursive: true });
-    const edited = path.join(tmp, 'templates', 'torch', 'losses.py.hbs');
+    cpSync(distEmit, path.join(tmp, 'emit'), { recursive: true });
+    for (const f of ['vendor.js', 'vendor.js.map']) cpSync(path.join(distEmit, '..', f), path.join(tmp, f));
+    const edited = path.join(tmp, 'emit', 'templates', 'torch', 'losses.py.hbs');
     writeFileSync(edited, `${readFileSync(edited, 'utf8')}# edited after the build\n`);
-    const copy = (await import(pathToFileURL(path.join(tmp, 'render.js')).href)) as typeof import('../compiler/emit/render.js');
+    const copy = (await import(pathToFileURL(path.join(tmp, 'emit', 'render.js')).href)) as typeof import('../compiler/emit/render.js');
     expect(copy.templatesPrecompiled()).toBe(false);
     const res = compile(path.join(root, 'examples', 'quickstart.yaml'), createNodeHost());
     const view = buildTorchView(res.spec!, res.ir!, metaOf('quickstart', res.spec!), { packDir: 'p', dataHash: fromSource.dataHash(res.spec!) });

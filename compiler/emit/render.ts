@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type HandlebarsFull from 'handlebars';
+import { vendored } from '../vendor.js';
 import { registerHelpers } from './helpers.js';
 
 type Env = typeof HandlebarsFull;
@@ -80,7 +81,7 @@ export function templates(): Map<string, Template> {
     const specs = pre && [...sources].every(([path, source]) => pre.templates[path]?.hash === templateHash(source)) ? pre.templates : undefined;
     // The compiler is loaded on demand: a build with current precompiled templates never loads it.
     // Handlebars' runtime is the compiler's subset (same API, no compile).
-    const env = (require(specs ? 'handlebars/runtime' : 'handlebars') as Env).create();
+    const env = (specs ? vendored<Env>('handlebars/runtime') : (require('handlebars') as Env)).create();
     registerHelpers(env);
     const make = (path: string): Template =>
       specs ? env.template(specs[path]!.spec as Parameters<Env['template']>[0]) : env.compile(sources.get(path)!, templateOptions());
@@ -102,7 +103,7 @@ export function templatesPrecompiled(): boolean {
 function loadPrecompiled(): PrecompiledTemplates | undefined {
   try {
     const pre = require(`./${PRECOMPILED_TEMPLATES}`) as PrecompiledTemplates;
-    if (pre.version === (require('handlebars/runtime') as Env).VERSION) return pre;
+    if (pre.version === vendored<Env>('handlebars/runtime').VERSION) return pre;
   } catch {
     // not built (running from the TypeScript sources): compile instead
   }

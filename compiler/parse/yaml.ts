@@ -1,7 +1,11 @@
 /** YAML text → plain data plus a span for every key and value node, with YAML problems as diagnostics. */
-import { isAlias, isMap, isScalar, isSeq, parseDocument, type Node, type YAMLError } from 'yaml';
+import type * as YAML from 'yaml';
+import type { Node, YAMLError } from 'yaml';
 import type { Diagnostic, Result } from '../../spec/diagnostics.js';
+import { vendored } from '../vendor.js';
 import { LineMap, SpanTable, type Path } from './spans.js';
+
+const { isAlias, isMap, isScalar, isSeq, parseDocument } = vendored<typeof YAML>('yaml');
 
 export interface ParsedYaml {
   /** The document's data; undefined when the text cannot be read as YAML at all. */
