@@ -30,8 +30,9 @@ export function defaultPackDir(specName: string): string {
 
 function render(path: string, view: unknown): GeneratedFile {
   const text = templates().get(path)!(view);
-  // One trailing newline, no trailing spaces: stable bytes whatever the template's last line.
-  return { path, contents: text.replace(/[ \t]+$/gm, '').replace(/\n*$/, '\n') };
+  // One trailing newline, no trailing spaces: stable bytes whatever the template's last line. The lookbehind makes
+  // each run of blanks one match attempt (`/[ \t]+$/gm` alone retries from every blank of every indentation).
+  return { path, contents: text.replace(/(?<![ \t])[ \t]+$/gm, '').replace(/\n*$/, '\n') };
 }
 
 /**
