@@ -10,6 +10,8 @@
 // wasm is measured on the 2D networks only unless `--wasm-specs all` (its BRATS18 train step takes minutes; a full
 // run stays under ~10 minutes on an idle 2-core machine).
 // `npm run bench -- --profile robot18 [--backends native]` prints each kernel's share of one train step instead.
+// `npm run bench -- --startup [--only …]` prints only `tdc check`, `tdc build` and `tdc build --target torch` wall
+// times (median of five; the budget is 300 ms each) with Node's own start-up beside them, in seconds.
 //
 // `--backends` lists backend[:threads] entries (threads default: --threads, else every core); `wasm:1` is measured
 // on the train step only, for the speed-up of wasm's threads. `--repeat 3` runs every measurement three times and
@@ -56,6 +58,7 @@ function parseArgs(argv) {
     else if (a === '--repeat') o.repeat = positiveInt(a, next());
     else if (a === '--phases') o.phases = next().split(','); // internal: the worker's phases
     else if (a === '--profile') o.profile = next(); // a spec: time each kernel of one of its train steps
+    else if (a === '--startup') o.startup = true; // check / build wall times only
     else if (a === '--threads') o.threads = positiveInt(a, next());
     else if (a === '--steps') o.steps = positiveInt(a, next());
     else if (a === '--warmup') o.warmup = nonNegativeInt(a, next());
@@ -66,7 +69,7 @@ function parseArgs(argv) {
     else if (a === '--train-set') o.trainSet.push(next());
     else if (a === '--onednn-peak') o.onednnPeak = Number(next()); // internal: child mode of matmulPeak
     else if (a === '--help' || a === '-h') {
-      console.log('usage: npm run bench [-- --quick] [--only spec,…] [--backends native,wasm,wasm:1] [--threads N] [--steps N] [--wasm-steps N] [--wasm-specs spec,…|all] [--warmup N] [--repeat N] [--no-torch] [--no-memory] [--json file]');
+      console.log('usage: npm run bench [-- --startup] [--quick] [--only spec,…] [--backends native,wasm,wasm:1] [--threads N] [--steps N] [--wasm-steps N] [--wasm-specs spec,…|all] [--warmup N] [--repeat N] [--no-torch] [--no-memory] [--json file]');
       process.exit(0);
     } else fail(`unknown option ${a} (see --help)`);
   }
@@ -291,17 +294,48 @@ print(2*n**3/min(t)/1e9)`;
   return out;
 }
 
-/** Wall time of a `tdc` command: one warm-up run (file cache), then the median of five. */
-function wall(args) {
+/** Wall time of a `tdc` command (or, with `node: true`, of `node args`): one warm-up run (file cache), then the median of five. */
+function wall(args, { node = false } = {}) {
   const once = () => {
     const t = performance.now();
-    const r = spawnSync(process.execPath, [path.join(root, 'bin', 'tdc.js'), ...args], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, node ? args : [path.join(root, 'bin', 'tdc.js'), ...args], { encoding: 'utf8' });
     return { ms: performance.now() - t, ok: r.status === 0, err: (r.stderr || r.stdout || '').trim().split('\n')[0] };
   };
   const first = once();
   if (!first.ok) return first;
   const runs = Array.from({ length: 5 }, once);
   return { ms: median(runs.map((r) => r.ms)), ok: runs.every((r) => r.ok), err: runs.find((r) => !r.ok)?.err ?? '' };
+}
+
+/**
+ * Node's own start-up (`node -e 0`), part of every check / build time: a line to read those against. Node 20 reads
+ * the NODE_EXTRA_CA_CERTS file at every start, before any of tdc's code runs.
+ */
+function nodeStartLine() {
+  const w = wall(['-e', '0'], { node: true });
+  const certs = process.env.NODE_EXTRA_CA_CERTS ? ' (NODE_EXTRA_CA_CERTS is set: Node reads it at every start)' : '';
+  return `node start-up (node -e 0, median of five): ${fmt(w.ms)} ms${certs}; load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`;
+}
+
+/** `--startup`: check, build and build --target torch wall time of each spec, nothing else (seconds, not minutes). */
+function startupBench(specs) {
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'tdc-bench-'));
+  try {
+    console.log(nodeStartLine());
+    console.log('| spec | check ms | build ms | build --target torch ms |');
+    console.log('|---|---|---|---|');
+    for (const s of specs) {
+      const file = path.join(root, 'examples', `${s}.yaml`);
+      const cells = [['check', file], ['build', file, '--out', path.join(tmp, s)], ['build', file, '--target', 'torch', '--out', path.join(tmp, `${s}-torch`)]].map((args) => {
+        const w = wall(args);
+        if (!w.ok) console.log(`${s}: tdc ${args[0]} failed: ${w.err}`);
+        return w.ok ? fmt(w.ms) : '–';
+      });
+      console.log(`| ${s} | ${cells.join(' | ')} |`);
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
 }
 
 const fmt = (v, d = 0) => (v === undefined || v === null || !Number.isFinite(v) ? '–' : v.toFixed(d));
@@ -314,6 +348,7 @@ async function main() {
   if (!existsSync(path.join(root, 'dist', 'compiler', 'pipeline.js'))) fail('the build is missing: run `npm run build` first');
 
   const specs = o.only ?? SPECS;
+  if (o.startup) return startupBench(specs);
   const started = performance.now();
   console.log(`tdc bench — ${os.cpus().length} logical cores (${os.cpus()[0]?.model ?? 'cpu'}), node ${process.version}, batch ${BATCH}, median of ${o.steps} after ${o.warmup} warm-up`);
   const peaks = await matmulPeak(o.threads ?? os.availableParallelism());
@@ -324,6 +359,7 @@ async function main() {
 
   const configs = backendConfigs(o);
   console.log(`backends: ${configs.map((c) => c.label).join(', ')}${o.repeat > 1 ? `; ${o.repeat} runs` : ''}`);
+  console.log(nodeStartLine());
   const runs = [];
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'tdc-bench-'));
   try {
