@@ -279,8 +279,17 @@ describe.skipIf(!available)('native kernels match the stock cpu backend', () => 
     // leading-block broadcasting ([N, K] op [N, 1], as in logSoftmax) runs natively too
     await compare('Sub', { a: [[6, 5, 4], 91], b: [[6, 5, 1], 92] }, {});
     await compare('RealDiv', { a: [[6, 1], 93], b: [[6, 7], 94] }, {});
-    // per-axis broadcasting ([2, 1, 3] with [4, 1]) is left to the stock kernel
-    await compare('Add', { a: [[2, 1, 3], 89], b: [[4, 1], 90] }, {}, false);
+  });
+
+  it('elementwise ops with per-axis broadcasting (binaryStrided): middle axes, both sides broadcasting, rank 5', async () => {
+    for (const k of ['Add', 'Sub', 'Multiply', 'RealDiv', 'Maximum', 'Minimum']) {
+      // a mean's gradient [B, 1, 1, C] · [B, H, W, C]; the seg loss's [B, 1, K] · [B, N, K]
+      await compare(k, { a: [[2, 1, 1, 5], 95], b: [[2, 3, 4, 5], 96] }, {});
+      await compare(k, { a: [[2, 7, 3], 97], b: [[2, 1, 3], 98] }, {});
+      // both sides broadcast ([2, 1, 3] op [4, 1] → [2, 4, 3]), and a 3D map's [B, 1, H, 1, C] op [B, D, H, W, C]
+      await compare(k, { a: [[2, 1, 3], 89], b: [[4, 1], 90] }, {});
+      await compare(k, { a: [[2, 1, 4, 1, 3], 99], b: [[2, 5, 4, 6, 3], 100] }, {});
+    }
   });
 
   it('Relu, Step (alpha), Neg, Relu6, Exp and AddN', async () => {
@@ -368,6 +377,9 @@ describe.skipIf(!available)('native kernels match the stock cpu backend', () => 
       [2, 2, 'valid', [2, 8, 10, 3]],
       [3, 2, 'same', [1, 9, 7, 4]],
       [[2, 3], [1, 2], 'valid', [2, 5, 9, 2]],
+      // non-overlapping windows (the addon's per-window path): partial windows at odd sizes, gaps (stride > size)
+      [2, 2, 'same', [2, 7, 9, 3]],
+      [2, 3, 'same', [1, 9, 7, 4]],
     ] as [number | number[], number | number[], string, number[]][]) {
       const attrs = { filterSize, strides, pad, dimRoundingMode: undefined };
       await compare('MaxPool', { x: [shape, 121] }, attrs);

@@ -27,6 +27,11 @@ export interface NativeAddon {
    * block).
    */
   binary(op: number, a: Float32Array, b: Float32Array, out: Float32Array, repeat: number): void;
+  /**
+   * out = a op b over the dense box `shape` with per-axis broadcasting: params [rank, shape[rank], aStrides[rank],
+   * bStrides[rank]], a stride 0 along an axis that side broadcasts.
+   */
+  binaryStrided(op: number, a: Float32Array, b: Float32Array, out: Float32Array, params: Int32Array): void;
   /** The ids binary() takes, by the tfjs kernel each one runs (Add, Sub, Multiply, RealDiv, Maximum, Minimum, TdcReluGrad). */
   readonly binaryOps: Readonly<Record<string, number>>;
   /** The ids unary() takes, by the tfjs kernel each one runs (Relu, Step, Neg, Relu6, Exp). */

@@ -23,7 +23,7 @@ export function memoryKernels(ctx: KernelContext): void {
 /**
  * How the addon's binary loop covers a broadcast: 0 when both sides have the output's size, one is a scalar, or
  * the smaller one is a trailing block of the output's axes ([B, H, W, C] op [C]); 1 when the smaller one is a
- * leading block ([N, K] op [N, 1]); null for anything else (per-axis broadcasting: the stock kernel's job).
+ * leading block ([N, K] op [N, 1]); null for anything else (per-axis broadcasting: binaryStrided's job).
  */
 function broadcastMode(a: number[], b: number[], out: number[]): number | null {
   const n = size(out);
@@ -43,6 +43,33 @@ function broadcastMode(a: number[], b: number[], out: number[]): number | null {
 }
 
 
+/**
+ * The addon's binaryStrided params for a per-axis broadcast: the output box and each input's strides over it (0
+ * along an axis it broadcasts), with size-1 axes dropped and neighbouring axes merged wherever both inputs step
+ * through them as one ([2, 1, C] op [2, M, C] stays rank 3; [B, 1, 1, C] op [B, H, W, C] becomes [B, H·W, C]).
+ */
+export function broadcastParams(a: number[], b: number[], out: number[]): Int32Array {
+  const stridesOver = (s: number[]) => {
+    const full = [...new Array<number>(out.length - s.length).fill(1), ...s];
+    const st = stridesOf(full);
+    return full.map((d, i) => (d === 1 ? 0 : st[i]!));
+  };
+  const sa = stridesOver(a);
+  const sb = stridesOver(b);
+  const dims: [number, number, number][] = [];
+  out.forEach((d, i) => {
+    if (d === 1) return;
+    const last = dims[dims.length - 1];
+    // Merge axis i into the previous one when, for both inputs, one step there equals d steps here.
+    if (last && last[1] === sa[i]! * d && last[2] === sb[i]! * d) {
+      last[0] *= d;
+      last[1] = sa[i]!;
+      last[2] = sb[i]!;
+    } else dims.push([d, sa[i]!, sb[i]!]);
+  });
+  if (dims.length === 0) dims.push([1, 0, 0]);
+  return Int32Array.from([dims.length, ...dims.map((x) => x[0]), ...dims.map((x) => x[1]), ...dims.map((x) => x[2])]);
+}
 
 function elementwiseKernels(ctx: KernelContext): void {
   const { addon, add, output } = ctx;
@@ -58,9 +85,9 @@ function elementwiseKernels(ctx: KernelContext): void {
       const n = size(shape);
       if (n === 0 || av.length !== size(ta!.shape) || bv.length !== size(tb!.shape)) return null;
       const mode = broadcastMode(ta!.shape, tb!.shape, shape);
-      if (mode === null) return null;
       const out = output(n);
-      addon.binary(op, av, bv, out, mode);
+      if (mode === null) addon.binaryStrided(op, av, bv, out, broadcastParams(ta!.shape, tb!.shape, shape));
+      else addon.binary(op, av, bv, out, mode);
       return b.makeTensorInfo(shape, 'float32', out);
     });
   }
