@@ -372,6 +372,30 @@ describe.skipIf(!available)('native kernels match the stock cpu backend', () => 
     }
   });
 
+  it('GatherV2 along first, middle and last axes, repeated indices, 2D indices; out-of-range indices fall back', async () => {
+    const gather = async (backend: string, shape: number[], idx: number[], idxShape: number[], axis: number) => {
+      await tf.setBackend(backend);
+      const x = tf.tensor(values(sizeOf(shape), 151), shape);
+      const out = tf.gather(x, tf.tensor(idx, idxShape, 'int32'), axis);
+      return { shape: out.shape, data: out.dataSync() as Float32Array };
+    };
+    for (const [shape, idx, idxShape, axis] of [
+      [[2, 3, 4, 1, 5], [0, 0, 0, 0, 0, 0], [6], 3], // the image pooling's 1 → W nearest upsampling
+      [[5, 4], [4, 0, 2, 2], [4], 0],
+      [[2, 6, 3], [5, 1, 0, 1, 3, 4], [2, 3], 1],
+      [[3, 7], [6, 0], [2], -1],
+    ] as [number[], number[], number[], number][]) {
+      const ref = await gather('cpu', shape, idx, idxShape, axis);
+      resetNativeKernelStats();
+      const got = await gather('native', shape, idx, idxShape, axis);
+      expect(nativeKernelStats().GatherV2?.native).toBe(1);
+      expect(relErr(got, ref)).toBe(0);
+    }
+    resetNativeKernelStats();
+    await gather('native', [3, 4], [1, 3], [2], 0).catch(() => undefined);
+    expect(nativeKernelStats().GatherV2?.fallback).toBe(1);
+  });
+
   it('MaxPool and MaxPoolGrad: 2×2/2, 3×3/2 same (overlapping windows), odd sizes', async () => {
     for (const [filterSize, strides, pad, shape] of [
       [2, 2, 'valid', [2, 8, 10, 3]],

@@ -3,7 +3,7 @@
  * Slice, PadV2, Reverse), as the addon's OpenMP loops: elementwise arithmetic (Add/Sub/Multiply/RealDiv/Maximum/
  * Minimum, Relu, Step, Neg, Relu6, Exp, AddN), a one-pass relu gradient, training batch norm forward and backward in
  * two passes each, sums, means and maxima over a block of axes, layout changes (Transpose, Slice, SplitV, PadV2,
- * Reverse, Concat), max pooling (2D and 3D) and its gradient.
+ * Reverse, Concat, GatherV2), max pooling (2D and 3D) and its gradient.
  */
 import * as tf from '@tensorflow/tfjs';
 import { BATCH_NORM_GRAD_KERNEL, BATCH_NORM_TRAIN_KERNEL, RELU_GRAD_KERNEL } from '../ops/kernel-names.js';
@@ -271,6 +271,27 @@ function layoutKernels(ctx: KernelContext): void {
       at += len;
       return b.makeTensorInfo(shape, 'float32', out);
     }) as unknown as TensorInfo;
+  });
+
+  // Gather along one axis (batchDims 0): one strided copy per index (the ASPP image pooling's nearest upsampling
+  // from one pixel gathers a [B, D, H, 1, C] map W times; the stock kernel computes every element's index in JS).
+  add('GatherV2', (args, b) => {
+    const { x, indices } = args.inputs as Record<string, TensorInfo>;
+    const { axis, batchDims } = args.attrs as unknown as { axis: number; batchDims?: number };
+    const xv = f32(b, x);
+    const iv = indices?.dtype === 'int32' ? b.data.get(indices.dataId).values : null;
+    if (!xv || !(iv instanceof Int32Array) || (batchDims ?? 0) !== 0 || x!.shape.length === 0) return null;
+    const ax = tf.util.parseAxisParam(axis, x!.shape)[0]!;
+    const n = x!.shape[ax]!;
+    // Out-of-range indices (an error or zeros, by backend) are the stock kernel's to report.
+    if (iv.length !== size(indices!.shape) || iv.some((i) => i < 0 || i >= n)) return null;
+    const outer = size(x!.shape.slice(0, ax));
+    const inner = size(x!.shape.slice(ax + 1));
+    const m = iv.length;
+    const outShape = [...x!.shape.slice(0, ax), ...indices!.shape, ...x!.shape.slice(ax + 1)];
+    const out = output(outer * m * inner);
+    if (out.length > 0) iv.forEach((i, j) => addon.stridedCopy(xv, out, copyParams([outer, inner], i * inner, [n * inner, 1], j * inner, [m * inner, 1])));
+    return b.makeTensorInfo(outShape, 'float32', out);
   });
 
   add('PadV2', (args, b) => {
