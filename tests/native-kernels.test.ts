@@ -218,6 +218,38 @@ describe.skipIf(!available)('native kernels match the stock cpu backend', () => 
     });
   }
 
+  it('atrous op with bias + relu: one fused kernel forward (no Add, no Relu), values and all three gradients equal cpu', async () => {
+    const run = async (backend: string, xs: number[], ws: number[], rates: number[]) => {
+      await tf.setBackend(backend);
+      const x = tf.tensor(values(sizeOf(xs), 221), xs);
+      const w = tf.tensor(values(sizeOf(ws), 222), ws);
+      const bias = tf.tensor1d(values(ws[ws.length - 1]!, 223));
+      const op = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) =>
+        rates.length === 2
+          ? atrousConv2d(a as tf.Tensor4D, b as tf.Tensor4D, rates as [number, number], 'same', c as tf.Tensor1D, 'relu')
+          : atrousConv3d(a as tf.Tensor5D, b as tf.Tensor5D, rates as [number, number, number], 'same', c as tf.Tensor1D, 'relu');
+      const y = op(x, w, bias);
+      const r = tf.tensor(values(y.size, 224), y.shape);
+      const gs = tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.sum(tf.mul(op(a, b, c), r)))([x, w, bias]);
+      const out = [y, ...gs].map((t) => ({ shape: t.shape, data: t.dataSync() as Float32Array }));
+      tf.dispose([x, w, bias, y, r, ...gs]);
+      return out;
+    };
+    for (const [xs, ws, rates] of [
+      [[2, 9, 11, 5], [3, 3, 5, 6], [2, 3]],
+      [[2, 3, 7, 8, 4], [1, 3, 3, 4, 5], [1, 2, 2]],
+    ] as [number[], number[], number[]][]) {
+      const ref = await run('cpu', xs, ws, rates);
+      resetNativeKernelStats();
+      const got = await run('native', xs, ws, rates);
+      for (let i = 0; i < 4; i++) expect(relErr(got[i]!, ref[i]!)).toBeLessThan(1e-5);
+      const s = nativeKernelStats();
+      expect(s.TdcAtrousConv).toEqual({ native: 2, fallback: 0, lastError: '' });
+      expect(s.TdcReluGrad?.native).toBe(1);
+      for (const k of ['Relu', 'Add']) expect(s[k]).toBeUndefined();
+    }
+  });
+
   it('an atrous conv cropped to its centre tap (rate 15 on a 7×9 map) is a plain conv on native too', async () => {
     const ref = await atrousRun('cpu', [2, 7, 9, 5], [3, 3, 5, 6], [15, 15], 'same');
     resetNativeKernelStats();
@@ -241,6 +273,7 @@ describe.skipIf(!available)('native kernels match the stock cpu backend', () => 
       const outShape = [xs[0]!, ...xs.slice(1, -1).map((d, i) => d + pads[i]![0] + pads[i]![1] - (ws[i]! - 1) * rates[i]!), ws[ws.length - 1]!];
       const calls: [string, Record<string, [number[], number]>, Record<string, unknown>][] = [
         ['TdcAtrousConv', { x: [xs, 211], filter: [ws, 212] }, { rates, pads }],
+        ['TdcAtrousConv', { x: [xs, 217], filter: [ws, 218], bias: [[ws[ws.length - 1]!], 219] }, { rates, pads, activation: 'relu' }],
         ['TdcAtrousBackpropInput', { dy: [outShape, 213], filter: [ws, 214] }, { rates, pads, inputShape: xs }],
         ['TdcAtrousBackpropFilter', { x: [xs, 215], dy: [outShape, 216] }, { rates, pads, filterShape: ws }],
       ];

@@ -105,6 +105,8 @@ export function atrousFallbacks(): Record<string, KernelFunc> {
   interface Attrs {
     rates: number[];
     pads: Array<[number, number]>;
+    /** the conv's activation after its optional bias input ('linear' when absent) */
+    activation?: 'linear' | 'relu';
     inputShape?: number[];
     filterShape?: number[];
   }
@@ -114,11 +116,13 @@ export function atrousFallbacks(): Record<string, KernelFunc> {
     [ATROUS_CONV_KERNEL]: (args) =>
       compose(args, ({ run }) => {
         const a = args.attrs as unknown as Attrs;
-        const { x, filter } = args.inputs as { x: Info; filter: Info };
+        const { x, filter, bias } = args.inputs as { x: Info; filter: Info; bias?: Info };
         const nd = a.rates.length;
         const xp = run('PadV2', { x }, { paddings: [[0, 0], ...a.pads, [0, 0]], constantValue: 0 });
         const c = conv(nd);
-        return run(c.name, { x: xp, filter }, { strides: 1, pad: 'valid', dataFormat: c.dataFormat, dilations: a.rates });
+        const y = run(c.name, { x: xp, filter }, { strides: 1, pad: 'valid', dataFormat: c.dataFormat, dilations: a.rates });
+        const yb = bias ? run('Add', { a: y, b: bias }) : y;
+        return a.activation === 'relu' ? run('Relu', { x: yb }) : yb;
       }) as Info,
     [ATROUS_BACKPROP_INPUT_KERNEL]: (args) =>
       compose(args, ({ run }) => {

@@ -10,9 +10,10 @@
 export const RELU_GRAD_KERNEL = 'TdcReluGrad';
 
 /**
- * Stride-1 dilated conv with explicit zero pads, channels-last, 2D or 3D: inputs { x, filter }, attrs
- * { rates: number[], pads: [before, after][] } (one entry per spatial axis); output length per axis
- * in + before + after − (k − 1)·rate (runtime/ops/atrous.ts).
+ * Stride-1 dilated conv with explicit zero pads, channels-last, 2D or 3D, then an optional bias and activation:
+ * inputs { x, filter, bias? }, attrs { rates: number[], pads: [before, after][] (one entry per spatial axis),
+ * activation?: 'linear' | 'relu' }; output length per axis in + before + after − (k − 1)·rate
+ * (runtime/ops/atrous.ts).
  */
 export const ATROUS_CONV_KERNEL = 'TdcAtrousConv';
 /** Its gradient w.r.t. x: inputs { dy, filter }, attrs { inputShape, rates, pads }. */
