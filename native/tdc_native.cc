@@ -836,6 +836,31 @@ napi_value BatchNormTrain(napi_env env, napi_callback_info info) {
   });
 }
 
+// batchNormApply(x, mean, scale, beta, y): y = (x − mean)·scale + beta per channel, x and y [M, C], the rest [C];
+// float32 and in this order, as the sub → mul → add it replaces (inference, frozen layers).
+napi_value BatchNormApply(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 5);
+    size_t n, c;
+    float *x = typed<float>(env, a[0], napi_float32_array, &n);
+    float *mean = typed<float>(env, a[1], napi_float32_array, &c);
+    const int64_t N = n, C = c;
+    if (C == 0 || N % C) throw JsError{"tdc_native: batch norm sizes"};
+    const int64_t M = N / C;
+    float *scale = f32(env, a[2], c);
+    float *beta = f32(env, a[3], c);
+    float *y = f32(env, a[4], n);
+#pragma omp parallel for schedule(static) if (N >= kParallelMin)
+    for (int64_t m = 0; m < M; m++) {
+      const float *r = x + m * C;
+      float *o = y + m * C;
+#pragma omp simd
+      for (int64_t j = 0; j < C; j++) o[j] = (r[j] - mean[j]) * scale[j] + beta[j];
+    }
+    return undef(env);
+  });
+}
+
 // batchNormGrad(dy, x, mean, invstd, gamma, dx, dgamma, dbeta): the gradient of batchNormTrain's y given dy, with
 // x̂ = (x − mean)·invstd: dβ = Σ dy, dγ = Σ dy·x̂, dx = gamma·invstd/M · (M·dy − dβ − x̂·dγ). One pass for both sums
 // (double), one for dx, which is a per-channel affine function of dy and x − mean.
@@ -1159,6 +1184,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"maxPoolGrad", nullptr, MaxPoolGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"batchNormTrain", nullptr, BatchNormTrain, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"batchNormGrad", nullptr, BatchNormGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"batchNormApply", nullptr, BatchNormApply, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"threads", nullptr, Threads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"version", nullptr, Version, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -583,6 +583,45 @@ describe.skipIf(!available)('native kernels match the stock cpu backend', () => 
     bn.dispose();
   });
 
+  it('BatchNorm inference in one pass (TdcBatchNormApply) equals cpu bit for bit; under a gradient it keeps the ops', async () => {
+    const infer = async (backend: string, shape: number[]) => {
+      await tf.setBackend(backend);
+      const c = shape[shape.length - 1]!;
+      const bn = new BatchNorm({ epsilon: 1e-3 });
+      const x = tf.tensor(values(sizeOf(shape), 231), shape).mul(3).add(2);
+      bn.apply(x);
+      // stored statistics and affine weights that are not the initial ones
+      bn.setWeights([1, 2, 3, 4].map((s) => tf.tensor1d(values(c, 231 + s).map((v) => (s === 4 ? 1.5 + v : v)))));
+      const y = bn.apply(x, { training: false }) as tf.Tensor;
+      const out = { shape: y.shape, data: y.dataSync() as Float32Array };
+      // a frozen layer inside a gradient: the input's gradient flows through it (the kernel has none)
+      bn.trainable = false;
+      const g = tf.grad((t: tf.Tensor) => tf.sum(tf.square(bn.apply(t, { training: true }) as tf.Tensor)))(x);
+      const grad = { shape: g.shape, data: g.dataSync() as Float32Array };
+      tf.dispose([x, y, g]);
+      bn.dispose();
+      return [out, grad];
+    };
+    for (const shape of [[2, 3, 5, 6, 5], [2, 7, 9, 11]]) {
+      const ref = await infer('cpu', shape);
+      resetNativeKernelStats();
+      const got = await infer('native', shape);
+      // the two inference calls (the building one and the measured one), not the one under the gradient
+      expect(nativeKernelStats().TdcBatchNormApply).toEqual({ native: 2, fallback: 0, lastError: '' });
+      expect(relErr(got[0]!, ref[0]!)).toBe(0);
+      expect(relErr(got[1]!, ref[1]!)).toBeLessThan(1e-6);
+    }
+    // the fallback (sub, mul, add as kernels) on an int32 x
+    await tf.setBackend('native');
+    const xi = tf.tensor([[1, -2, 3], [4, 5, -6]], [2, 3], 'int32');
+    const [mean, scale, beta] = [[0.5, 1, -1], [2, 0.25, 1], [0, 1, 2]].map((v) => tf.tensor1d(v));
+    resetNativeKernelStats();
+    const y = tf.engine().runKernel('TdcBatchNormApply', { x: xi, mean: mean!, scale: scale!, beta: beta! }, {}) as tf.Tensor;
+    expect(nativeKernelStats().TdcBatchNormApply?.fallback).toBe(1);
+    expect(Array.from(y.dataSync())).toEqual([1, 0.25, 6, 7, 2, -3]);
+    tf.dispose([xi, mean!, scale!, beta!, y]);
+  });
+
   it('the batch-norm kernels fall back to tfjs expressions on inputs they do not take (int32 x), with the same values', async () => {
     await tf.setBackend('native');
     const shape = [2, 5, 4, 7];

@@ -8,6 +8,7 @@ import {
   ATROUS_BACKPROP_FILTER_KERNEL,
   ATROUS_BACKPROP_INPUT_KERNEL,
   ATROUS_CONV_KERNEL,
+  BATCH_NORM_APPLY_KERNEL,
   BATCH_NORM_GRAD_KERNEL,
   BATCH_NORM_TRAIN_KERNEL,
   CONV3D_BIAS_ACT_KERNEL,
@@ -58,7 +59,7 @@ export function reluGradFallbacks(): Record<string, KernelFunc> {
   };
 }
 
-/** Fallbacks of the training batch-norm kernels: trainNormalize's own expressions (runtime/layers/batch-norm.ts). */
+/** Fallbacks of the batch-norm kernels: the layer's own expressions (runtime/layers/batch-norm.ts). */
 export function batchNormFallbacks(): Record<string, KernelFunc> {
   const leading = (x: Info) => ({ axis: x.shape.slice(0, -1).map((_, i) => i), keepDims: false });
   // Kernels, unlike ops, do not upcast: a cpu Sub of int32 and float32 inputs is int32. Cast first, as tf.sub does.
@@ -79,6 +80,12 @@ export function batchNormFallbacks(): Record<string, KernelFunc> {
         const scaled = k.run('Multiply', { a: centered, b: k.run('Multiply', { a: gamma, b: invstd }) });
         return [k.run('Add', { a: scaled, b: beta }), mean, variance, invstd];
       }) as unknown as Info,
+    // (x − mean)·scale + beta, as BatchNorm.normalize writes it.
+    [BATCH_NORM_APPLY_KERNEL]: (args) =>
+      compose(args, (k) => {
+        const { x, mean, scale, beta } = floats(k, args.inputs as Record<'x' | 'mean' | 'scale' | 'beta', Info>);
+        return k.run('Add', { a: k.run('Multiply', { a: k.run('Sub', { a: x, b: mean }), b: scale }), b: beta });
+      }) as Info,
     // dβ = Σ dy, dγ = Σ dy·x̂, dx = γ·σ⁻¹/M · (M·dy − dβ − x̂·dγ).
     [BATCH_NORM_GRAD_KERNEL]: (args) =>
       compose(args, (k) => {

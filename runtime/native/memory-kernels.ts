@@ -6,7 +6,7 @@
  * Reverse, Concat, GatherV2), max pooling (2D and 3D) and its gradient.
  */
 import * as tf from '@tensorflow/tfjs';
-import { BATCH_NORM_GRAD_KERNEL, BATCH_NORM_TRAIN_KERNEL, RELU_GRAD_KERNEL } from '../ops/kernel-names.js';
+import { BATCH_NORM_APPLY_KERNEL, BATCH_NORM_GRAD_KERNEL, BATCH_NORM_TRAIN_KERNEL, RELU_GRAD_KERNEL } from '../ops/kernel-names.js';
 import { copyParams, f32, size, stridesOf, type CpuLike, type KernelArgs, type KernelContext, type TensorInfo } from './kernels.js';
 
 type Pad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
@@ -157,6 +157,17 @@ function batchNormKernels(ctx: KernelContext): void {
       b.makeTensorInfo([c], 'float32', variance),
       b.makeTensorInfo([c], 'float32', invstd),
     ] as unknown as TensorInfo;
+  });
+  add(BATCH_NORM_APPLY_KERNEL, (args, b) => {
+    const { x, mean, scale, beta } = args.inputs as Record<string, TensorInfo>;
+    const xv = f32(b, x);
+    const vs = [mean, scale, beta].map((t) => f32(b, t));
+    if (!xv || vs.some((v) => !v) || x!.shape.length === 0) return null;
+    const c = x!.shape[x!.shape.length - 1]!;
+    if (xv.length === 0 || xv.length !== size(x!.shape) || [mean, scale, beta].some((t, i) => vs[i]!.length !== c || size(t!.shape) !== c)) return null;
+    const y = output(xv.length);
+    addon.batchNormApply(xv, vs[0]!, vs[1]!, vs[2]!, y);
+    return b.makeTensorInfo([...x!.shape], 'float32', y);
   });
   add(BATCH_NORM_GRAD_KERNEL, (args, b) => {
     const { dy, x, mean, invstd, gamma } = args.inputs as Record<string, TensorInfo>;

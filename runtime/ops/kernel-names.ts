@@ -29,6 +29,12 @@ export const ATROUS_BACKPROP_FILTER_KERNEL = 'TdcAtrousBackpropFilter';
 export const BATCH_NORM_TRAIN_KERNEL = 'TdcBatchNormTrain';
 /** Its gradient: inputs { dy, x, mean, invstd, gamma }, outputs [dx, dgamma, dbeta]. */
 export const BATCH_NORM_GRAD_KERNEL = 'TdcBatchNormGrad';
+/**
+ * Batch norm with given statistics (inference, frozen layers) in one pass: inputs { x, mean, scale, beta }, output
+ * (x − mean)·scale + beta per channel (the last axis), in float32 and in that order, as the sub → mul → add it
+ * replaces (scale = gamma·rsqrt(variance + epsilon), computed by the caller).
+ */
+export const BATCH_NORM_APPLY_KERNEL = 'TdcBatchNormApply';
 
 /**
  * A convolution's filter and bias gradients in one call: inputs { x, dy }, attrs those of Conv2DBackpropFilter
