@@ -777,6 +777,28 @@ std::vector<double> channelSums(int64_t M, int64_t C, int width, bool big, Row r
   return out;
 }
 
+// A channels-last map of n elements as [M, C] rows, C from a per-channel vector's length.
+struct Rows {
+  int64_t M, C;
+};
+Rows rowsOf(size_t n, size_t c) {
+  if (c == 0 || n % c) throw JsError{"tdc_native: batch norm sizes"};
+  return {static_cast<int64_t>(n / c), static_cast<int64_t>(c)};
+}
+
+// y = (x − mean)·scale + beta per channel over [M, C] rows, in float32 and in this order, as tfjs's sub → mul → add
+// (x − mean first: exact enough for any mean).
+void affineRows(const float *x, const float *mean, const float *scale, const float *beta, float *y, Rows r) {
+  const int64_t C = r.C;
+#pragma omp parallel for schedule(static) if (r.M * C >= kParallelMin)
+  for (int64_t m = 0; m < r.M; m++) {
+    const float *xr = x + m * C;
+    float *o = y + m * C;
+#pragma omp simd
+    for (int64_t j = 0; j < C; j++) o[j] = (xr[j] - mean[j]) * scale[j] + beta[j];
+  }
+}
+
 // batchNormTrain(x, gamma, beta, y, mean, variance, invstd, eps): x and y are [M, C], the rest [C]. Writes the
 // batch mean, the biased variance, invstd = 1/√(variance + eps) and y = (x − mean)·(gamma·invstd) + beta.
 // The statistics take one pass: sums of x − x[0, c] and of its square, in double. Shifting by a sample of the
@@ -788,9 +810,8 @@ napi_value BatchNormTrain(napi_env env, napi_callback_info info) {
     size_t n, c;
     float *x = typed<float>(env, a[0], napi_float32_array, &n);
     float *gamma = typed<float>(env, a[1], napi_float32_array, &c);
-    const int64_t N = n, C = c;
-    if (C == 0 || N % C) throw JsError{"tdc_native: batch norm sizes"};
-    const int64_t M = N / C;
+    const Rows rows = rowsOf(n, c);
+    const int64_t N = n, C = rows.C, M = rows.M;
     float *beta = f32(env, a[2], c);
     float *y = f32(env, a[3], n);
     float *mean = f32(env, a[4], c);
@@ -823,15 +844,7 @@ napi_value BatchNormTrain(napi_env env, napi_callback_info info) {
       invstd[j] = static_cast<float>(1.0 / std::sqrt(static_cast<double>(variance[j]) + eps));
       scale[j] = gamma[j] * invstd[j];
     }
-    // In float32 and in this order, as tfjs's sub → mul → add (x − mean first: exact enough for any mean).
-    const float *sc = scale.data();
-#pragma omp parallel for schedule(static) if (big)
-    for (int64_t m = 0; m < M; m++) {
-      const float *r = x + m * C;
-      float *o = y + m * C;
-#pragma omp simd
-      for (int64_t j = 0; j < C; j++) o[j] = (r[j] - mean[j]) * sc[j] + beta[j];
-    }
+    affineRows(x, mean, scale.data(), beta, y, rows);
     return undef(env);
   });
 }
@@ -844,19 +857,8 @@ napi_value BatchNormApply(napi_env env, napi_callback_info info) {
     size_t n, c;
     float *x = typed<float>(env, a[0], napi_float32_array, &n);
     float *mean = typed<float>(env, a[1], napi_float32_array, &c);
-    const int64_t N = n, C = c;
-    if (C == 0 || N % C) throw JsError{"tdc_native: batch norm sizes"};
-    const int64_t M = N / C;
-    float *scale = f32(env, a[2], c);
-    float *beta = f32(env, a[3], c);
-    float *y = f32(env, a[4], n);
-#pragma omp parallel for schedule(static) if (N >= kParallelMin)
-    for (int64_t m = 0; m < M; m++) {
-      const float *r = x + m * C;
-      float *o = y + m * C;
-#pragma omp simd
-      for (int64_t j = 0; j < C; j++) o[j] = (r[j] - mean[j]) * scale[j] + beta[j];
-    }
+    const Rows rows = rowsOf(n, c);
+    affineRows(x, mean, f32(env, a[2], c), f32(env, a[3], c), f32(env, a[4], n), rows);
     return undef(env);
   });
 }
@@ -870,9 +872,8 @@ napi_value BatchNormGrad(napi_env env, napi_callback_info info) {
     size_t n, c;
     float *dy = typed<float>(env, a[0], napi_float32_array, &n);
     float *mean = typed<float>(env, a[2], napi_float32_array, &c);
-    const int64_t N = n, C = c;
-    if (C == 0 || N % C) throw JsError{"tdc_native: batch norm sizes"};
-    const int64_t M = N / C;
+    const Rows rows = rowsOf(n, c);
+    const int64_t N = n, C = rows.C, M = rows.M;
     float *x = f32(env, a[1], n);
     float *invstd = f32(env, a[3], c);
     float *gamma = f32(env, a[4], c);
