@@ -28,6 +28,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ConvActivation } from './conv-bias-act.js';
+import { flipSwapFilter } from './flip-filter.js';
 import { ATROUS_BACKPROP_FILTER_KERNEL, ATROUS_BACKPROP_INPUT_KERNEL, ATROUS_CONV_KERNEL } from './kernel-names.js';
 import { biasAdd, reluGradFromOutput } from './lean-grads.js';
 import { backendHasKernels } from './registered.js';
@@ -123,7 +124,7 @@ const dilatedValid2d = (rates: [number, number]) =>
       const [rh, rw] = rates;
       const ph = (kh - 1) * rh;
       const pw = (kw - 1) * rw;
-      const wFlip = tf.transpose(tf.reverse(ws, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
+      const wFlip = (ws.dtype === 'float32' ? flipSwapFilter(ws) : tf.transpose(tf.reverse(ws, [0, 1]), [0, 1, 3, 2])) as tf.Tensor4D;
       const dx = tf.conv2d(
         g,
         wFlip,
@@ -160,7 +161,7 @@ const dilatedValid3d = (rates: [number, number, number]) =>
       const pd = (kd - 1) * rd;
       const ph = (kh - 1) * rh;
       const pw = (kw - 1) * rw;
-      const wFlip = tf.transpose(tf.reverse(ws, [0, 1, 2]), [0, 1, 2, 4, 3]) as tf.Tensor5D;
+      const wFlip = (ws.dtype === 'float32' ? flipSwapFilter(ws) : tf.transpose(tf.reverse(ws, [0, 1, 2]), [0, 1, 2, 4, 3])) as tf.Tensor5D;
       const gPad = tf.pad(g, [
         [0, 0],
         [pd, pd],
