@@ -218,6 +218,38 @@ describe.skipIf(!available)('native kernels match the stock cpu backend', () => 
     });
   }
 
+  it('atrous op with bias + relu: one fused kernel forward (no Add, no Relu), values and all three gradients equal cpu', async () => {
+    const run = async (backend: string, xs: number[], ws: number[], rates: number[]) => {
+      await tf.setBackend(backend);
+      const x = tf.tensor(values(sizeOf(xs), 221), xs);
+      const w = tf.tensor(values(sizeOf(ws), 222), ws);
+      const bias = tf.tensor1d(values(ws[ws.length - 1]!, 223));
+      const op = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) =>
+        rates.length === 2
+          ? atrousConv2d(a as tf.Tensor4D, b as tf.Tensor4D, rates as [number, number], 'same', c as tf.Tensor1D, 'relu')
+          : atrousConv3d(a as tf.Tensor5D, b as tf.Tensor5D, rates as [number, number, number], 'same', c as tf.Tensor1D, 'relu');
+      const y = op(x, w, bias);
+      const r = tf.tensor(values(y.size, 224), y.shape);
+      const gs = tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.sum(tf.mul(op(a, b, c), r)))([x, w, bias]);
+      const out = [y, ...gs].map((t) => ({ shape: t.shape, data: t.dataSync() as Float32Array }));
+      tf.dispose([x, w, bias, y, r, ...gs]);
+      return out;
+    };
+    for (const [xs, ws, rates] of [
+      [[2, 9, 11, 5], [3, 3, 5, 6], [2, 3]],
+      [[2, 3, 7, 8, 4], [1, 3, 3, 4, 5], [1, 2, 2]],
+    ] as [number[], number[], number[]][]) {
+      const ref = await run('cpu', xs, ws, rates);
+      resetNativeKernelStats();
+      const got = await run('native', xs, ws, rates);
+      for (let i = 0; i < 4; i++) expect(relErr(got[i]!, ref[i]!)).toBeLessThan(1e-5);
+      const s = nativeKernelStats();
+      expect(s.TdcAtrousConv).toEqual({ native: 2, fallback: 0, lastError: '' });
+      expect(s.TdcReluGrad?.native).toBe(1);
+      for (const k of ['Relu', 'Add']) expect(s[k]).toBeUndefined();
+    }
+  });
+
   it('an atrous conv cropped to its centre tap (rate 15 on a 7×9 map) is a plain conv on native too', async () => {
     const ref = await atrousRun('cpu', [2, 7, 9, 5], [3, 3, 5, 6], [15, 15], 'same');
     resetNativeKernelStats();
@@ -241,6 +273,7 @@ describe.skipIf(!available)('native kernels match the stock cpu backend', () => 
       const outShape = [xs[0]!, ...xs.slice(1, -1).map((d, i) => d + pads[i]![0] + pads[i]![1] - (ws[i]! - 1) * rates[i]!), ws[ws.length - 1]!];
       const calls: [string, Record<string, [number[], number]>, Record<string, unknown>][] = [
         ['TdcAtrousConv', { x: [xs, 211], filter: [ws, 212] }, { rates, pads }],
+        ['TdcAtrousConv', { x: [xs, 217], filter: [ws, 218], bias: [[ws[ws.length - 1]!], 219] }, { rates, pads, activation: 'relu' }],
         ['TdcAtrousBackpropInput', { dy: [outShape, 213], filter: [ws, 214] }, { rates, pads, inputShape: xs }],
         ['TdcAtrousBackpropFilter', { x: [xs, 215], dy: [outShape, 216] }, { rates, pads, filterShape: ws }],
       ];
@@ -279,8 +312,17 @@ describe.skipIf(!available)('native kernels match the stock cpu backend', () => 
     // leading-block broadcasting ([N, K] op [N, 1], as in logSoftmax) runs natively too
     await compare('Sub', { a: [[6, 5, 4], 91], b: [[6, 5, 1], 92] }, {});
     await compare('RealDiv', { a: [[6, 1], 93], b: [[6, 7], 94] }, {});
-    // per-axis broadcasting ([2, 1, 3] with [4, 1]) is left to the stock kernel
-    await compare('Add', { a: [[2, 1, 3], 89], b: [[4, 1], 90] }, {}, false);
+  });
+
+  it('elementwise ops with per-axis broadcasting (binaryStrided): middle axes, both sides broadcasting, rank 5', async () => {
+    for (const k of ['Add', 'Sub', 'Multiply', 'RealDiv', 'Maximum', 'Minimum']) {
+      // a mean's gradient [B, 1, 1, C] · [B, H, W, C]; the seg loss's [B, 1, K] · [B, N, K]
+      await compare(k, { a: [[2, 1, 1, 5], 95], b: [[2, 3, 4, 5], 96] }, {});
+      await compare(k, { a: [[2, 7, 3], 97], b: [[2, 1, 3], 98] }, {});
+      // both sides broadcast ([2, 1, 3] op [4, 1] → [2, 4, 3]), and a 3D map's [B, 1, H, 1, C] op [B, D, H, W, C]
+      await compare(k, { a: [[2, 1, 3], 89], b: [[4, 1], 90] }, {});
+      await compare(k, { a: [[2, 1, 4, 1, 3], 99], b: [[2, 5, 4, 6, 3], 100] }, {});
+    }
   });
 
   it('Relu, Step (alpha), Neg, Relu6, Exp and AddN', async () => {
@@ -363,11 +405,38 @@ describe.skipIf(!available)('native kernels match the stock cpu backend', () => 
     }
   });
 
+  it('GatherV2 along first, middle and last axes, repeated indices, 2D indices; out-of-range indices fall back', async () => {
+    const gather = async (backend: string, shape: number[], idx: number[], idxShape: number[], axis: number) => {
+      await tf.setBackend(backend);
+      const x = tf.tensor(values(sizeOf(shape), 151), shape);
+      const out = tf.gather(x, tf.tensor(idx, idxShape, 'int32'), axis);
+      return { shape: out.shape, data: out.dataSync() as Float32Array };
+    };
+    for (const [shape, idx, idxShape, axis] of [
+      [[2, 3, 4, 1, 5], [0, 0, 0, 0, 0, 0], [6], 3], // the image pooling's 1 → W nearest upsampling
+      [[5, 4], [4, 0, 2, 2], [4], 0],
+      [[2, 6, 3], [5, 1, 0, 1, 3, 4], [2, 3], 1],
+      [[3, 7], [6, 0], [2], -1],
+    ] as [number[], number[], number[], number][]) {
+      const ref = await gather('cpu', shape, idx, idxShape, axis);
+      resetNativeKernelStats();
+      const got = await gather('native', shape, idx, idxShape, axis);
+      expect(nativeKernelStats().GatherV2?.native).toBe(1);
+      expect(relErr(got, ref)).toBe(0);
+    }
+    resetNativeKernelStats();
+    await gather('native', [3, 4], [1, 3], [2], 0).catch(() => undefined);
+    expect(nativeKernelStats().GatherV2?.fallback).toBe(1);
+  });
+
   it('MaxPool and MaxPoolGrad: 2×2/2, 3×3/2 same (overlapping windows), odd sizes', async () => {
     for (const [filterSize, strides, pad, shape] of [
       [2, 2, 'valid', [2, 8, 10, 3]],
       [3, 2, 'same', [1, 9, 7, 4]],
       [[2, 3], [1, 2], 'valid', [2, 5, 9, 2]],
+      // non-overlapping windows (the addon's per-window path): partial windows at odd sizes, gaps (stride > size)
+      [2, 2, 'same', [2, 7, 9, 3]],
+      [2, 3, 'same', [1, 9, 7, 4]],
     ] as [number | number[], number | number[], string, number[]][]) {
       const attrs = { filterSize, strides, pad, dimRoundingMode: undefined };
       await compare('MaxPool', { x: [shape, 121] }, attrs);
@@ -512,6 +581,45 @@ describe.skipIf(!available)('native kernels match the stock cpu backend', () => 
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose(x);
     bn.dispose();
+  });
+
+  it('BatchNorm inference in one pass (TdcBatchNormApply) equals cpu bit for bit; under a gradient it keeps the ops', async () => {
+    const infer = async (backend: string, shape: number[]) => {
+      await tf.setBackend(backend);
+      const c = shape[shape.length - 1]!;
+      const bn = new BatchNorm({ epsilon: 1e-3 });
+      const x = tf.tensor(values(sizeOf(shape), 231), shape).mul(3).add(2);
+      bn.apply(x);
+      // stored statistics and affine weights that are not the initial ones
+      bn.setWeights([1, 2, 3, 4].map((s) => tf.tensor1d(values(c, 231 + s).map((v) => (s === 4 ? 1.5 + v : v)))));
+      const y = bn.apply(x, { training: false }) as tf.Tensor;
+      const out = { shape: y.shape, data: y.dataSync() as Float32Array };
+      // a frozen layer inside a gradient: the input's gradient flows through it (the kernel has none)
+      bn.trainable = false;
+      const g = tf.grad((t: tf.Tensor) => tf.sum(tf.square(bn.apply(t, { training: true }) as tf.Tensor)))(x);
+      const grad = { shape: g.shape, data: g.dataSync() as Float32Array };
+      tf.dispose([x, y, g]);
+      bn.dispose();
+      return [out, grad];
+    };
+    for (const shape of [[2, 3, 5, 6, 5], [2, 7, 9, 11]]) {
+      const ref = await infer('cpu', shape);
+      resetNativeKernelStats();
+      const got = await infer('native', shape);
+      // the two inference calls (the building one and the measured one), not the one under the gradient
+      expect(nativeKernelStats().TdcBatchNormApply).toEqual({ native: 2, fallback: 0, lastError: '' });
+      expect(relErr(got[0]!, ref[0]!)).toBe(0);
+      expect(relErr(got[1]!, ref[1]!)).toBeLessThan(1e-6);
+    }
+    // the fallback (sub, mul, add as kernels) on an int32 x
+    await tf.setBackend('native');
+    const xi = tf.tensor([[1, -2, 3], [4, 5, -6]], [2, 3], 'int32');
+    const [mean, scale, beta] = [[0.5, 1, -1], [2, 0.25, 1], [0, 1, 2]].map((v) => tf.tensor1d(v));
+    resetNativeKernelStats();
+    const y = tf.engine().runKernel('TdcBatchNormApply', { x: xi, mean: mean!, scale: scale!, beta: beta! }, {}) as tf.Tensor;
+    expect(nativeKernelStats().TdcBatchNormApply?.fallback).toBe(1);
+    expect(Array.from(y.dataSync())).toEqual([1, 0.25, 6, 7, 2, -3]);
+    tf.dispose([xi, mean!, scale!, beta!, y]);
   });
 
   it('the batch-norm kernels fall back to tfjs expressions on inputs they do not take (int32 x), with the same values', async () => {

@@ -182,3 +182,17 @@ describe('atrous gradients equal float64 finite differences', () => {
     expect(() => atrousConv2d(x, tf.zeros([3, 3, 2, 1]) as tf.Tensor4D, [3, 3], 'valid')).toThrow(/at least 7/);
   });
 });
+
+describe('flipSwapValues (the input gradient\'s filter as one loop)', () => {
+  it('equals tf.reverse over the spatial axes then the in/out swap, 2D and 3D', async () => {
+    const { flipSwapValues } = await import('../runtime/ops/flip-filter.js');
+    for (const shape of [[3, 3, 4, 5], [2, 3, 1, 2], [1, 3, 3, 3, 2], [2, 1, 3, 2, 4]]) {
+      const nsp = shape.length - 2;
+      const w = tf.tensor(Float32Array.from(f32Values(shape.reduce((a, b) => a * b, 1), 301)), shape);
+      const perm = [...Array.from({ length: nsp }, (_, i) => i), nsp + 1, nsp];
+      const ref = tf.transpose(tf.reverse(w, Array.from({ length: nsp }, (_, i) => i)), perm);
+      expect(Array.from(flipSwapValues(w.dataSync() as Float32Array, shape))).toEqual(Array.from(ref.dataSync()));
+      tf.dispose([w, ref]);
+    }
+  });
+});

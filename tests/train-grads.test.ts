@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildNet as buildNetwork, type NetDesc as NetworkArgs } from './helpers/network.js';
 import { lowMemoryGradientsAvailable, variableGradsLowMemory } from '../runtime/train/grads.js';
+import { syncLoss } from '../runtime/losses/index.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -132,6 +133,39 @@ describe('variableGradsLowMemory', () => {
       expect(tf.memory().numTensors).toBe(before);
       model.dispose();
     });
+  });
+
+  it('ends a path at an integer tensor: the hard sync loss gives tf.variableGrads’ gradients without its zero branch', async () => {
+    const args = nets[0]![1];
+    const { model } = buildNetwork(args);
+    const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    const x = tf.randomUniform([2, args.size[0]!, args.size[1]!, args.channels], -1, 1, 'float32', 31);
+    // hard presence: argMax of the (stop-gradient) seg logits → oneHot → max; tfjs backpropagates zeros through it
+    const loss = () => {
+      const [s, c] = model.apply(x, { training: true }) as tf.Tensor[];
+      return tf.add(syncLoss(s!, c!, { presence: 'hard', direction: 'seg->class' }), tf.mean(tf.square(s!))) as tf.Scalar;
+    };
+    const kernelsOf = async (f: () => { value: tf.Scalar; grads: tf.NamedTensorMap }) => {
+      let out: { value: tf.Scalar; grads: tf.NamedTensorMap } | undefined;
+      const info = await tf.profile(() => {
+        out = f();
+        return [out.value, ...Object.values(out.grads)] as tf.Tensor[];
+      });
+      return { ...out!, names: info.kernels.map((k) => k.name) };
+    };
+    const ref = await kernelsOf(() => tf.variableGrads(loss, vars));
+    const own = await kernelsOf(() => variableGradsLowMemory(loss, vars));
+    // tfjs's max gradient (Equal, then a Multiply by the mask) runs over the presence branch; ours skips it
+    expect(ref.names.filter((n) => n === 'Equal').length).toBeGreaterThan(own.names.filter((n) => n === 'Equal').length);
+    expect(own.value.dataSync()[0]).toBe(ref.value.dataSync()[0]);
+    expect(Object.keys(own.grads).sort()).toEqual(Object.keys(ref.grads).sort());
+    for (const [name, g] of Object.entries(ref.grads)) {
+      const a = g!.dataSync();
+      const b = own.grads[name]!.dataSync();
+      for (let i = 0; i < a.length; i++) expect(Math.abs(a[i]! - b[i]!), name).toBeLessThanOrEqual(1e-6 * Math.max(Math.abs(a[i]!), 1e-3));
+    }
+    tf.dispose([x, ref.value, own.value, ...Object.values(ref.grads), ...Object.values(own.grads)] as tf.Tensor[]);
+    model.dispose();
   });
 
   it('peaks at a fraction of tf.variableGrads’ memory on a deep chain', () => {

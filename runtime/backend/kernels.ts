@@ -29,6 +29,7 @@
  * wasm's stock ResizeBilinearGrad also ignores halfPixelCenters (tdc never sets it).
  */
 import * as tf from '@tensorflow/tfjs';
+import { flipSwapValues } from '../ops/flip-filter.js';
 
 type TensorInfo = tf.TensorInfo;
 type KernelBackend = tf.KernelBackend;
@@ -121,8 +122,17 @@ export function makeConv2DBackpropFilter(backendName: string): tf.KernelConfig {
   };
 }
 
-/** W[kh−1−i, kw−1−j, co, ci] from W[i, j, ci, co], with the backend's Reverse and Transpose kernels. */
+/**
+ * W[kh−1−i, kw−1−j, co, ci] from W[i, j, ci, co]: one loop over the values (float32), else the backend's Reverse
+ * and Transpose kernels.
+ */
 function flipSwapFilter(backendName: string, backend: KernelBackend, filter: TensorInfo): TensorInfo {
+  if (filter.dtype === 'float32') {
+    const [kh, kw, ci, co] = filter.shape as [number, number, number, number];
+    const values = flipSwapValues(backend.readSync(filter.dataId) as Float32Array, filter.shape);
+    const shape = [kh, kw, co, ci];
+    return { dataId: backend.write(values, shape, 'float32'), shape, dtype: 'float32' };
+  }
   const flipped = runKernel(backendName, backend, 'Reverse', { x: filter }, { dims: [0, 1] });
   const swapped = runKernel(backendName, backend, 'Transpose', { x: flipped }, { perm: [0, 1, 3, 2] });
   free(backend, flipped);

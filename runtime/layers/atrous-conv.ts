@@ -1,6 +1,6 @@
 /** AtrousConv: a stride-1 2D or 3D convolution with per-axis dilation that stays trainable in tfjs. */
 import * as tf from '@tensorflow/tfjs';
-import { atrousConv2d, atrousConv3d, biasAdd, convBiasAct } from '../ops/index.js';
+import { atrousConv2d, atrousConv3d, convBiasAct } from '../ops/index.js';
 import { makeInitializer, type KernelInit } from './init.js';
 
 /** The base args every tfjs layer accepts (name, trainable, inputShape, …). */
@@ -103,18 +103,12 @@ export class AtrousConv extends tf.layers.Layer {
           // conv + bias + relu as one op, fused in training too (tf.fused.conv2d unfuses when gradients are recorded).
           return convBiasAct(x as tf.Tensor4D, kernel as tf.Tensor4D, bias as tf.Tensor1D | undefined, this.activation, this.padding);
         }
-        const y = atrousConv2d(x as tf.Tensor4D, kernel as tf.Tensor4D, [this.dilation[0]!, this.dilation[1]!], this.padding);
-        return this.finish(y, bias);
+        return atrousConv2d(x as tf.Tensor4D, kernel as tf.Tensor4D, [this.dilation[0]!, this.dilation[1]!], this.padding, bias as tf.Tensor1D | undefined, this.activation);
       }
       if (plain) return convBiasAct(x as tf.Tensor5D, kernel as tf.Tensor5D, bias as tf.Tensor1D | undefined, this.activation, this.padding);
-      const y = atrousConv3d(x as tf.Tensor5D, kernel as tf.Tensor5D, [this.dilation[0]!, this.dilation[1]!, this.dilation[2]!], this.padding);
-      return this.finish(y, bias);
+      const rates: [number, number, number] = [this.dilation[0]!, this.dilation[1]!, this.dilation[2]!];
+      return atrousConv3d(x as tf.Tensor5D, kernel as tf.Tensor5D, rates, this.padding, bias as tf.Tensor1D | undefined, this.activation);
     });
-  }
-
-  private finish(y: tf.Tensor, bias: tf.Tensor | undefined): tf.Tensor {
-    const withBias = bias ? biasAdd(y, bias) : y;
-    return this.activation === 'relu' ? tf.relu(withBias) : withBias;
   }
 
   override getConfig(): tf.serialization.ConfigDict {

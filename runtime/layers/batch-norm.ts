@@ -1,6 +1,6 @@
 /** BatchNorm: channels-last batch normalization for any rank (tfjs-layers' own refuses rank-5 3D feature maps). */
 import * as tf from '@tensorflow/tfjs';
-import { BATCH_NORM_GRAD_KERNEL, BATCH_NORM_TRAIN_KERNEL } from '../ops/kernel-names.js';
+import { BATCH_NORM_APPLY_KERNEL, BATCH_NORM_GRAD_KERNEL, BATCH_NORM_TRAIN_KERNEL } from '../ops/kernel-names.js';
 import { backendHasKernels } from '../ops/registered.js';
 import { singleShape, type LayerArgs } from './atrous-conv.js';
 
@@ -114,6 +114,12 @@ export class BatchNorm extends tf.layers.Layer {
 
   private normalize(x: tf.Tensor, mean: tf.Tensor, variance: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor): tf.Tensor {
     const scale = tf.mul(gamma, tf.rsqrt(tf.add(variance, this.epsilon)));
+    // One pass over the map where the backend has the kernel (native), instead of three (sub, mul, add). The kernel
+    // has no gradient, so only where none is being recorded (inference; a frozen layer inside a train step keeps
+    // the differentiable ops, through which its input's gradient flows).
+    if (x.dtype === 'float32' && tf.engine().state.gradientDepth === 0 && backendHasKernels(BATCH_NORM_APPLY_KERNEL)) {
+      return tf.engine().runKernel(BATCH_NORM_APPLY_KERNEL, { x, mean, scale, beta }, {}) as tf.Tensor;
+    }
     return tf.add(tf.mul(tf.sub(x, mean), scale), beta);
   }
 

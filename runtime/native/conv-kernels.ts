@@ -302,15 +302,20 @@ function conv3dKernels(ctx: KernelContext): void {
  */
 function atrousKernels(ctx: KernelContext): void {
   const { addon, add, output } = ctx;
+  // With an optional bias input and activation attr ('linear' | 'relu'), applied by the primitive's post-ops.
   add(ATROUS_CONV_KERNEL, (args, b) => {
-    const { x, filter } = args.inputs as Record<string, TensorInfo>;
+    const { x, filter, bias } = args.inputs as Record<string, TensorInfo | undefined>;
+    const a = args.attrs as unknown as AtrousAttrs & { activation?: string };
+    const act = a.activation ?? 'linear';
+    if (act !== 'linear' && act !== 'relu') return null;
     const xv = f32(b, x);
     const wv = f32(b, filter);
-    if (!xv || !wv) return null;
-    const p = atrousParams(x!.shape, filter!.shape, args.attrs as unknown as AtrousAttrs);
+    const bv = bias ? f32(b, bias) : null;
+    if (!xv || !wv || (bias && (!bv || size(bias.shape) !== filter!.shape[filter!.shape.length - 1]))) return null;
+    const p = atrousParams(x!.shape, filter!.shape, a);
     if (!p) return null;
     const y = output(size(p.outShape));
-    addon.convForward(xv, wv, null, y, p.params, 0);
+    addon.convForward(xv, wv, bv, y, p.params, act === 'relu' ? 1 : 0);
     return b.makeTensorInfo(p.outShape, 'float32', y);
   });
 

@@ -8,6 +8,7 @@ import {
   ATROUS_BACKPROP_FILTER_KERNEL,
   ATROUS_BACKPROP_INPUT_KERNEL,
   ATROUS_CONV_KERNEL,
+  BATCH_NORM_APPLY_KERNEL,
   BATCH_NORM_GRAD_KERNEL,
   BATCH_NORM_TRAIN_KERNEL,
   CONV3D_BIAS_ACT_KERNEL,
@@ -58,7 +59,7 @@ export function reluGradFallbacks(): Record<string, KernelFunc> {
   };
 }
 
-/** Fallbacks of the training batch-norm kernels: trainNormalize's own expressions (runtime/layers/batch-norm.ts). */
+/** Fallbacks of the batch-norm kernels: the layer's own expressions (runtime/layers/batch-norm.ts). */
 export function batchNormFallbacks(): Record<string, KernelFunc> {
   const leading = (x: Info) => ({ axis: x.shape.slice(0, -1).map((_, i) => i), keepDims: false });
   // Kernels, unlike ops, do not upcast: a cpu Sub of int32 and float32 inputs is int32. Cast first, as tf.sub does.
@@ -79,6 +80,12 @@ export function batchNormFallbacks(): Record<string, KernelFunc> {
         const scaled = k.run('Multiply', { a: centered, b: k.run('Multiply', { a: gamma, b: invstd }) });
         return [k.run('Add', { a: scaled, b: beta }), mean, variance, invstd];
       }) as unknown as Info,
+    // (x − mean)·scale + beta, as BatchNorm.normalize writes it.
+    [BATCH_NORM_APPLY_KERNEL]: (args) =>
+      compose(args, (k) => {
+        const { x, mean, scale, beta } = floats(k, args.inputs as Record<'x' | 'mean' | 'scale' | 'beta', Info>);
+        return k.run('Add', { a: k.run('Multiply', { a: k.run('Sub', { a: x, b: mean }), b: scale }), b: beta });
+      }) as Info,
     // dβ = Σ dy, dγ = Σ dy·x̂, dx = γ·σ⁻¹/M · (M·dy − dβ − x̂·dγ).
     [BATCH_NORM_GRAD_KERNEL]: (args) =>
       compose(args, (k) => {
@@ -105,6 +112,8 @@ export function atrousFallbacks(): Record<string, KernelFunc> {
   interface Attrs {
     rates: number[];
     pads: Array<[number, number]>;
+    /** the conv's activation after its optional bias input ('linear' when absent) */
+    activation?: 'linear' | 'relu';
     inputShape?: number[];
     filterShape?: number[];
   }
@@ -114,11 +123,13 @@ export function atrousFallbacks(): Record<string, KernelFunc> {
     [ATROUS_CONV_KERNEL]: (args) =>
       compose(args, ({ run }) => {
         const a = args.attrs as unknown as Attrs;
-        const { x, filter } = args.inputs as { x: Info; filter: Info };
+        const { x, filter, bias } = args.inputs as { x: Info; filter: Info; bias?: Info };
         const nd = a.rates.length;
         const xp = run('PadV2', { x }, { paddings: [[0, 0], ...a.pads, [0, 0]], constantValue: 0 });
         const c = conv(nd);
-        return run(c.name, { x: xp, filter }, { strides: 1, pad: 'valid', dataFormat: c.dataFormat, dilations: a.rates });
+        const y = run(c.name, { x: xp, filter }, { strides: 1, pad: 'valid', dataFormat: c.dataFormat, dilations: a.rates });
+        const yb = bias ? run('Add', { a: y, b: bias }) : y;
+        return a.activation === 'relu' ? run('Relu', { x: yb }) : yb;
       }) as Info,
     [ATROUS_BACKPROP_INPUT_KERNEL]: (args) =>
       compose(args, ({ run }) => {

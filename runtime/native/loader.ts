@@ -27,6 +27,11 @@ export interface NativeAddon {
    * block).
    */
   binary(op: number, a: Float32Array, b: Float32Array, out: Float32Array, repeat: number): void;
+  /**
+   * out = a op b over the dense box `shape` with per-axis broadcasting: params [rank, shape[rank], aStrides[rank],
+   * bStrides[rank]], a stride 0 along an axis that side broadcasts.
+   */
+  binaryStrided(op: number, a: Float32Array, b: Float32Array, out: Float32Array, params: Int32Array): void;
   /** The ids binary() takes, by the tfjs kernel each one runs (Add, Sub, Multiply, RealDiv, Maximum, Minimum, TdcReluGrad). */
   readonly binaryOps: Readonly<Record<string, number>>;
   /** The ids unary() takes, by the tfjs kernel each one runs (Relu, Step, Neg, Relu6, Exp). */
@@ -53,6 +58,8 @@ export interface NativeAddon {
   batchNormTrain(x: Float32Array, gamma: Float32Array, beta: Float32Array, y: Float32Array, mean: Float32Array, variance: Float32Array, invstd: Float32Array, eps: number): void;
   /** Gradient of batchNormTrain given dy: dx ([M, C]), dgamma and dbeta ([C]). */
   batchNormGrad(dy: Float32Array, x: Float32Array, mean: Float32Array, invstd: Float32Array, gamma: Float32Array, dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array): void;
+  /** y = (x − mean)·scale + beta per channel (x, y [M, C]; the rest [C]), in float32 and in that order. */
+  batchNormApply(x: Float32Array, mean: Float32Array, scale: Float32Array, beta: Float32Array, y: Float32Array): void;
   /** OpenMP threads the kernels use. */
   threads(): number;
   /** Sets the OpenMP thread count (≥ 1). */

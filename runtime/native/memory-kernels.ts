@@ -3,10 +3,10 @@
  * Slice, PadV2, Reverse), as the addon's OpenMP loops: elementwise arithmetic (Add/Sub/Multiply/RealDiv/Maximum/
  * Minimum, Relu, Step, Neg, Relu6, Exp, AddN), a one-pass relu gradient, training batch norm forward and backward in
  * two passes each, sums, means and maxima over a block of axes, layout changes (Transpose, Slice, SplitV, PadV2,
- * Reverse, Concat), max pooling (2D and 3D) and its gradient.
+ * Reverse, Concat, GatherV2), max pooling (2D and 3D) and its gradient.
  */
 import * as tf from '@tensorflow/tfjs';
-import { BATCH_NORM_GRAD_KERNEL, BATCH_NORM_TRAIN_KERNEL, RELU_GRAD_KERNEL } from '../ops/kernel-names.js';
+import { BATCH_NORM_APPLY_KERNEL, BATCH_NORM_GRAD_KERNEL, BATCH_NORM_TRAIN_KERNEL, RELU_GRAD_KERNEL } from '../ops/kernel-names.js';
 import { copyParams, f32, size, stridesOf, type CpuLike, type KernelArgs, type KernelContext, type TensorInfo } from './kernels.js';
 
 type Pad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
@@ -23,7 +23,7 @@ export function memoryKernels(ctx: KernelContext): void {
 /**
  * How the addon's binary loop covers a broadcast: 0 when both sides have the output's size, one is a scalar, or
  * the smaller one is a trailing block of the output's axes ([B, H, W, C] op [C]); 1 when the smaller one is a
- * leading block ([N, K] op [N, 1]); null for anything else (per-axis broadcasting: the stock kernel's job).
+ * leading block ([N, K] op [N, 1]); null for anything else (per-axis broadcasting: binaryStrided's job).
  */
 function broadcastMode(a: number[], b: number[], out: number[]): number | null {
   const n = size(out);
@@ -43,6 +43,33 @@ function broadcastMode(a: number[], b: number[], out: number[]): number | null {
 }
 
 
+/**
+ * The addon's binaryStrided params for a per-axis broadcast: the output box and each input's strides over it (0
+ * along an axis it broadcasts), with size-1 axes dropped and neighbouring axes merged wherever both inputs step
+ * through them as one ([2, 1, C] op [2, M, C] stays rank 3; [B, 1, 1, C] op [B, H, W, C] becomes [B, H·W, C]).
+ */
+export function broadcastParams(a: number[], b: number[], out: number[]): Int32Array {
+  const stridesOver = (s: number[]) => {
+    const full = [...new Array<number>(out.length - s.length).fill(1), ...s];
+    const st = stridesOf(full);
+    return full.map((d, i) => (d === 1 ? 0 : st[i]!));
+  };
+  const sa = stridesOver(a);
+  const sb = stridesOver(b);
+  const dims: [number, number, number][] = [];
+  out.forEach((d, i) => {
+    if (d === 1) return;
+    const last = dims[dims.length - 1];
+    // Merge axis i into the previous one when, for both inputs, one step there equals d steps here.
+    if (last && last[1] === sa[i]! * d && last[2] === sb[i]! * d) {
+      last[0] *= d;
+      last[1] = sa[i]!;
+      last[2] = sb[i]!;
+    } else dims.push([d, sa[i]!, sb[i]!]);
+  });
+  if (dims.length === 0) dims.push([1, 0, 0]);
+  return Int32Array.from([dims.length, ...dims.map((x) => x[0]), ...dims.map((x) => x[1]), ...dims.map((x) => x[2])]);
+}
 
 function elementwiseKernels(ctx: KernelContext): void {
   const { addon, add, output } = ctx;
@@ -58,9 +85,9 @@ function elementwiseKernels(ctx: KernelContext): void {
       const n = size(shape);
       if (n === 0 || av.length !== size(ta!.shape) || bv.length !== size(tb!.shape)) return null;
       const mode = broadcastMode(ta!.shape, tb!.shape, shape);
-      if (mode === null) return null;
       const out = output(n);
-      addon.binary(op, av, bv, out, mode);
+      if (mode === null) addon.binaryStrided(op, av, bv, out, broadcastParams(ta!.shape, tb!.shape, shape));
+      else addon.binary(op, av, bv, out, mode);
       return b.makeTensorInfo(shape, 'float32', out);
     });
   }
@@ -130,6 +157,17 @@ function batchNormKernels(ctx: KernelContext): void {
       b.makeTensorInfo([c], 'float32', variance),
       b.makeTensorInfo([c], 'float32', invstd),
     ] as unknown as TensorInfo;
+  });
+  add(BATCH_NORM_APPLY_KERNEL, (args, b) => {
+    const { x, mean, scale, beta } = args.inputs as Record<string, TensorInfo>;
+    const xv = f32(b, x);
+    const vs = [mean, scale, beta].map((t) => f32(b, t));
+    if (!xv || vs.some((v) => !v) || x!.shape.length === 0) return null;
+    const c = x!.shape[x!.shape.length - 1]!;
+    if (xv.length === 0 || xv.length !== size(x!.shape) || [mean, scale, beta].some((t, i) => vs[i]!.length !== c || size(t!.shape) !== c)) return null;
+    const y = output(xv.length);
+    addon.batchNormApply(xv, vs[0]!, vs[1]!, vs[2]!, y);
+    return b.makeTensorInfo([...x!.shape], 'float32', y);
   });
   add(BATCH_NORM_GRAD_KERNEL, (args, b) => {
     const { dy, x, mean, invstd, gamma } = args.inputs as Record<string, TensorInfo>;
@@ -244,6 +282,27 @@ function layoutKernels(ctx: KernelContext): void {
       at += len;
       return b.makeTensorInfo(shape, 'float32', out);
     }) as unknown as TensorInfo;
+  });
+
+  // Gather along one axis (batchDims 0): one strided copy per index (the ASPP image pooling's nearest upsampling
+  // from one pixel gathers a [B, D, H, 1, C] map W times; the stock kernel computes every element's index in JS).
+  add('GatherV2', (args, b) => {
+    const { x, indices } = args.inputs as Record<string, TensorInfo>;
+    const { axis, batchDims } = args.attrs as unknown as { axis: number; batchDims?: number };
+    const xv = f32(b, x);
+    const iv = indices?.dtype === 'int32' ? b.data.get(indices.dataId).values : null;
+    if (!xv || !(iv instanceof Int32Array) || (batchDims ?? 0) !== 0 || x!.shape.length === 0) return null;
+    const ax = tf.util.parseAxisParam(axis, x!.shape)[0]!;
+    const n = x!.shape[ax]!;
+    // Out-of-range indices (an error or zeros, by backend) are the stock kernel's to report.
+    if (iv.length !== size(indices!.shape) || iv.some((i) => i < 0 || i >= n)) return null;
+    const outer = size(x!.shape.slice(0, ax));
+    const inner = size(x!.shape.slice(ax + 1));
+    const m = iv.length;
+    const outShape = [...x!.shape.slice(0, ax), ...indices!.shape, ...x!.shape.slice(ax + 1)];
+    const out = output(outer * m * inner);
+    if (out.length > 0) iv.forEach((i, j) => addon.stridedCopy(xv, out, copyParams([outer, inner], i * inner, [n * inner, 1], j * inner, [m * inner, 1])));
+    return b.makeTensorInfo(outShape, 'float32', out);
   });
 
   add('PadV2', (args, b) => {

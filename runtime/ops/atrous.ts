@@ -27,7 +27,10 @@
  * kernels' pads. Other backends take the forward-conv formulation.
  */
 import * as tf from '@tensorflow/tfjs';
+import type { ConvActivation } from './conv-bias-act.js';
+import { flipSwapFilter } from './flip-filter.js';
 import { ATROUS_BACKPROP_FILTER_KERNEL, ATROUS_BACKPROP_INPUT_KERNEL, ATROUS_CONV_KERNEL } from './kernel-names.js';
+import { biasAdd, reluGradFromOutput } from './lean-grads.js';
 import { backendHasKernels } from './registered.js';
 
 
@@ -121,7 +124,7 @@ const dilatedValid2d = (rates: [number, number]) =>
       const [rh, rw] = rates;
       const ph = (kh - 1) * rh;
       const pw = (kw - 1) * rw;
-      const wFlip = tf.transpose(tf.reverse(ws, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
+      const wFlip = (ws.dtype === 'float32' ? flipSwapFilter(ws) : tf.transpose(tf.reverse(ws, [0, 1]), [0, 1, 3, 2])) as tf.Tensor4D;
       const dx = tf.conv2d(
         g,
         wFlip,
@@ -158,7 +161,7 @@ const dilatedValid3d = (rates: [number, number, number]) =>
       const pd = (kd - 1) * rd;
       const ph = (kh - 1) * rh;
       const pw = (kw - 1) * rw;
-      const wFlip = tf.transpose(tf.reverse(ws, [0, 1, 2]), [0, 1, 2, 4, 3]) as tf.Tensor5D;
+      const wFlip = (ws.dtype === 'float32' ? flipSwapFilter(ws) : tf.transpose(tf.reverse(ws, [0, 1, 2]), [0, 1, 2, 4, 3])) as tf.Tensor5D;
       const gPad = tf.pad(g, [
         [0, 0],
         [pd, pd],
@@ -177,22 +180,25 @@ const dilatedValid3d = (rates: [number, number, number]) =>
   });
 
 /**
- * Stride-1 dilated conv with explicit pads, 2D or 3D, as the backend's ATROUS_* kernels. It saves x unpadded,
- * where the forward-conv formulation saves the padded copy.
+ * Stride-1 dilated conv with explicit pads, 2D or 3D, as the backend's ATROUS_* kernels, with the bias and the
+ * activation in the forward kernel (oneDNN post-ops: no separate bias-add and relu passes over the output). It
+ * saves x unpadded (where the forward-conv formulation saves the padded copy) and, for relu, the output, from which
+ * the gradient takes the relu's derivative in one pass; db is the sum of that gradient.
  */
-const atrousByKernels = (rates: number[], pads: Array<[number, number]>) =>
+const atrousByKernels = (rates: number[], pads: Array<[number, number]>, activation: ConvActivation) =>
   tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
-    const [x, w, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
-    save([x, w]);
+    const save = args[args.length - 1] as tf.GradSaveFunc;
+    const [x, w, bias] = args.slice(0, -1) as [tf.Tensor, tf.Tensor, tf.Tensor | undefined];
     const run = (kernel: string, inputs: tf.NamedTensorMap, attrs: Record<string, unknown>) =>
       tf.engine().runKernel(kernel, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
-    const value = run(ATROUS_CONV_KERNEL, { x, filter: w }, { rates, pads });
+    const value = run(ATROUS_CONV_KERNEL, bias ? { x, filter: w, bias } : { x, filter: w }, { rates, pads, activation });
+    save(activation === 'relu' ? [x, w, value] : [x, w]);
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
-      const [xs, ws] = saved as [tf.Tensor, tf.Tensor];
-      return [
-        run(ATROUS_BACKPROP_INPUT_KERNEL, { dy, filter: ws }, { inputShape: xs.shape, rates, pads }),
-        run(ATROUS_BACKPROP_FILTER_KERNEL, { x: xs, dy }, { filterShape: ws.shape, rates, pads }),
-      ];
+      const [xs, ws, ys] = saved as [tf.Tensor, tf.Tensor, tf.Tensor | undefined];
+      const g = activation === 'relu' ? reluGradFromOutput(dy, ys!) : dy;
+      const dx = run(ATROUS_BACKPROP_INPUT_KERNEL, { dy: g, filter: ws }, { inputShape: xs.shape, rates, pads });
+      const dw = run(ATROUS_BACKPROP_FILTER_KERNEL, { x: xs, dy: g }, { filterShape: ws.shape, rates, pads });
+      return bias ? [dx, dw, tf.sum(g, Array.from({ length: g.rank - 1 }, (_, i) => i))] : [dx, dw];
     };
     return { value, gradFunc };
   });
@@ -235,8 +241,14 @@ function padFast(x: tf.Tensor, paddings: Array<[number, number]>): tf.Tensor {
   }))(x);
 }
 
+/** act(y + bias): the bias and activation of the paths whose conv does not apply them itself. */
+function biasAct(y: tf.Tensor, bias: tf.Tensor | undefined, activation: ConvActivation): tf.Tensor {
+  const withBias = bias ? biasAdd(y, bias) : y;
+  return activation === 'relu' ? tf.relu(withBias) : withBias;
+}
+
 /** Shared body of the 2D and 3D ops; `nsp` is the number of spatial axes. */
-function atrousConvNd(op: string, x: tf.Tensor, filter: tf.Tensor, rates: number[], padding: AtrousPadding): tf.Tensor {
+function atrousConvNd(op: string, x: tf.Tensor, filter: tf.Tensor, rates: number[], padding: AtrousPadding, bias: tf.Tensor | undefined, activation: ConvActivation): tf.Tensor {
   const nsp = rates.length;
   if (x.rank !== nsp + 2) throw new Error(`${op}: input must have rank ${nsp + 2}, got shape [${x.shape.join(', ')}]`);
   if (filter.rank !== nsp + 2) {
@@ -249,18 +261,21 @@ function atrousConvNd(op: string, x: tf.Tensor, filter: tf.Tensor, rates: number
     throw new Error(`${op}: filter expects ${filter.shape[nsp]} input channels, input has ${cin}`);
   }
   const cout = filter.shape[nsp + 1];
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== cout)) throw new Error(`${op}: bias must have shape [${cout}], got [${bias.shape.join(', ')}]`);
 
   if (rates.every((r) => r === 1)) {
-    return nsp === 2
-      ? tf.conv2d(x as tf.Tensor4D, filter as tf.Tensor4D, 1, padding)
-      : tf.conv3d(x as tf.Tensor5D, filter as tf.Tensor5D, 1, padding);
+    return biasAct(
+      nsp === 2 ? tf.conv2d(x as tf.Tensor4D, filter as tf.Tensor4D, 1, padding) : tf.conv3d(x as tf.Tensor5D, filter as tf.Tensor5D, 1, padding),
+      bias,
+      activation,
+    );
   }
 
   const plans = rates.map((r, a) => planAxis(op, x.shape[a + 1], filter.shape[a], r, padding));
   if (plans.some((p) => p === null)) {
     const outShape = [x.shape[0], ...plans.map((p, a) => p?.outLen ?? x.shape[a + 1]), cout];
     // A 'same' output length equals the input length, so the missing plan's length is the input length.
-    return zerosOut(outShape)(x, filter);
+    return biasAct(zerosOut(outShape)(x, filter), bias, activation);
   }
   const ps = plans as AxisPlan[];
   const byKernels =
@@ -282,41 +297,54 @@ function atrousConvNd(op: string, x: tf.Tensor, filter: tf.Tensor, rates: number
     const eff = ps.map((p) => p.rate);
     // Left with neither dilation nor pads (e.g. a 3×3 at rate 63 on a 16×20 map cropped to its centre tap), the
     // plain conv below is the same primitive and its rate-1 gradients are at least as fast.
-    if (byKernels && (padded || eff.some((r) => r > 1))) return atrousByKernels(eff, pads)(xin, w);
+    if (byKernels && (padded || eff.some((r) => r > 1))) {
+      const fused = atrousByKernels(eff, pads, activation);
+      return bias ? fused(xin, w, bias) : fused(xin, w);
+    }
     if (padded) xin = padFast(xin, [[0, 0], ...pads, [0, 0]]);
     if (eff.every((r) => r === 1)) {
-      return nsp === 2
-        ? tf.conv2d(xin as tf.Tensor4D, w as tf.Tensor4D, 1, 'valid')
-        : tf.conv3d(xin as tf.Tensor5D, w as tf.Tensor5D, 1, 'valid');
+      return biasAct(
+        nsp === 2 ? tf.conv2d(xin as tf.Tensor4D, w as tf.Tensor4D, 1, 'valid') : tf.conv3d(xin as tf.Tensor5D, w as tf.Tensor5D, 1, 'valid'),
+        bias,
+        activation,
+      );
     }
-    return nsp === 2
-      ? dilatedValid2d(eff as [number, number])(xin, w)
-      : dilatedValid3d(eff as [number, number, number])(xin, w);
+    return biasAct(
+      nsp === 2 ? dilatedValid2d(eff as [number, number])(xin, w) : dilatedValid3d(eff as [number, number, number])(xin, w),
+      bias,
+      activation,
+    );
   });
 }
 
 /**
- * Dilated 2D convolution, NHWC, stride 1, filter [kh, kw, cin, cout]; forward equals
- * `tf.conv2d(x, filter, 1, padding, 'NHWC', rates)` and it is differentiable w.r.t. x and filter.
+ * Dilated 2D convolution, NHWC, stride 1, filter [kh, kw, cin, cout], then an optional per-channel bias and an
+ * activation; forward equals `act(tf.conv2d(x, filter, 1, padding, 'NHWC', rates) + bias)` and it is
+ * differentiable w.r.t. x, filter and bias.
  */
 export function atrousConv2d(
   x: tf.Tensor4D,
   filter: tf.Tensor4D,
   rates: [number, number],
   padding: AtrousPadding,
+  bias?: tf.Tensor1D,
+  activation: ConvActivation = 'linear',
 ): tf.Tensor4D {
-  return atrousConvNd('atrousConv2d', x, filter, rates, padding) as tf.Tensor4D;
+  return atrousConvNd('atrousConv2d', x, filter, rates, padding, bias, activation) as tf.Tensor4D;
 }
 
 /**
- * Dilated 3D convolution, NDHWC, stride 1, filter [kd, kh, kw, cin, cout]; forward equals
- * `tf.conv3d(x, filter, 1, padding, 'NDHWC', rates)` and it is differentiable w.r.t. x and filter.
+ * Dilated 3D convolution, NDHWC, stride 1, filter [kd, kh, kw, cin, cout], then an optional per-channel bias and
+ * an activation; forward equals `act(tf.conv3d(x, filter, 1, padding, 'NDHWC', rates) + bias)` and it is
+ * differentiable w.r.t. x, filter and bias.
  */
 export function atrousConv3d(
   x: tf.Tensor5D,
   filter: tf.Tensor5D,
   rates: [number, number, number],
   padding: AtrousPadding,
+  bias?: tf.Tensor1D,
+  activation: ConvActivation = 'linear',
 ): tf.Tensor5D {
-  return atrousConvNd('atrousConv3d', x, filter, rates, padding) as tf.Tensor5D;
+  return atrousConvNd('atrousConv3d', x, filter, rates, padding, bias, activation) as tf.Tensor5D;
 }

@@ -3,8 +3,9 @@
  * correct gradients (2D bilinear, 3D trilinear).
  *
  * Signatures:
- *   atrousConv2d(x: tf.Tensor4D, filter: tf.Tensor4D, rates: [number, number], padding: 'same' | 'valid'): tf.Tensor4D
- *   atrousConv3d(x: tf.Tensor5D, filter: tf.Tensor5D, rates: [number, number, number], padding: 'same' | 'valid'): tf.Tensor5D
+ *   atrousConv2d(x: tf.Tensor4D, filter: tf.Tensor4D, rates: [number, number], padding: 'same' | 'valid', bias?, activation?): tf.Tensor4D
+ *   atrousConv3d(x: tf.Tensor5D, filter: tf.Tensor5D, rates: [number, number, number], padding: 'same' | 'valid', bias?, activation?): tf.Tensor5D
+ *   (bias: tf.Tensor1D of cout; activation 'linear' (default) | 'relu', applied after the bias — in the native kernel)
  *   resizeBilinear2d(x: tf.Tensor4D, size: [number, number], alignCorners?: boolean): tf.Tensor4D
  *   resizeTrilinear3d(x: tf.Tensor5D, size: [number, number, number], alignCorners?: boolean): tf.Tensor5D
  *   resizeNearestNd(x: tf.Tensor, size: number[]): tf.Tensor  // 2D or 3D, floor(i·in/out) on each axis

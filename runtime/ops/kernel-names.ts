@@ -10,9 +10,10 @@
 export const RELU_GRAD_KERNEL = 'TdcReluGrad';
 
 /**
- * Stride-1 dilated conv with explicit zero pads, channels-last, 2D or 3D: inputs { x, filter }, attrs
- * { rates: number[], pads: [before, after][] } (one entry per spatial axis); output length per axis
- * in + before + after − (k − 1)·rate (runtime/ops/atrous.ts).
+ * Stride-1 dilated conv with explicit zero pads, channels-last, 2D or 3D, then an optional bias and activation:
+ * inputs { x, filter, bias? }, attrs { rates: number[], pads: [before, after][] (one entry per spatial axis),
+ * activation?: 'linear' | 'relu' }; output length per axis in + before + after − (k − 1)·rate
+ * (runtime/ops/atrous.ts).
  */
 export const ATROUS_CONV_KERNEL = 'TdcAtrousConv';
 /** Its gradient w.r.t. x: inputs { dy, filter }, attrs { inputShape, rates, pads }. */
@@ -28,6 +29,12 @@ export const ATROUS_BACKPROP_FILTER_KERNEL = 'TdcAtrousBackpropFilter';
 export const BATCH_NORM_TRAIN_KERNEL = 'TdcBatchNormTrain';
 /** Its gradient: inputs { dy, x, mean, invstd, gamma }, outputs [dx, dgamma, dbeta]. */
 export const BATCH_NORM_GRAD_KERNEL = 'TdcBatchNormGrad';
+/**
+ * Batch norm with given statistics (inference, frozen layers) in one pass: inputs { x, mean, scale, beta }, output
+ * (x − mean)·scale + beta per channel (the last axis), in float32 and in that order, as the sub → mul → add it
+ * replaces (scale = gamma·rsqrt(variance + epsilon), computed by the caller).
+ */
+export const BATCH_NORM_APPLY_KERNEL = 'TdcBatchNormApply';
 
 /**
  * A convolution's filter and bias gradients in one call: inputs { x, dy }, attrs those of Conv2DBackpropFilter

@@ -102,14 +102,21 @@ export function lowMemoryGradientsAvailable(): boolean {
   return engineInternals() !== null;
 }
 
-/** The tape nodes on a path from one of `xs` to `y`, in tape order, with inputs not depending on `xs` pruned. */
+const carriesGradient = (t: tf.Tensor): boolean => t.dtype === 'float32' || t.dtype === 'complex64';
+
+/**
+ * The tape nodes on a path from one of `xs` to `y`, in tape order, with inputs not depending on `xs` pruned.
+ * Unlike tfjs, a path ends at an integer or boolean tensor (argMax, a comparison): no gradient flows through one
+ * (tfjs runs the gradients behind it and gets zeros: for the sync loss's hard presence, max → oneHot over the whole
+ * segmentation map, an Equal and a broadcast Multiply of the map's size per step). PyTorch draws the same line.
+ */
 function nodesFromXsToY(tape: readonly TapeNode[], xs: readonly tf.Tensor[], y: tf.Tensor): TapeNode[] {
   const fromX = new Set<number>(xs.map((x) => x.id));
   const nodeFromX = new Set<number>();
   for (const node of tape) {
     if (Object.values(node.inputs).some((t) => fromX.has(t.id))) {
       nodeFromX.add(node.id);
-      for (const o of node.outputs) fromX.add(o.id);
+      for (const o of node.outputs) if (carriesGradient(o)) fromX.add(o.id);
     }
   }
   const toY = new Set<number>([y.id]);
@@ -118,7 +125,7 @@ function nodesFromXsToY(tape: readonly TapeNode[], xs: readonly tf.Tensor[], y: 
     const node = tape[i]!;
     if (node.outputs.some((o) => toY.has(o.id))) {
       nodeToY.add(node.id);
-      for (const t of Object.values(node.inputs)) toY.add(t.id);
+      for (const t of Object.values(node.inputs)) if (carriesGradient(t)) toY.add(t.id);
     }
   }
   const out: TapeNode[] = [];
