@@ -287,6 +287,7 @@ function resolveEncoder(r: Reader): EncoderSpec {
     case 'resnet50':
       return {
         type: r.str<'resnet34' | 'resnet50'>(p('type')),
+        width: r.num(p('width'), { min: 0 }),
         outputStride: r.num(p('output_stride'), { int: true, min: 1 }),
         bias: r.bool(p('bias')),
         ...pretrained,

@@ -141,6 +141,8 @@ export interface EncoderConvStack {
  */
 export interface EncoderResnet {
   type: 'resnet34' | 'resnet50';
+  /** Width multiplier applied to the stem's 64 and the stages' 64-128-256-512 (1 = the published network). */
+  width: number;
   /** Total stride 8, 16 or 32; below 32 the last stages keep their resolution and dilate instead (DeepLab). */
   outputStride: number;
   /** Conv biases (Keras's ResNet50 has them; torchvision's has none). */

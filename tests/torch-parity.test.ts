@@ -34,12 +34,13 @@ const CASES: Record<string, string[]> = {
   brats18: ['task.size=[24,24,3]', 'data.crop=[24,24,3]', 'model.encoder.filters=4', 'model.context.dilations=[2,1]', 'model.decoder.filters=8', 'model.heads.class.hidden=8', 'model.heads.scene.hidden=8', 'model.heads.class.dropout=0', 'model.heads.scene.dropout=0'],
   // The pooled IoU here (the other examples keep the default per-image one): both reductions are compared.
   refuge18: ['losses.seg.iou_reduction=batch', 'task.size=[32,32]', 'model.encoder.width=0.125', 'model.encoder.output_stride=8', 'model.context.dilations=[3,1]', 'model.context.filters=16', 'model.decoder.filters=8', 'model.heads.class.hidden=8', 'model.heads.scene.hidden=8', 'model.heads.class.dropout=0', 'model.heads.scene.dropout=0'],
-  // The baseline rows' networks (a case named <example>-<variant> builds examples/<example>.yaml). ResNets have no
-  // width multiplier: full width at a small input. ResNet34 at output stride 16: strided convs with TF's asymmetric
-  // 'same' padding, the zero-padded 'valid' stem, dilated last stage, conv biases off.
+  // The baseline rows' networks (a case named <example>-<variant> builds examples/<example>.yaml). ResNet34 at its
+  // published width and output stride 16: strided convs with TF's asymmetric 'same' padding, the zero-padded
+  // 'valid' stem, dilated last stage, conv biases off.
   'robot18-resnet34': ['task.size=[32,32]', 'model.encoder={type: resnet34, output_stride: 16, bias: false}', 'model.context.dilations=[2,1]', 'model.context.filters=8', 'model.decoder.filters=8', 'model.heads.class.hidden=8', 'model.heads.scene.hidden=8', 'model.heads.class.dropout=0', 'model.heads.scene.dropout=0'],
-  // ResNet50 (bottleneck blocks, 1×1 projection shortcuts, conv biases before the batch norms).
-  'robot18-resnet50': ['task.size=[32,32]', 'model.encoder={type: resnet50, output_stride: 16}', 'model.context.dilations=[2,1]', 'model.context.filters=8', 'model.decoder.filters=8', 'model.heads.class.hidden=8', 'model.heads.scene.hidden=8', 'model.heads.class.dropout=0', 'model.heads.scene.dropout=0'],
+  // ResNet50 (bottleneck blocks, 1×1 projection shortcuts, conv biases before the batch norms) at width 0.25, as
+  // the reduced Table 1 study runs it.
+  'robot18-resnet50': ['task.size=[32,32]', 'model.encoder={type: resnet50, output_stride: 16, width: 0.25}', 'model.context.dilations=[2,1]', 'model.context.filters=8', 'model.decoder.filters=8', 'model.heads.class.hidden=8', 'model.heads.scene.hidden=8', 'model.heads.class.dropout=0', 'model.heads.scene.dropout=0'],
   // The U-Net decoder (skips from the encoder stages) with no context ensemble: the heads read the encoder output.
   'refuge18-unet': ['task.size=[32,32]', 'model.encoder.width=0.125', 'model.context.pairs=[]', 'model.decoder={type: unet}', 'model.heads.class.hidden=8', 'model.heads.scene.hidden=8', 'model.heads.class.dropout=0', 'model.heads.scene.dropout=0'],
   // Wang et al.'s 3D net: pre-activation blocks with standalone batch norms, PReLU, strided down-sampling.

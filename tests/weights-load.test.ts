@@ -292,7 +292,7 @@ describe('ResNet encoders: Keras-layout names', () => {
       channels: 3,
       numClasses: 2,
       numScenes: 2,
-      encoder: { type: 'resnet50', outputStride: 32, bias: true, norm: 'batch' },
+      encoder: { type: 'resnet50', width: 1, outputStride: 32, bias: true, norm: 'batch' },
       context: { pairs: [], dilations: [], combine: 'sum' },
       decoder: { type: 'aspp', dilations: [1], filters: 2, imagePooling: false },
       heads: { seg: { upsample: 'bilinear' }, class: { hidden: 2, dropout: 0 }, scene: { hidden: 2, dropout: 0 } },
@@ -328,5 +328,17 @@ describe('ResNet encoders: Keras-layout names', () => {
       net.model.getLayer(name).getWeights().forEach((t, i) => expect(Array.from(t.dataSync())).toEqual(Array.from(vals[i]!)));
     }
     net.model.dispose();
+  });
+
+  it('a width-0.25 ResNet50 refuses the published-width file as a width-0.125 VGG16 does: both shapes, nothing loaded', async () => {
+    // Published ResNet50 stem: 64 filters of 7×7×3 (Keras, with a bias); the model at width 0.25 has 16.
+    const model = encoderOnly({ type: 'resnet50', width: 0.25, outputStride: 32, bias: true, norm: 'batch' }, 5);
+    const before = Array.from(model.getLayer('conv1_conv').getWeights()[0]!.dataSync());
+    const file = path.join(dir, 'resnet50_notop.h5');
+    writeKerasH5(file, new Map([['conv1_conv', [{ shape: [7, 7, 3, 64], values: new Float32Array(7 * 7 * 3 * 64) }, { shape: [64], values: new Float32Array(64) }]]]));
+    const e = await loadError(loadEncoderWeights(model, file, { layers: ['conv1_conv'] }));
+    expect(e.message).toBe('shape mismatch for conv1_conv/kernel: the model has [7, 7, 3, 16], resnet50_notop.h5 has [7, 7, 3, 64]');
+    expect(Array.from(model.getLayer('conv1_conv').getWeights()[0]!.dataSync())).toEqual(before);
+    model.dispose();
   });
 });

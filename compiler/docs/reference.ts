@@ -58,8 +58,10 @@ export function referenceEntries(schema: SchemaNode): ReferenceEntry[] {
     }
     for (const branch of node.allOf ?? []) {
       const cond = Object.entries(branch.if?.properties ?? {})[0];
-      const value = cond && typeof cond[1] === 'object' ? (cond[1] as SchemaNode).const : undefined;
-      if (branch.then) visit(branch.then, path, cond ? `${cond[0]}: ${String(value)}` : undefined);
+      // The discriminator's value: one (`const`) or several (`enum`: `type: resnet34 | resnet50`).
+      const test = cond && typeof cond[1] === 'object' ? (cond[1] as SchemaNode) : undefined;
+      const value = test?.const !== undefined ? String(test.const) : test?.enum?.map(String).join(' | ');
+      if (branch.then) visit(branch.then, path, cond ? `${cond[0]}: ${value}` : undefined);
     }
   };
   const descend = (node: SchemaNode, path: string): void => {

@@ -4,7 +4,7 @@ import type { Spec, TaskName } from '../types.js';
 /** What the lowering reads of a resolved spec: the task (sizes, classes, scenes) and the model section. */
 export type NetworkSpec = Pick<Spec, 'task' | 'model'>;
 import type { Diagnostic, Result } from '../diagnostics.js';
-import { BOTTLENECK_EXPANSION, RESNET_BLOCKS, RESNET_WIDTHS, VGG16_CONVS, VGG16_WIDTHS, encoderChannels, encoderStride } from './encoder.js';
+import { BOTTLENECK_EXPANSION, RESNET_BLOCKS, RESNET_STEM, RESNET_WIDTHS, VGG16_CONVS, VGG16_WIDTHS, encoderChannels, encoderStride, scaledWidth } from './encoder.js';
 import type {
   AsppBlock,
   Block,
@@ -350,7 +350,7 @@ function lowerEncoderBody(b: Builder, spec: NetworkSpec, x: string, problems: Di
         return x;
       }
       for (let s = 1; s <= enc.stages; s++) {
-        const width = Math.round(VGG16_WIDTHS[s - 1]! * enc.width);
+        const width = scaledWidth(VGG16_WIDTHS[s - 1]!, enc.width);
         for (let i = 1; i <= VGG16_CONVS[s - 1]!; i++) x = b.conv(`block${s}_conv${i}`, x, { kernel: k3(3), filters: width, norm: enc.norm });
         if (s <= pools) x = pool(`block${s}_pool`, x, inPlanePool);
       }
@@ -384,7 +384,7 @@ function lowerEncoderBody(b: Builder, spec: NetworkSpec, x: string, problems: Di
       const bottleneck = enc.type === 'resnet50';
       const bn = { norm: 'batch' as const, useBias: enc.bias };
       x = b.zeroPad('conv1_pad', x, [[3, 3], [3, 3]]);
-      x = b.conv('conv1_conv', x, { kernel: [7, 7], filters: 64, strides: [2, 2], padding: 'valid', ...bn });
+      x = b.conv('conv1_conv', x, { kernel: [7, 7], filters: scaledWidth(RESNET_STEM, enc.width), strides: [2, 2], padding: 'valid', ...bn });
       skips.push(x);
       x = b.zeroPad('pool1_pad', x, [[1, 1], [1, 1]]);
       x = b.maxpool('pool1_pool', x, [3, 3], [2, 2]);
@@ -392,7 +392,7 @@ function lowerEncoderBody(b: Builder, spec: NetworkSpec, x: string, problems: Di
       let dilation = 1;
       RESNET_BLOCKS.forEach((blocks, si) => {
         const stage = si + 2;
-        const width = RESNET_WIDTHS[si]!;
+        const width = scaledWidth(RESNET_WIDTHS[si]!, enc.width);
         const out = bottleneck ? width * BOTTLENECK_EXPANSION : width;
         let s = stage === 2 ? 1 : 2;
         if (s === 2 && stride * 2 > enc.outputStride) {
