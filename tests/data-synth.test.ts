@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import * as path from 'node:path';
+import { existsSync, promises as fs } from 'node:fs';
 import { openDataset, synthesize, scanDataset, datasetStats, ensureDataset } from '../runtime/data/index.js';
 import { bratsTask, dataSpec, refugeTask, robotTask, tempDir } from './data-helpers.js';
 
@@ -69,5 +70,29 @@ describe('synthesize', () => {
     const ds = await openDataset({ data, task, seed: 0 });
     expect((await ds.load(ds.samples[0]!)).shape).toEqual([16, 20, 3]);
     expect(await ensureDataset(dataSpec('robot18', path.join(tmp.dir, 'none')), task)).toBeUndefined();
+  });
+
+  it('ensureDataset fills an empty root folder, and leaves no partial folder beside it', async () => {
+    const root = path.join(tmp.dir, 'empty');
+    await fs.mkdir(root);
+    const task = robotTask([16, 20]);
+    const data = dataSpec('robot18', root, { synthesize: { n: 2, seed: 1 }, scenes: { from: 'file', file: path.join(root, 'scenes.csv') } });
+    const made = await ensureDataset(data, task);
+    expect(made?.ids).toHaveLength(2);
+    expect(made?.scenesFile).toBe(path.join(root, 'scenes.csv'));
+    expect(existsSync(path.join(root, 'scenes.csv'))).toBe(true);
+    expect((await fs.readdir(tmp.dir)).filter((f) => f.includes('.partial-'))).toEqual([]);
+    const ds = await openDataset({ data, task, seed: 0 });
+    expect(ds.samples).toHaveLength(2);
+  });
+
+  it('ensureDataset never leaves a partial dataset at the root when generation fails', async () => {
+    const root = path.join(tmp.dir, 'failing');
+    const task = robotTask([16, 20]);
+    // n = 0 makes the generator refuse: the root must stay missing (so the next run generates it again).
+    const data = dataSpec('robot18', root, { synthesize: { n: 0, seed: 1 } });
+    await expect(ensureDataset(data, task)).rejects.toThrow(/positive whole number/);
+    expect(existsSync(root)).toBe(false);
+    expect((await fs.readdir(tmp.dir)).filter((f) => f.includes('.partial-'))).toEqual([]);
   });
 });

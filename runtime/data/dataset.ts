@@ -2,7 +2,9 @@
  * The dataset factory: picks the reader for `data.format`, lists the samples once, assigns splits, and
  * computes the class/scene statistics the trainer prints and turns into class weights.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
 import type { DataSpec, TaskSpec } from '../../spec/types.js';
 import { classCounts } from './arrays.js';
 import { Brats18Reader } from './brats18.js';
@@ -49,25 +51,55 @@ export function noSamplesMessage(data: DataSpec, task: TaskSpec): string {
   return `${data.root}: no ${data.format} samples found; expected ${expectedLayout(data, task)} (see docs/data.md)`;
 }
 
+/** Whether `root` still needs its generated stand-in: it does not exist, or it is an empty folder. */
+export function needsStandIn(root: string): boolean {
+  if (!existsSync(root)) return true;
+  try {
+    return readdirSync(root).length === 0;
+  } catch {
+    return false; // a file, or unreadable: the reader says what is wrong with it
+  }
+}
+
 /**
- * `data.synthesize`: when set and the root does not exist, write a generated stand-in there first (what
- * `tdc train` does before opening the dataset). 2D stand-ins are written at task.size; 3D volumes at least
- * 48×48×16 and at least the training crop. Returns undefined when nothing had to be written.
+ * `data.synthesize`: when set and the root does not exist (or is an empty folder), write a generated stand-in
+ * there first (what `tdc train` does before opening the dataset). 2D stand-ins are written at task.size; 3D
+ * volumes at least 48×48×16 and at least the training crop. The stand-in is written into a sibling folder and
+ * renamed into place when whole, so a run stopped mid-way never leaves a partial dataset that the next run would
+ * take for the real one. Returns undefined when nothing had to be written.
  */
 export async function ensureDataset(data: DataSpec, task: TaskSpec): Promise<SynthResult | undefined> {
-  if (!data.synthesize || existsSync(data.root)) return undefined;
+  if (!data.synthesize || !needsStandIn(data.root)) return undefined;
   if (data.format === 'folders') {
     throw dataError('missing-root', `${data.root}: dataset folder not found (data.synthesize has no stand-in for the folders layout)`, data.root);
   }
   const crop = data.crop ?? task.size;
   const size = task.dims === 3 ? [48, 48, 16].map((d, i) => Math.max(d, crop[i] ?? 0)) : task.size;
   const colors = task.classes.flatMap((c) => (c.color ? [c.color] : []));
-  return synthesize(data.format, data.root, {
-    n: data.synthesize.n,
-    seed: data.synthesize.seed,
-    size,
-    ...(colors.length === task.classes.length ? { colors } : {}),
-  });
+  const root = path.resolve(data.root);
+  const partial = `${root}.partial-${process.pid}`;
+  await fs.rm(partial, { recursive: true, force: true });
+  try {
+    const written = await synthesize(data.format, partial, {
+      n: data.synthesize.n,
+      seed: data.synthesize.seed,
+      size,
+      ...(colors.length === task.classes.length ? { colors } : {}),
+    });
+    await fs.mkdir(path.dirname(root), { recursive: true });
+    try {
+      await fs.rename(partial, root); // replaces an empty folder; fails on a non-empty one
+    } catch (err) {
+      if (!needsStandIn(root)) return undefined; // another process wrote it meanwhile: keep theirs
+      throw err;
+    }
+    const moved = (file: string | undefined) => (file === undefined ? undefined : path.join(root, path.relative(partial, file)));
+    const labelsFile = moved(written.labelsFile);
+    const scenesFile = moved(written.scenesFile);
+    return { ...written, root, ...(labelsFile ? { labelsFile } : {}), ...(scenesFile ? { scenesFile } : {}) };
+  } finally {
+    await fs.rm(partial, { recursive: true, force: true });
+  }
 }
 
 export interface DatasetArgs {

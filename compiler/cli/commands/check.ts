@@ -55,12 +55,13 @@ export async function checkSpec(
 async function checkData(specPath: string, spec: Spec, format: DiagnosticFormat): Promise<number> {
   const { resolveDataPaths } = await import('../../../runtime/program.js');
   const { scanDataset, formatScan } = await import('../../../runtime/data/scan.js');
+  const { needsStandIn } = await import('../../../runtime/data/dataset.js');
   const data = resolveDataPaths(spec.data, dirname(resolvePath(specPath)));
+  if (data.synthesize && needsStandIn(data.root)) {
+    io.out(`data: ${data.root} does not exist yet or is empty; tdc train will generate a ${data.format} stand-in there (data.synthesize)\n`);
+    return EXIT.ok;
+  }
   if (!existsSync(data.root)) {
-    if (data.synthesize) {
-      io.out(`data: ${data.root} does not exist yet; tdc train will generate a ${data.format} stand-in there (data.synthesize)\n`);
-      return EXIT.ok;
-    }
     io.err(`tdc: data root ${data.root} does not exist\n`);
     return EXIT.specErrors;
   }
