@@ -5,7 +5,8 @@
 
 The architecture is read from the compiler IR in the explain output (every block: kind, inputs, kernel, dilation,
 filters, padding, norm, activation, pooling, upsampling factor, dense units), never written down here, so the
-reference is the same network tdc builds. Layout is PyTorch's native NCHW / NCDHW. A train step is forward,
+reference is the same network tdc builds (its linear upsampling follows tdc's coordinate rule, see resize_linear,
+not F.interpolate's). Layout is PyTorch's native NCHW / NCDHW. A train step is forward,
 the same loss terms as the tdc bench (seg CE + (1 - soft IoU), class and scene BCE, sync BCE against the hard
 presence of the segmentation), backward and one SGD update. Prints one JSON line with ms per image (medians).
 
@@ -14,6 +15,7 @@ are the generated project's instead (model.py's Net; losses.py's terms and the l
 same harness: the bench's row for the generated code against this hand-built reference.
 """
 import argparse
+import functools
 import json
 import statistics
 import sys
@@ -37,6 +39,30 @@ def flat_layers(blocks):
         else:
             out.append(b)
     return out, alias
+
+
+@functools.lru_cache(maxsize=None)
+def linear_weights(n_in, n_out):
+    """[n_in, n_out] weights of a linear resize along one axis with tdc's coordinate rule (tf.image.resizeBilinear's:
+    output o reads source o * n_in / n_out, the next source clamped at the edge, no half-pixel offset)."""
+    src = torch.arange(n_out, dtype=torch.float64) * n_in / n_out
+    lo = src.floor().long()
+    hi = src.ceil().long().clamp(max=n_in - 1)
+    frac = src - lo
+    cols = torch.arange(n_out)
+    w = torch.zeros(n_in, n_out, dtype=torch.float64)
+    w.index_put_((lo, cols), 1 - frac, accumulate=True)
+    w.index_put_((hi, cols), frac, accumulate=True)
+    return w.float()
+
+
+def resize_linear(x, size):
+    """tdc's bi/trilinear resize, which F.interpolate cannot express (align_corners=False adds the half-pixel
+    offset, align_corners=True maps corner to corner): one product with linear_weights per resized axis."""
+    for dim, n_out in enumerate(size, start=2):
+        if x.shape[dim] != n_out:
+            x = torch.matmul(x.movedim(dim, -1), linear_weights(x.shape[dim], n_out)).movedim(-1, dim)
+    return x
 
 
 class IRNet(nn.Module):
@@ -104,7 +130,7 @@ class IRNet(nn.Module):
                 if b["method"] == "nearest":
                     y = F.interpolate(ins[0], size=size, mode="nearest")
                 else:
-                    y = F.interpolate(ins[0], size=size, mode="bilinear" if self.dims == 2 else "trilinear", align_corners=False)
+                    y = resize_linear(ins[0], size)
             else:
                 raise SystemExit(f"bench-torch: IR block kind '{kind}' is not mapped")
             v[name] = y

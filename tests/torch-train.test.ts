@@ -4,19 +4,22 @@
  *     process reaches at batch 2 (1e-5), on a spec without batch norm whose loss terms are per-image (the seg
  *     loss of eq. (1) with its default per-image soft IoU, class BCE: a batch-pooled IoU would change meaning per
  *     rank), and rank 0 alone writes the run folder;
+ *   - the README's story, with the real `torchrun` script and the two flags Debian's 1.13 needs: build, pack,
+ *     `torchrun … build/qt/train.py` with no arguments trains the three stages into build/qt/run, written once,
+ *     and `tdc report build/qt/run` renders it;
  *   - `kill -9` of the torchrun job mid-stage, then `tdc train --target torch --resume`, reaches the stage
  *     lengths of an uninterrupted run, every step logged once; the checkpoint on disk was whole at the kill;
  *   - cross-loading: `tdc eval` on the torch-trained run scores what train.py's own validation scored, and a
  *     tdc-trained (tfjs) checkpoint loaded by train.py --eval scores what `tdc eval` scores on it.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { findTorchPython } from '../compiler/cli/torch-python.js';
-import { TORCHRUN_LAUNCHER } from '../compiler/cli/torch-train.js';
+import { TORCHRUN_STREAMS } from '../compiler/cli/torch-train.js';
 import { loadCheckpoint, recoverCheckpointDir } from '../runtime/train/checkpoint.js';
 import { runTdc } from './helpers/run-tdc.js';
 
@@ -46,15 +49,21 @@ const BASE = [
 ];
 const sets = (xs: string[]) => xs.flatMap((x) => ['--set', x]);
 
-function py(args: string[], opts: { detached?: boolean } = {}) {
-  const child = spawn(python!, args, { cwd: work, detached: opts.detached, env: { ...process.env, OMP_NUM_THREADS: '1' } });
+function run(exe: string, args: string[], opts: { detached?: boolean; cwd?: string } = {}) {
+  const child = spawn(exe, args, { cwd: opts.cwd ?? work, detached: opts.detached, env: { ...process.env, OMP_NUM_THREADS: '1' } });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   const done = new Promise<{ code: number | null; out: string }>((resolve) => child.on('close', (code) => resolve({ code, out })));
   return { child, done };
 }
-const torchrun = (n: number, args: string[]) => ['-c', TORCHRUN_LAUNCHER, '--standalone', `--nproc_per_node=${n}`, ...args];
+const py = (args: string[]) => run(python!, args);
+/** The `torchrun` script installed beside the python that has torch (Debian: /usr/bin/torchrun), run as a user runs it. */
+const torchrunBin = python ? join(dirname(spawnSync(python, ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8' }).stdout.trim()), 'torchrun') : '';
+function torchrun(n: number, args: string[], opts: { detached?: boolean; cwd?: string } = {}) {
+  expect(existsSync(torchrunBin), `${python} has torch but no torchrun beside it (${torchrunBin})`).toBe(true);
+  return run(torchrunBin, [...TORCHRUN_STREAMS, '--standalone', `--nproc_per_node=${n}`, ...args], opts);
+}
 const stepLines = (run: string) =>
   readFileSync(join(run, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; stage: string; step: number; miou?: number; mdice?: number });
 
@@ -92,7 +101,7 @@ describe.skipIf(!python)('generated PyTorch project: DDP, kill -9 + resume, cros
     const script = join(work, 'ddp', 'train.py');
     const [one, two] = await Promise.all([
       py([script, '--pack', pack, '--run-dir', join(work, 'one'), '--stop-after', '3', '--threads', '1']).done,
-      py(torchrun(2, [script, '--pack', pack, '--run-dir', join(work, 'two'), '--stop-after', '3'])).done,
+      torchrun(2, [script, '--pack', pack, '--run-dir', join(work, 'two'), '--stop-after', '3']).done,
     ]);
     expect(one.code, one.out).toBe(0);
     expect(two.code, two.out).toBe(0);
@@ -111,12 +120,38 @@ describe.skipIf(!python)('generated PyTorch project: DDP, kill -9 + resume, cros
     expect(readFileSync(join(work, 'two', 'log.csv'), 'utf8').trim().split('\n')).toHaveLength(4);
   });
 
+  test('the README story with the real torchrun script: build, pack, torchrun train.py with no arguments, tdc report', { timeout: 120_000 }, async () => {
+    // A copy of the spec in its own folder, so the default pack (<spec dir>/.tdc/pack/quickstart) lands there.
+    const story = join(work, 'story');
+    mkdirSync(story);
+    copyFileSync(join(repoRoot, 'examples', 'quickstart.yaml'), join(story, 'quickstart.yaml'));
+    const steps = ['stages.0.steps=3', 'stages.1.steps=2', 'stages.2.steps=2', 'train.checkpoint_every=0'];
+    const b = await runTdc(['build', 'quickstart.yaml', '--target', 'torch', '-o', 'build/qt', ...sets([...BASE, ...steps])], story);
+    expect(b.code, b.err).toBe(0);
+    const p = await runTdc(['pack', 'quickstart.yaml', ...sets(BASE)], story);
+    expect(p.code, p.err + p.out).toBe(0);
+    const t = await torchrun(2, ['build/qt/train.py'], { cwd: story }).done;
+    expect(t.code, t.out.slice(-3000)).toBe(0);
+    // Rank 0's progress reached the console (stdout is not redirected), each stage's last step once.
+    for (const line of ['seg+class 3/3', 'sync 2/2', 'scene 2/2']) expect(t.out.split(line)).toHaveLength(2);
+    const run = join(story, 'build', 'qt', 'run');
+    const summary = JSON.parse(readFileSync(join(run, 'summary.json'), 'utf8')) as { status: string; stages: { name: string; steps: number }[] };
+    expect(summary.status).toBe('completed');
+    expect(summary.stages.map((s) => [s.name, s.steps])).toEqual([['seg+class', 3], ['sync', 2], ['scene', 2]]);
+    // Written once: one record per step, not one per rank.
+    const recs = stepLines(run).filter((r) => r.kind === 'step');
+    expect(recs.map((r) => `${r.stage}:${r.step}`)).toEqual(['seg+class:1', 'seg+class:2', 'seg+class:3', 'sync:1', 'sync:2', 'scene:1', 'scene:2']);
+    const r = await runTdc(['report', 'build/qt/run'], story);
+    expect(r.code, r.err).toBe(0);
+    expect(existsSync(join(run, 'report.html'))).toBe(true);
+  });
+
   test('kill -9 mid-stage, then resume: the stage lengths of an uninterrupted run; the checkpoint was whole', { timeout: 120_000 }, async () => {
     const steps = ['stages.0.steps=8', 'stages.1.steps=2', 'stages.2.steps=2', 'train.checkpoint_every=2'];
     const b = await runTdc(['build', 'examples/quickstart.yaml', '--target', 'torch', '-o', join(work, 'kill'), ...sets([...BASE, ...steps])], repoRoot);
     expect(b.code, b.err).toBe(0);
     const run = join(work, 'kill', 'run');
-    const job = py(torchrun(2, [join(work, 'kill', 'train.py'), '--pack', pack]), { detached: true });
+    const job = torchrun(2, [join(work, 'kill', 'train.py'), '--pack', pack], { detached: true });
     const deadline = Date.now() + 90_000;
     while (Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 100));
@@ -133,7 +168,7 @@ describe.skipIf(!python)('generated PyTorch project: DDP, kill -9 + resume, cros
     expect(at.step).toBeLessThan(8);
     const resumed = await runTdc(['train', join(work, 'kill'), '--target', 'torch', '--nproc', '2', '--pack', pack, '--resume'], work);
     expect(resumed.code, (resumed.out + resumed.err).slice(-3000)).toBe(0);
-    expect(resumed.out).toContain('$ torchrun --standalone --nproc_per_node=2');
+    expect(resumed.out).toContain(`$ ${python} -m torch.distributed.run --redirects 2 --tee 2 --standalone --nproc_per_node=2 kill/train.py --pack ${pack} --resume`);
     const summary = JSON.parse(readFileSync(join(run, 'summary.json'), 'utf8')) as { status: string; stages: { name: string; steps: number }[] };
     expect(summary.status).toBe('completed');
     expect(summary.stages.map((s) => [s.name, s.steps])).toEqual([['seg+class', 8], ['sync', 2], ['scene', 2]]);

@@ -20,21 +20,23 @@ export interface TorchTrainOptions {
 }
 
 /**
- * torchrun itself, run as `python -c LAUNCHER`: Debian's PyTorch 1.13 under Python 3.11 cannot parse its own
- * default `--redirects 0` (enum iteration skips the zero flag, so every torchrun call dies in `to_map`); the
- * launcher mends that one parser when it is broken and is torchrun unchanged otherwise.
+ * torchrun's own flags that every `--nproc` run passes: each rank's stderr goes to a log file and is tee'd to the
+ * console (prefixed with the rank), its stdout stays the terminal (train.py's progress bar). Debian's PyTorch 1.13
+ * under Python 3.11 cannot parse torchrun's defaults `--redirects 0 --tee 0` (an upstream launcher bug: Python
+ * 3.11's enum iteration skips the zero flag, fixed in later PyTorch); these values parse on every version.
  */
-export const TORCHRUN_LAUNCHER = [
-  'import re, sys',
-  'from torch.distributed.elastic.multiprocessing import api',
-  'if api.Std.from_str("0") is None:',
-  '    api.Std.from_str = staticmethod(lambda vm: api.Std(int(vm)) if re.match(api._VALUE_REGEX, vm) else {int(i): api.Std(int(v)) for i, v in (m.split(":") for m in vm.split(","))})',
-  'from torch.distributed.run import main',
-  'sys.argv[0] = "torchrun"',
-  'main()',
-].join('\n');
+export const TORCHRUN_STREAMS = ['--redirects', '2', '--tee', '2'] as const;
 
-/** The command line for a build's train.py: [program, ...args] and the torchrun command a user would type. */
+/** One argument as a POSIX shell word (quoted only when it has to be), so a printed command can be pasted. */
+function shellWord(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The command line for a build's train.py: [program, ...args], and the same command as a user would type it. With
+ * `--nproc N` it is torchrun, run as `python -m torch.distributed.run` (what the `torchrun` script runs) with the
+ * python that has torch, so the printed command is the one that runs, pasteable as it stands.
+ */
 export function torchCommand(python: string, buildDir: string, opts: TorchTrainOptions): { argv: string[]; shown: string } {
   const script = join(buildDir, 'train.py');
   const args = [
@@ -44,12 +46,14 @@ export function torchCommand(python: string, buildDir: string, opts: TorchTrainO
     ...(opts.device ? ['--device', opts.device] : []),
     ...(opts.amp ? ['--amp'] : []),
   ];
+  let launch: string[] = [];
+  if (opts.nproc !== undefined) {
+    const n = Number(opts.nproc);
+    if (!Number.isInteger(n) || n < 1) throw new TdcError(`--nproc must be a positive integer, not '${opts.nproc}'`, { usage: true });
+    launch = ['-m', 'torch.distributed.run', ...TORCHRUN_STREAMS, '--standalone', `--nproc_per_node=${n}`];
+  }
   const rel = (p: string) => relative(process.cwd(), p) || '.';
-  if (opts.nproc === undefined) return { argv: [python, script, ...args], shown: [python, rel(script), ...args].join(' ') };
-  const n = Number(opts.nproc);
-  if (!Number.isInteger(n) || n < 1) throw new TdcError(`--nproc must be a positive integer, not '${opts.nproc}'`, { usage: true });
-  const launch = ['--standalone', `--nproc_per_node=${n}`];
-  return { argv: [python, '-c', TORCHRUN_LAUNCHER, ...launch, script, ...args], shown: ['torchrun', ...launch, rel(script), ...args].join(' ') };
+  return { argv: [python, ...launch, script, ...args], shown: [python, ...launch, rel(script), ...args].map(shellWord).join(' ') };
 }
 
 /** Runs train.py to its end; returns its exit code (130 after Ctrl-C, which the child receives too). */

@@ -8,9 +8,10 @@ import torch
 import torch.nn.functional as F
 
 
-def _pixels_classes(logits):
-    """[B, K, ...spatial] → [B, N, K] (class axis last, as tdc's channels-last loss code sees it)."""
-    return torch.movedim(logits, 1, -1).reshape(logits.shape[0], -1, logits.shape[1])
+def _pixels(logits):
+    """[B, K, ...spatial] → [B, K, N], a view: the class axis stays where PyTorch's layout has it, and every sum
+    below runs over the same pixels and classes as tdc's channels-last loss code."""
+    return logits.reshape(logits.shape[0], logits.shape[1], -1)
 
 
 def seg_loss(logits, labels, ce=1.0, iou=1.0, class_weights=None, eps=1.0, per_image=True):
@@ -20,16 +21,16 @@ def seg_loss(logits, labels, ce=1.0, iou=1.0, class_weights=None, eps=1.0, per_i
     stays exact when the batch is split over DDP ranks), else over all pixels of the whole batch (iou_reduction:
     batch)."""
     k = logits.shape[1]
-    z = _pixels_classes(logits.float())  # [B, N, K]
-    lab = labels.reshape(labels.shape[0], -1).long()
-    valid = ((lab >= 0) & (lab < k)).float()  # [B, N]
-    y = F.one_hot(lab.clamp(0, k - 1), k).float() * valid.unsqueeze(-1)
-    log_p = torch.log_softmax(z, dim=-1)
-    nll = -(y * log_p).sum(-1)
-    w_pix = (y * torch.tensor(class_weights, dtype=z.dtype, device=z.device)).sum(-1) if class_weights is not None else valid
+    z = _pixels(logits.float())  # [B, K, N]
+    lab = labels.reshape(labels.shape[0], 1, -1).long()  # [B, 1, N]
+    valid = ((lab >= 0) & (lab < k)).float()
+    y = (lab == torch.arange(k, device=lab.device).view(1, k, 1)).float()  # one-hot [B, K, N], all zero where ignored
+    log_p = torch.log_softmax(z, dim=1)
+    nll = -(y * log_p).sum(1, keepdim=True)
+    w_pix = (y * torch.tensor(class_weights, dtype=z.dtype, device=z.device).view(1, k, 1)).sum(1, keepdim=True) if class_weights is not None else valid
     ce_term = (w_pix * nll).sum() / torch.clamp(w_pix.sum(), min=1e-12)
-    p = torch.exp(log_p) * valid.unsqueeze(-1)
-    axes = (1,) if per_image else (0, 1)
+    p = torch.exp(log_p) * valid
+    axes = (2,) if per_image else (0, 2)
     inter = (p * y).sum(axes)
     union = p.sum(axes) + y.sum(axes) - inter
     iou_term = ((inter + eps) / (union + eps)).mean()
@@ -56,11 +57,11 @@ def softmax_ce_loss(logits, one_hot):
 def presence_of(seg_logits, mode):
     """Class presence [B, K] read off the segmentation: 'hard' = some pixel's argmax is k (no gradient), 'soft' = max
     over pixels of softmax(z)_k."""
-    z = _pixels_classes(seg_logits.float())
+    z = _pixels(seg_logits.float())  # [B, K, N]
     if mode == "hard":
-        winners = z.detach().argmax(-1)
-        return F.one_hot(winners, z.shape[-1]).float().amax(1)
-    return torch.softmax(z, dim=-1).amax(1)
+        winners = z.detach().argmax(1)  # [B, N], the first of equal maxima
+        return torch.zeros(z.shape[:2], dtype=z.dtype, device=z.device).scatter_(1, winners, 1.0)
+    return torch.softmax(z, dim=1).amax(2)
 
 
 def sync_loss(seg_logits, class_logits, presence="hard", direction="seg->class"):
