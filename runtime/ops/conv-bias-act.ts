@@ -43,7 +43,8 @@ export function convBiasAct<T extends tf.Tensor4D | tf.Tensor5D>(x: T, filter: T
     const grads: LazyGradFunc = (d, saved) => {
       const [xs, ws, ys] = saved as [tf.Tensor, tf.Tensor, tf.Tensor | undefined];
       const g = activation === 'relu' ? reluGradFromOutput(d, ys!) : d;
-      // dx only when asked (not for the network's input image); dW and db together, in one kernel where possible.
+      // Each gradient only when asked (dx not for the network's input image); dW and db together where one kernel
+      // gives both (then both are computed here: the layer's kernel and bias train together).
       const dx = () => run(twoD ? 'Conv2DBackpropInput' : 'Conv3DBackpropInputV2', { dy: g, filter: ws }, { ...conv, inputShape: xs.shape }) as tf.Tensor;
       const filterAttrs = { ...conv, filterShape: ws.shape };
       const filterKernel = twoD ? 'Conv2DBackpropFilter' : 'Conv3DBackpropFilterV2';
@@ -52,9 +53,7 @@ export function convBiasAct<T extends tf.Tensor4D | tf.Tensor5D>(x: T, filter: T
         const [dw, db] = run(CONV_BACKPROP_FILTER_BIAS_KERNEL, { x: xs, dy: g }, filterAttrs) as tf.Tensor[];
         return [dx, () => dw!, () => db!];
       }
-      const dw = run(filterKernel, { x: xs, dy: g }, filterAttrs) as tf.Tensor;
-      const db = tf.sum(g, Array.from({ length: g.rank - 1 }, (_, i) => i));
-      return [dx, () => dw, () => db];
+      return [dx, () => run(filterKernel, { x: xs, dy: g }, filterAttrs) as tf.Tensor, () => tf.sum(g, Array.from({ length: g.rank - 1 }, (_, i) => i))];
     };
     return { value: y, grads };
   };
