@@ -13,6 +13,7 @@ import { BatchNorm } from '../runtime/layers/index.js';
 import { buildNet as buildNetwork, type NetDesc as NetworkArgs } from './helpers/network.js';
 import { atrousConv2d, atrousConv3d, convBiasAct } from '../runtime/ops/index.js';
 import { nativeAvailable, nativeUnavailableReason, registerNativeBackend } from '../runtime/backend/index.js';
+import { variableGradsLowMemory } from '../runtime/train/grads.js';
 import { atrousFallbacks, fusedConvFallbacks, nativeKernelStats, resetNativeKernelStats } from '../runtime/native/index.js';
 
 const canBuild = (() => {
@@ -689,6 +690,53 @@ describe.skipIf(!available)('native kernels match the stock cpu backend', () => 
       expect((twoD ? s.Conv2DBackpropInput : s.Conv3DBackpropInputV2)?.native).toBe(1);
       if (act === 'relu') expect(s.TdcReluGrad?.native).toBe(1);
       expect((withBias ? s.TdcConvBackpropFilterBias : s.Conv2DBackpropFilter)?.native).toBe(1);
+    });
+  }
+
+  // The first conv of a network reads the input image, which needs no gradient: its backprop-input kernel must not
+  // run (runtime/ops/lazy-grad.ts), in tfjs's backward pass and in the trainer's, while every weight gradient still
+  // equals the unfused ops' on cpu.
+  for (const op of ['convBiasAct', 'atrous'] as const) {
+    it(`${op} on the input image: the weights' gradients equal cpu and the input's gradient kernel never runs`, async () => {
+      const runWith = async (backend: string, fused: boolean, lowMemory: boolean) => {
+        await tf.setBackend(backend);
+        const x = tf.tensor(values(2 * 9 * 10 * 3, 121), [2, 9, 10, 3]);
+        const w1 = tf.variable(tf.tensor(values(3 * 3 * 3 * 5, 122), [3, 3, 3, 5]), true, `w1${backend}${fused}${lowMemory}`);
+        const b1 = tf.variable(tf.tensor1d(values(5, 123)), true, `b1${backend}${fused}${lowMemory}`);
+        const w2 = tf.variable(tf.tensor(values(3 * 3 * 5 * 4, 124), [3, 3, 5, 4]), true, `w2${backend}${fused}${lowMemory}`);
+        const rates: [number, number] = op === 'atrous' ? [2, 3] : [1, 1];
+        const loss = () => {
+          const h = fused
+            ? op === 'atrous'
+              ? atrousConv2d(x as tf.Tensor4D, w1 as tf.Tensor4D, rates, 'same', b1 as tf.Tensor1D, 'relu')
+              : convBiasAct(x as tf.Tensor4D, w1 as tf.Tensor4D, b1 as tf.Tensor1D, 'relu', 'same')
+            : tf.relu(tf.add(tf.conv2d(x as tf.Tensor4D, w1 as tf.Tensor4D, 1, 'same', 'NHWC', rates), b1));
+          // A second conv whose input does need a gradient: its backprop-input kernel runs once.
+          const y = fused ? convBiasAct(h as tf.Tensor4D, w2 as tf.Tensor4D, undefined, 'linear', 'same') : tf.conv2d(h as tf.Tensor4D, w2 as tf.Tensor4D, 1, 'same');
+          return tf.sum(tf.mul(y, tf.tensor(values(y.size, 125), y.shape))) as tf.Scalar;
+        };
+        const vars = [w1, b1, w2];
+        const { value, grads } = lowMemory ? variableGradsLowMemory(loss, vars) : tf.variableGrads(loss, vars);
+        const out = [value, grads[w1.name]!, grads[b1.name]!, grads[w2.name]!].map((t) => ({ shape: t.shape, data: Float32Array.from(t.dataSync()) }));
+        tf.dispose([x, value, ...Object.values(grads), ...vars]);
+        return out;
+      };
+      // tfjs has no dilated conv gradient: the atrous reference is the cpu backend's forward-conv formulation.
+      const ref = await runWith('cpu', op === 'atrous', false);
+      for (const lowMemory of [false, true]) {
+        resetNativeKernelStats();
+        const got = await runWith('native', true, lowMemory);
+        got.forEach((t, i) => expect(relErr(t, ref[i]!)).toBeLessThan(1e-4));
+        const s = nativeKernelStats();
+        expect(s.Conv2DBackpropInput?.native).toBe(1);
+        expect(s.TdcAtrousBackpropInput?.native ?? 0).toBe(0);
+        if (op === 'atrous') {
+          expect(s.TdcAtrousBackpropFilter?.native).toBe(1);
+        } else {
+          expect(s.TdcConvBackpropFilterBias?.native).toBe(1);
+          expect(s.Conv2DBackpropFilter?.native).toBe(1);
+        }
+      }
     });
   }
 

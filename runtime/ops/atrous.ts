@@ -30,6 +30,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { ConvActivation } from './conv-bias-act.js';
 import { flipSwapFilter } from './flip-filter.js';
 import { ATROUS_BACKPROP_FILTER_KERNEL, ATROUS_BACKPROP_INPUT_KERNEL, ATROUS_CONV_KERNEL } from './kernel-names.js';
+import { lazyCustomGrad, type LazyGradBody, type LazyGradFunc } from './lazy-grad.js';
 import { biasAdd, reluGradFromOutput } from './lean-grads.js';
 import { backendHasKernels } from './registered.js';
 
@@ -183,25 +184,23 @@ const dilatedValid3d = (rates: [number, number, number]) =>
  * Stride-1 dilated conv with explicit pads, 2D or 3D, as the backend's ATROUS_* kernels, with the bias and the
  * activation in the forward kernel (oneDNN post-ops: no separate bias-add and relu passes over the output). It
  * saves x unpadded (where the forward-conv formulation saves the padded copy) and, for relu, the output, from which
- * the gradient takes the relu's derivative in one pass; db is the sum of that gradient.
+ * the gradient takes the relu's derivative in one pass; db is the sum of that gradient. Each gradient is computed
+ * only when the backward pass asks for it (lazy-grad.ts).
  */
-const atrousByKernels = (rates: number[], pads: Array<[number, number]>, activation: ConvActivation) =>
-  tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
-    const save = args[args.length - 1] as tf.GradSaveFunc;
-    const [x, w, bias] = args.slice(0, -1) as [tf.Tensor, tf.Tensor, tf.Tensor | undefined];
-    const run = (kernel: string, inputs: tf.NamedTensorMap, attrs: Record<string, unknown>) =>
-      tf.engine().runKernel(kernel, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
-    const value = run(ATROUS_CONV_KERNEL, bias ? { x, filter: w, bias } : { x, filter: w }, { rates, pads, activation });
-    save(activation === 'relu' ? [x, w, value] : [x, w]);
-    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
-      const [xs, ws, ys] = saved as [tf.Tensor, tf.Tensor, tf.Tensor | undefined];
-      const g = activation === 'relu' ? reluGradFromOutput(dy, ys!) : dy;
-      const dx = run(ATROUS_BACKPROP_INPUT_KERNEL, { dy: g, filter: ws }, { inputShape: xs.shape, rates, pads });
-      const dw = run(ATROUS_BACKPROP_FILTER_KERNEL, { x: xs, dy: g }, { filterShape: ws.shape, rates, pads });
-      return bias ? [dx, dw, tf.sum(g, Array.from({ length: g.rank - 1 }, (_, i) => i))] : [dx, dw];
-    };
-    return { value, gradFunc };
-  });
+const atrousByKernels = (rates: number[], pads: Array<[number, number]>, activation: ConvActivation): LazyGradBody => ([x, w, bias], save) => {
+  const run = (kernel: string, inputs: tf.NamedTensorMap, attrs: Record<string, unknown>) =>
+    tf.engine().runKernel(kernel, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
+  const value = run(ATROUS_CONV_KERNEL, bias ? { x: x!, filter: w!, bias } : { x: x!, filter: w! }, { rates, pads, activation });
+  save(activation === 'relu' ? [x!, w!, value] : [x!, w!]);
+  const grads: LazyGradFunc = (dy, saved) => {
+    const [xs, ws, ys] = saved as [tf.Tensor, tf.Tensor, tf.Tensor | undefined];
+    const g = activation === 'relu' ? reluGradFromOutput(dy, ys!) : dy;
+    const dx = () => run(ATROUS_BACKPROP_INPUT_KERNEL, { dy: g, filter: ws }, { inputShape: xs.shape, rates, pads });
+    const dw = () => run(ATROUS_BACKPROP_FILTER_KERNEL, { x: xs, dy: g }, { filterShape: ws.shape, rates, pads });
+    return bias ? [dx, dw, () => tf.sum(g, Array.from({ length: g.rank - 1 }, (_, i) => i))] : [dx, dw];
+  };
+  return { value, grads };
+};
 
 /** Output of zeros (every tap reads padding on some axis), still connected to x and the filter with zero gradients. */
 const zerosOut = (outShape: number[]) =>
@@ -299,7 +298,7 @@ function atrousConvNd(op: string, x: tf.Tensor, filter: tf.Tensor, rates: number
     // plain conv below is the same primitive and its rate-1 gradients are at least as fast.
     if (byKernels && (padded || eff.some((r) => r > 1))) {
       const fused = atrousByKernels(eff, pads, activation);
-      return bias ? fused(xin, w, bias) : fused(xin, w);
+      return bias ? lazyCustomGrad(fused, xin, w, bias) : lazyCustomGrad(fused, xin, w);
     }
     if (padded) xin = padFast(xin, [[0, 0], ...pads, [0, 0]]);
     if (eff.every((r) => r === 1)) {

@@ -6,12 +6,14 @@
  * - forward: FusedConv2D (2D: one oneDNN primitive with bias and relu post-ops on 'native', XNNPACK's fused conv on
  *   wasm) or CONV3D_BIAS_ACT_KERNEL (3D, where the backend has it; else conv3d, add, relu as kernels), saving x, the
  *   filter and, for relu, the output (what conv + relu save unfused);
- * - backward: the relu derivative in one pass from the output (lean-grads.ts), dx by the backprop-input kernel, and
- *   dW with db in one call (CONV_BACKPROP_FILTER_BIAS_KERNEL, oneDNN's backward-weights computing the bias gradient
- *   as it reads dy) where the backend has it, else the backprop-filter kernel and a sum.
+ * - backward: the relu derivative in one pass from the output (lean-grads.ts), dx by the backprop-input kernel only
+ *   when the backward pass asks for it (not for the network's input image; lazy-grad.ts), and dW with db in one
+ *   call (CONV_BACKPROP_FILTER_BIAS_KERNEL, oneDNN's backward-weights computing the bias gradient as it reads dy)
+ *   where the backend has it, else the backprop-filter kernel and a sum.
  */
 import * as tf from '@tensorflow/tfjs';
 import { CONV3D_BIAS_ACT_KERNEL, CONV_BACKPROP_FILTER_BIAS_KERNEL } from './kernel-names.js';
+import { lazyCustomGrad, type LazyGradBody, type LazyGradFunc } from './lazy-grad.js';
 import { reluGradFromOutput } from './lean-grads.js';
 import { backendHasKernels } from './registered.js';
 
@@ -35,28 +37,25 @@ function forward(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor | undefined, activatio
 export function convBiasAct<T extends tf.Tensor4D | tf.Tensor5D>(x: T, filter: T, bias: tf.Tensor1D | undefined, activation: ConvActivation, padding: 'same' | 'valid'): T {
   const twoD = x.rank === 4;
   const conv = twoD ? { strides: 1, pad: padding, dataFormat: 'NHWC', dimRoundingMode: undefined } : { strides: 1, pad: padding, dataFormat: 'NDHWC' };
-  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const save = args[args.length - 1] as tf.GradSaveFunc;
-    const [xi, w, b] = args.slice(0, -1) as [tf.Tensor, tf.Tensor, tf.Tensor | undefined];
-    const y = forward(xi, w, b, activation, padding);
-    save(activation === 'relu' ? [xi, w, y] : [xi, w]);
-    return {
-      value: y,
-      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-        const [xs, ws, ys] = saved as [tf.Tensor, tf.Tensor, tf.Tensor | undefined];
-        const d = Array.isArray(dy) ? dy[0]! : dy;
-        const g = activation === 'relu' ? reluGradFromOutput(d, ys!) : d;
-        const dx = run(twoD ? 'Conv2DBackpropInput' : 'Conv3DBackpropInputV2', { dy: g, filter: ws }, { ...conv, inputShape: xs.shape }) as tf.Tensor;
-        const filterAttrs = { ...conv, filterShape: ws.shape };
-        const filterKernel = twoD ? 'Conv2DBackpropFilter' : 'Conv3DBackpropFilterV2';
-        if (!b) return [dx, run(filterKernel, { x: xs, dy: g }, filterAttrs) as tf.Tensor];
-        if (g.dtype === 'float32' && backendHasKernels(CONV_BACKPROP_FILTER_BIAS_KERNEL)) {
-          const [dw, db] = run(CONV_BACKPROP_FILTER_BIAS_KERNEL, { x: xs, dy: g }, filterAttrs) as tf.Tensor[];
-          return [dx, dw!, db!];
-        }
-        return [dx, run(filterKernel, { x: xs, dy: g }, filterAttrs) as tf.Tensor, tf.sum(g, Array.from({ length: g.rank - 1 }, (_, i) => i))];
-      },
+  const body: LazyGradBody = ([xi, w, b], save) => {
+    const y = forward(xi!, w!, b, activation, padding);
+    save(activation === 'relu' ? [xi!, w!, y] : [xi!, w!]);
+    const grads: LazyGradFunc = (d, saved) => {
+      const [xs, ws, ys] = saved as [tf.Tensor, tf.Tensor, tf.Tensor | undefined];
+      const g = activation === 'relu' ? reluGradFromOutput(d, ys!) : d;
+      // Each gradient only when asked (dx not for the network's input image); dW and db together where one kernel
+      // gives both (then both are computed here: the layer's kernel and bias train together).
+      const dx = () => run(twoD ? 'Conv2DBackpropInput' : 'Conv3DBackpropInputV2', { dy: g, filter: ws }, { ...conv, inputShape: xs.shape }) as tf.Tensor;
+      const filterAttrs = { ...conv, filterShape: ws.shape };
+      const filterKernel = twoD ? 'Conv2DBackpropFilter' : 'Conv3DBackpropFilterV2';
+      if (!b) return [dx, () => run(filterKernel, { x: xs, dy: g }, filterAttrs) as tf.Tensor];
+      if (g.dtype === 'float32' && backendHasKernels(CONV_BACKPROP_FILTER_BIAS_KERNEL)) {
+        const [dw, db] = run(CONV_BACKPROP_FILTER_BIAS_KERNEL, { x: xs, dy: g }, filterAttrs) as tf.Tensor[];
+        return [dx, () => dw!, () => db!];
+      }
+      return [dx, () => run(filterKernel, { x: xs, dy: g }, filterAttrs) as tf.Tensor, () => tf.sum(g, Array.from({ length: g.rank - 1 }, (_, i) => i))];
     };
-  });
-  return (bias ? op(x, filter, bias) : op(x, filter)) as T;
+    return { value: y, grads };
+  };
+  return (bias ? lazyCustomGrad(body, x, filter, bias) : lazyCustomGrad(body, x, filter)) as T;
 }
