@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { findTorchPython } from '../compiler/cli/torch-python.js';
 import { TORCHRUN_STREAMS } from '../compiler/cli/torch-train.js';
-import { loadCheckpoint, recoverCheckpointDir } from '../runtime/train/checkpoint.js';
+import { loadCheckpoint, recoverCheckpointDir, saveCheckpoint } from '../runtime/train/checkpoint.js';
 import { runTdc } from './helpers/run-tdc.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -162,6 +162,13 @@ describe.skipIf(!python)('generated PyTorch project: DDP, kill -9 + resume, cros
     expect(recs.map((r) => `${r.stage}:${r.step}`)).toEqual(['seg+class:1', 'seg+class:2', 'seg+class:3', 'sync:1', 'sync:2', 'scene:1', 'scene:2']);
     // train.py alone writes pooled validation rows; `tdc report` scores each stage by the protocol first, as tdc train does.
     expect(summary.stages.some((s) => 'scores' in s)).toBe(false);
+    // Seven steps leave every pixel background (all scores 0): stage sync's final weights are made to predict
+    // class 1 everywhere, so that its row is non-zero and differs from the others' (the right weights are scored).
+    const syncDir = join(run, 'checkpoints', 'stages', 'sync');
+    const sync = await loadCheckpoint(syncDir);
+    const bias = sync.weights.find((w) => w.name === 'seg_logits/bias')!;
+    bias.values[1] = bias.values[1]! + 20;
+    await saveCheckpoint(syncDir, sync);
     const r = await runTdc(['report', 'build/qt/run'], story);
     expect(r.code, r.err).toBe(0);
     expect(r.err).toContain('scoring 3 stages by the protocol…');
@@ -174,9 +181,12 @@ describe.skipIf(!python)('generated PyTorch project: DDP, kill -9 + resume, cros
     for (const c of scored.stages[0]!.scores!.columns) expect(md).toContain(c.label);
     expect(md).not.toMatch(/\| mIoU \|/);
     // The rows are what `tdc eval --stage` prints for the same weights.
-    const ev = await runTdc(['eval', 'build/qt', '--stage', 'seg+class', '--json'], story);
+    const rowOf = (name: string) => scored.stages.find((s) => s.name === name)!.scores!.metrics;
+    expect(rowOf('sync')['miou']).toBeGreaterThan(0);
+    expect(rowOf('seg+class')['miou']).not.toBeCloseTo(rowOf('sync')['miou']!, 3);
+    const ev = await runTdc(['eval', 'build/qt', '--stage', 'sync', '--json'], story);
     expect(ev.code, ev.err).toBe(0);
-    expectSameScores(scored.stages[0]!.scores!.metrics, (JSON.parse(ev.out) as EvalJson).protocol.metrics);
+    expectSameScores(rowOf('sync'), (JSON.parse(ev.out) as EvalJson).protocol.metrics);
     // A second report reads the scores, it does not score again.
     const again = await runTdc(['report', 'build/qt/run'], story);
     expect(again.code, again.err).toBe(0);
