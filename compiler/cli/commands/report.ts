@@ -36,11 +36,13 @@ async function scoreUnscoredStages(runDir: string): Promise<void> {
   } catch {
     return; // an unreadable summary: writeReport says so
   }
+  // Only stages whose final weights were kept can be scored (a run folder copied without checkpoints cannot).
+  todo = todo.filter((name) => existsSync(join(stageCheckpointDir(runDir, name), 'state.json')));
   if (todo.length === 0) return;
   const rel = (p: string) => relative(process.cwd(), p) || '.';
   const buildDir = buildOfRun(runDir, todo[0]!);
   if (!buildDir) {
-    io.err(`note: the stages in ${rel(join(runDir, 'summary.json'))} have no protocol scores and no build of this run was found (neither its parent folder nor the last tdc build here); the report shows train.py's pooled validation\n`);
+    io.err(`note: the stages in ${rel(join(runDir, 'summary.json'))} have no protocol scores and no build of this run was found (neither its parent folder nor the last tdc build here); the report shows the training's pooled validation figures; run tdc report from the folder of the run's tdc build\n`);
     return;
   }
   io.err(`scoring ${todo.length} stage${todo.length === 1 ? '' : 's'} by the protocol…\n`);
