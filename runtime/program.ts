@@ -4,7 +4,7 @@
  * (layers, losses, metrics, data, trainer) together so generated files stay short and readable.
  */
 import * as tf from '@tensorflow/tfjs';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve as resolvePath } from 'node:path';
 import type { DataSpec, LossTermSpec, OptimizerSpec, ScheduleSpec, TaskSpec } from '../spec/types.js';
 import { openDataset, ensureDataset, type Dataset } from './data/dataset.js';
@@ -18,8 +18,8 @@ import { protocolFor, scoreProtocol, type ProtocolResult, type ProtocolSetup } f
 import { Predictor } from './predict/predictor.js';
 import type { SplitName } from './data/splits.js';
 import { loadEncoderWeights } from './weights/index.js';
-import { train as runTrainer, schedule as makeSchedule, loadCheckpoint, loadWeights, checkRunDir } from './train/index.js';
-import type { Batch, BatchSource, OutputSink, RunSummary, StagePlan as TrainerStagePlan, ValidationResult } from './train/index.js';
+import { train as runTrainer, schedule as makeSchedule, loadCheckpoint, loadWeights, checkRunDir, hasCheckpoint, stageCheckpointDir, writeSummary } from './train/index.js';
+import type { Batch, BatchSource, OutputSink, RunSummary, StagePlan as TrainerStagePlan, StageSummary, ValidationResult } from './train/index.js';
 
 export { buildNetwork, type Network } from './layers/network.js';
 export type { ModelIR } from '../spec/ir/index.js';
@@ -383,4 +383,46 @@ export async function writeRunSamples(program: Program<unknown, string>, o: RunS
     sceneActivation: program.sceneActivation,
   });
   net.model.dispose();
+}
+
+/** The stages of `<run>/summary.json` that carry no protocol scores yet (none when there is no summary). */
+export function unscoredStages(runDir: string): string[] {
+  const file = join(runDir, 'summary.json');
+  if (!existsSync(file)) return [];
+  const summary = JSON.parse(readFileSync(file, 'utf8')) as RunSummary;
+  return summary.stages.filter((s) => !s.scores).map((s) => s.name);
+}
+
+/**
+ * Scores each stage of a run folder that has no protocol scores yet (its final weights, `checkpoints/stages/
+ * <name>/`) on the val split by the paper's protocol, as `tdc train` does at each stage's end (the same
+ * `scoreStageByProtocol`), and writes the scores into the stage rows of `<run>/summary.json` / `summary.md`, the
+ * summary's other fields kept: a run of the generated PyTorch project writes pooled validation figures only.
+ * Stages already scored are not scored again. Returns the summary's stages (their order), scored or not.
+ */
+export async function scoreRunStages(
+  program: Program<unknown, string>,
+  o: { runDir: string; buildDir: string; note?: (line: string) => void },
+): Promise<StageSummary[]> {
+  const file = join(o.runDir, 'summary.json');
+  if (!existsSync(file)) throw new TdcError(`no summary.json in ${o.runDir}: the run has not ended`);
+  const summary = JSON.parse(readFileSync(file, 'utf8')) as RunSummary;
+  const todo = summary.stages.filter((s) => !s.scores);
+  if (todo.length === 0) return summary.stages;
+  const opened = await openProgramData(program, o.buildDir);
+  const protocol = protocolFor({ format: opened.data.format, dims: program.dims, classes: opened.task.classes, scenes: opened.task.scenes, regions: program.regions });
+  for (const stage of todo) {
+    const dir = stageCheckpointDir(o.runDir, stage.name);
+    if (!(await hasCheckpoint(dir))) throw new TdcError(`stage '${stage.name}' has no final weights in ${dir}; cannot score it by the protocol`);
+    const net = program.buildModel(program.train.seed);
+    try {
+      loadWeights(net.model, (await loadCheckpoint(dir)).weights, dir);
+      stage.scores = await scoreStageByProtocol(net.model, stage.name, { dataset: opened.dataset, task: opened.task, sceneActivation: program.sceneActivation, protocol, note: o.note });
+    } finally {
+      net.model.dispose();
+    }
+    // After each stage: an interrupted scoring keeps the stages it finished.
+    await writeSummary(o.runDir, summary);
+  }
+  return summary.stages;
 }

@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { findTorchPython } from '../compiler/cli/torch-python.js';
 import { TORCHRUN_STREAMS } from '../compiler/cli/torch-train.js';
-import { loadCheckpoint, recoverCheckpointDir } from '../runtime/train/checkpoint.js';
+import { loadCheckpoint, recoverCheckpointDir, saveCheckpoint } from '../runtime/train/checkpoint.js';
 import { runTdc } from './helpers/run-tdc.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -63,6 +63,25 @@ const torchrunBin = python ? join(dirname(spawnSync(python, ['-c', 'import sys; 
 function torchrun(n: number, args: string[], opts: { detached?: boolean; cwd?: string } = {}) {
   expect(existsSync(torchrunBin), `${python} has torch but no torchrun beside it (${torchrunBin})`).toBe(true);
   return run(torchrunBin, [...TORCHRUN_STREAMS, '--standalone', `--nproc_per_node=${n}`, ...args], opts);
+}
+interface ScoredSummary {
+  status: string;
+  stages: { name: string; steps: number; validation: unknown; scores?: { metrics: Record<string, number>; columns: { key: string; label: string }[] } }[];
+}
+interface EvalJson {
+  protocol: { metrics: Record<string, number | string | null> };
+}
+/**
+ * A summary row's protocol scores against `tdc eval --json`'s, which rounds to 1e-6 and writes NaN as null and ±∞
+ * as a string (summary.json, plain JSON, has null for both).
+ */
+function expectSameScores(row: Record<string, number | null>, printed: Record<string, number | string | null>) {
+  expect(Object.keys(row).sort()).toEqual(Object.keys(printed).sort());
+  expect(Object.keys(row).length).toBeGreaterThan(0);
+  for (const [k, v] of Object.entries(printed)) {
+    if (typeof v === 'number') expect(row[k], k).toBeCloseTo(v, 5);
+    else expect(row[k], k).toBeNull();
+  }
 }
 const stepLines = (run: string) =>
   readFileSync(join(run, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; stage: string; step: number; miou?: number; mdice?: number });
@@ -141,9 +160,38 @@ describe.skipIf(!python)('generated PyTorch project: DDP, kill -9 + resume, cros
     // Written once: one record per step, not one per rank.
     const recs = stepLines(run).filter((r) => r.kind === 'step');
     expect(recs.map((r) => `${r.stage}:${r.step}`)).toEqual(['seg+class:1', 'seg+class:2', 'seg+class:3', 'sync:1', 'sync:2', 'scene:1', 'scene:2']);
+    // train.py alone writes pooled validation rows; `tdc report` scores each stage by the protocol first, as tdc train does.
+    expect(summary.stages.some((s) => 'scores' in s)).toBe(false);
+    // Seven steps leave every pixel background (all scores 0): stage sync's final weights are made to predict
+    // class 1 everywhere, so that its row is non-zero and differs from the others' (the right weights are scored).
+    const syncDir = join(run, 'checkpoints', 'stages', 'sync');
+    const sync = await loadCheckpoint(syncDir);
+    const bias = sync.weights.find((w) => w.name === 'seg_logits/bias')!;
+    bias.values[1] = bias.values[1]! + 20;
+    await saveCheckpoint(syncDir, sync);
     const r = await runTdc(['report', 'build/qt/run'], story);
     expect(r.code, r.err).toBe(0);
+    expect(r.err).toContain('scoring 3 stages by the protocol…');
     expect(existsSync(join(run, 'report.html'))).toBe(true);
+    const scored = JSON.parse(readFileSync(join(run, 'summary.json'), 'utf8')) as ScoredSummary;
+    expect(scored.status).toBe('completed');
+    expect(scored.stages.map((s) => [s.name, s.steps])).toEqual([['seg+class', 3], ['sync', 2], ['scene', 2]]);
+    expect(scored.stages.every((s) => s.validation !== null && s.scores !== undefined)).toBe(true);
+    const md = readFileSync(join(run, 'summary.md'), 'utf8');
+    for (const c of scored.stages[0]!.scores!.columns) expect(md).toContain(c.label);
+    expect(md).not.toMatch(/\| mIoU \|/);
+    // The rows are what `tdc eval --stage` prints for the same weights.
+    const rowOf = (name: string) => scored.stages.find((s) => s.name === name)!.scores!.metrics;
+    expect(rowOf('sync')['miou']).toBeGreaterThan(0);
+    expect(rowOf('seg+class')['miou']).not.toBeCloseTo(rowOf('sync')['miou']!, 3);
+    const ev = await runTdc(['eval', 'build/qt', '--stage', 'sync', '--json'], story);
+    expect(ev.code, ev.err).toBe(0);
+    expectSameScores(rowOf('sync'), (JSON.parse(ev.out) as EvalJson).protocol.metrics);
+    // A second report reads the scores, it does not score again.
+    const again = await runTdc(['report', 'build/qt/run'], story);
+    expect(again.code, again.err).toBe(0);
+    expect(again.err).not.toContain('scoring');
+    expect(JSON.parse(readFileSync(join(run, 'summary.json'), 'utf8'))).toEqual(scored);
   });
 
   test('kill -9 mid-stage, then resume: the stage lengths of an uninterrupted run; the checkpoint was whole', { timeout: 120_000 }, async () => {
@@ -188,6 +236,10 @@ describe.skipIf(!python)('generated PyTorch project: DDP, kill -9 + resume, cros
     const st = await runTdc(['eval', join(work, 'kill'), '--stage', 'scene', '--json'], work);
     expect(st.code, st.err).toBe(0);
     expect((JSON.parse(st.out) as { mean: { iou: number } }).mean.iou).toBeCloseTo(lastVal.miou!, 6);
+    // tdc train --target torch scored each stage's final weights by the protocol into the summary, as tdc train does.
+    for (const name of ['seg+class', 'sync', 'scene']) expect(resumed.out).toContain(`stage ${name}: scoring its final weights on the val split`);
+    const rows = (JSON.parse(readFileSync(join(run, 'summary.json'), 'utf8')) as ScoredSummary).stages;
+    expectSameScores(rows.find((s) => s.name === 'scene')!.scores!.metrics, (JSON.parse(st.out) as EvalJson).protocol.metrics);
   });
 
   test('a tdc-trained checkpoint scores the same in train.py --eval as in tdc eval', { timeout: 120_000 }, async () => {

@@ -4,7 +4,8 @@
  * share one notion of "current".
  */
 import { TdcError } from '../../runtime/errors.js';
-import { existsSync, readFileSync, readdirSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { writeFileAtomic } from '../../runtime/io/atomic.js';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -74,26 +75,6 @@ export function planOutput(dir: string, files: readonly OutputFile[], shownDir =
     if (current !== undefined && isGenerated(name, current)) changes.push({ path: name, status: 'stale' });
   }
   return changes;
-}
-
-/**
- * Writes `text` to `path` so that a reader sees the old or the new file, never a half-written one: the bytes go
- * to a temporary file in the same folder (same file system), which is then renamed over the target.
- */
-export function writeFileAtomic(path: string, text: string): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = join(dirname(path), `.${basenameOf(path)}.tmp-${process.pid}`);
-  try {
-    writeFileSync(tmp, text, { encoding: 'utf8', flush: true });
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-}
-
-function basenameOf(path: string): string {
-  return path.split(/[\\/]/).pop() ?? path;
 }
 
 /** Applies a plan: writes new and changed files atomically, removes stale ones; unchanged files keep their mtime. */

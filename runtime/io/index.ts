@@ -33,3 +33,4 @@ export { probeFile, probeBytes } from './probe.js';
 export type { FileProbe } from './probe.js';
 export { encodeNpy, readNpy } from './npy.js';
 export type { NpyArray } from './npy.js';
+export { writeFileAtomic } from './atomic.js';

@@ -11,9 +11,7 @@ import { TdcError } from '../errors.js';
  * path (a build folder is accepted for its `run/`). Rejects with a one-line TdcError when there is no run to report on or the file cannot be written.
  */
 export async function writeReport(runDir?: string, cwd: string = process.cwd()): Promise<string> {
-  let dir = runDir ? path.resolve(cwd, runDir) : await defaultRunDir(cwd);
-  // A build folder given where its run was meant: use the run inside it.
-  if (!(await exists(path.join(dir, 'log.jsonl'))) && (await exists(path.join(dir, 'run', 'log.jsonl')))) dir = path.join(dir, 'run');
+  const dir = await resolveRunDir(runDir, cwd);
   const data = await loadRunData(dir);
   const file = path.join(dir, 'report.html');
   try {
@@ -22,6 +20,14 @@ export async function writeReport(runDir?: string, cwd: string = process.cwd()):
     throw new TdcError(`cannot write ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }
   return file;
+}
+
+/** The run folder `tdc report [run-dir]` means: the argument (a build folder stands for its `run/`), else the last build's run. */
+export async function resolveRunDir(runDir?: string, cwd: string = process.cwd()): Promise<string> {
+  const dir = runDir ? path.resolve(cwd, runDir) : await defaultRunDir(cwd);
+  // A build folder given where its run was meant: use the run inside it.
+  if (!(await exists(path.join(dir, 'log.jsonl'))) && (await exists(path.join(dir, 'run', 'log.jsonl')))) return path.join(dir, 'run');
+  return dir;
 }
 
 async function exists(file: string): Promise<boolean> {

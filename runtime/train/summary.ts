@@ -5,8 +5,8 @@
  * prints them (percent, mm); otherwise the training validation's mIoU / mDice. Printed and written to
  * `<run>/summary.json` and `<run>/summary.md`.
  */
-import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { writeFileAtomic } from '../io/atomic.js';
 import type { RunSummary, StageSummary } from './types.js';
 
 /** The stage table as Markdown (also readable as plain text in a terminal). */
@@ -46,16 +46,15 @@ export function protocolCell(v: number | undefined, format: 'percent' | 'distanc
   return format === 'percent' ? (100 * v).toFixed(2) : format === 'distance' ? v.toFixed(2) : v.toFixed(3);
 }
 
-/** Writes summary.json (everything) and summary.md (title, status, table, best checkpoint). */
+/** Writes summary.json (everything) and summary.md (title, status, table, best checkpoint), each atomically. */
 export async function writeSummary(runDir: string, summary: RunSummary): Promise<void> {
-  await fs.mkdir(runDir, { recursive: true });
-  await fs.writeFile(path.join(runDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+  writeFileAtomic(path.join(runDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
   const lines = [`# Training summary`, '', `Status: ${summary.status}${summary.message ? ` — ${summary.message}` : ''}`, ''];
   lines.push(summary.stages.length > 0 ? formatSummaryTable(summary.stages) : '(no stage finished)');
   if (summary.best) {
     lines.push('', `Best checkpoint (\`best/\`): stage ${summary.best.stage}, step ${summary.best.step}, ${summary.best.metric} ${cell(summary.best.value)}`);
   }
-  await fs.writeFile(path.join(runDir, 'summary.md'), `${lines.join('\n')}\n`);
+  writeFileAtomic(path.join(runDir, 'summary.md'), `${lines.join('\n')}\n`);
 }
 
 function cell(v: number | undefined): string {

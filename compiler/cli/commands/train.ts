@@ -110,7 +110,12 @@ async function trainWithTorch(buildDir: string, runDir: string, programDef: Awai
   const rel = (p: string) => relative(process.cwd(), p) || '.';
   const { selectBackend } = await import('../../../runtime/backend/index.js');
   await selectBackend(opts.backend ? { prefer: opts.backend } : {});
-  const { writeRunSamples } = await import('../../../runtime/program.js');
+  const { writeRunSamples, scoreRunStages } = await import('../../../runtime/program.js');
+  // train.py's summary rows are pooled validation figures; tdc train's are each stage's final weights scored by
+  // the paper's protocol: the same rows here, so that both targets' summaries and reports read alike.
+  const stages = await scoreRunStages(programDef, { runDir, buildDir, note: (l) => io.out(`${l}\n`) });
+  const { formatSummaryTable } = await import('../../../runtime/train/index.js');
+  io.out(`${formatSummaryTable(stages)}\nsummary written to ${rel(join(runDir, 'summary.md'))}\n`);
   await writeRunSamples(programDef, { runDir, buildDir });
   const { writeReport } = await import('../../../runtime/report/index.js');
   const report = await writeReport(runDir);
