@@ -410,14 +410,27 @@ async function main() {
     else console.log(`  failed: ${(m.stderr || '').trim().split('\n').slice(-1)[0]}`);
     memory = m.status === 0 ? lines : null;
   }
-  // One row per spec and thread count (the first run's): the generated project against the hand-built reference.
-  const seen = new Set();
-  const gen = runs.flat().filter((r) => r.torch && Number.isFinite(r.torch.generatedTrainMs) && !seen.has(`${r.spec}:${r.threads}`) && seen.add(`${r.spec}:${r.threads}`));
-  if (gen.length) {
-    console.log('\ngenerated PyTorch project (tdc build --target torch) vs the hand-built reference (scripts/bench-torch.py), train step:');
+  // One row per spec and thread count: medians over the runs (`--repeat`) of the reference's and the generated
+  // project's train step, and of their ratio within each run (the two are measured back to back in one run).
+  const groups = new Map();
+  const counted = new Set(); // one PyTorch measurement serves every backend row of its run
+  for (const r of runs.flat()) {
+    if (!r.torch || !Number.isFinite(r.torch.generatedTrainMs) || counted.has(r.torch)) continue;
+    counted.add(r.torch);
+    const key = `${r.spec}:${r.threads}`;
+    if (!groups.has(key)) groups.set(key, { spec: r.spec, threads: r.threads, ref: [], gen: [] });
+    groups.get(key).ref.push(r.torch.trainMs);
+    groups.get(key).gen.push(r.torch.generatedTrainMs);
+  }
+  if (groups.size) {
+    console.log(`\ngenerated PyTorch project (tdc build --target torch) vs the hand-built reference (scripts/bench-torch.py), train step${o.repeat > 1 ? `, medians over ${o.repeat} runs` : ''}:`);
     console.log('| spec | threads | reference ms/img | generated ms/img | generated / reference |');
     console.log('|---|---|---|---|---|');
-    for (const r of gen) console.log(`| ${r.spec} | ${r.threads} | ${fmt(r.torch.trainMs)} | ${fmt(r.torch.generatedTrainMs)} | ${fmt((100 * r.torch.generatedTrainMs) / r.torch.trainMs)} % |`);
+    for (const g of groups.values()) {
+      const ratios = g.gen.map((x, i) => (100 * x) / g.ref[i]);
+      const spread = ratios.length > 1 ? ` (${fmt(Math.min(...ratios))}–${fmt(Math.max(...ratios))})` : '';
+      console.log(`| ${g.spec} | ${g.threads} | ${fmt(median(g.ref))} | ${fmt(median(g.gen))} | ${fmt(median(ratios))}${spread} % |`);
+    }
   }
   console.log(`total ${((performance.now() - started) / 1000).toFixed(0)} s`);
   if (o.json) writeFileSync(o.json, JSON.stringify({ peaks, runs, memory }, null, 2));
