@@ -21,6 +21,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { findTorchPython } from '../compiler/cli/torch-python.js';
 import { TORCHRUN_STREAMS } from '../compiler/cli/torch-train.js';
 import { loadCheckpoint, recoverCheckpointDir, saveCheckpoint } from '../runtime/train/checkpoint.js';
+import { RunLock } from '../runtime/train/run-dir.js';
 import { runTdc } from './helpers/run-tdc.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -169,6 +170,16 @@ describe.skipIf(!python)('generated PyTorch project: DDP, kill -9 + resume, cros
     const bias = sync.weights.find((w) => w.name === 'seg_logits/bias')!;
     bias.values[1] = bias.values[1]! + 20;
     await saveCheckpoint(syncDir, sync);
+    // While another process holds the run (a training), the report does not rewrite its summary.
+    const held = RunLock.acquire(run);
+    try {
+      const busy = await runTdc(['report', 'build/qt/run'], story);
+      expect(busy.code, busy.err).toBe(0);
+      expect(busy.err).toMatch(/^note: the stages were not scored by the protocol: build\/qt\/run is in use by another tdc train \(pid \d+/);
+      expect((JSON.parse(readFileSync(join(run, 'summary.json'), 'utf8')) as ScoredSummary).stages.some((s) => 'scores' in s)).toBe(false);
+    } finally {
+      held.releaseSync();
+    }
     const r = await runTdc(['report', 'build/qt/run'], story);
     expect(r.code, r.err).toBe(0);
     expect(r.err).toContain('scoring 3 stages by the protocol…');

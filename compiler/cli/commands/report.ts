@@ -45,17 +45,23 @@ async function scoreUnscoredStages(runDir: string): Promise<void> {
     io.err(`note: the stages in ${rel(join(runDir, 'summary.json'))} have no protocol scores and no build of this run was found (neither its parent folder nor the last tdc build here); the report shows the training's pooled validation figures; run tdc report from the folder of the run's tdc build\n`);
     return;
   }
-  io.err(`scoring ${todo.length} stage${todo.length === 1 ? '' : 's'} by the protocol…\n`);
   const { loadProgram } = await import('../build-loader.js');
   const { selectBackend } = await import('../../../runtime/backend/index.js');
   const { scoreRunStages } = await import('../../../runtime/program.js');
+  const { RunLock } = await import('../../../runtime/train/index.js');
+  // The summary is rewritten as stages are scored: not while a training (or another report) holds the run.
+  let lock: { releaseSync(): void } | undefined;
   try {
+    lock = RunLock.acquire(runDir, rel);
+    io.err(`scoring ${todo.length} stage${todo.length === 1 ? '' : 's'} by the protocol…\n`);
     const program = await loadProgram(buildDir);
     await selectBackend({});
     await scoreRunStages(program, { runDir, buildDir, note: (l) => io.err(`${l}\n`) });
   } catch (e) {
     if (!(e instanceof TdcError)) throw e;
     io.err(`note: the stages were not scored by the protocol: ${e.message}\n`);
+  } finally {
+    lock?.releaseSync();
   }
 }
 
