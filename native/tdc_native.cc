@@ -26,6 +26,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -534,6 +535,22 @@ void binaryLoop(const float *a, int64_t na, const float *b, int64_t nb, float *o
   }
 }
 
+// Calls f(std::integral_constant<int, OP>{}) for the binary op id `op`: the one list of the ops binary() and
+// binaryStrided() run, each loop instantiated per op.
+template <typename F>
+void withBinaryOp(int op, F &&f) {
+  switch (op) {
+    case kAdd: f(std::integral_constant<int, kAdd>{}); break;
+    case kSub: f(std::integral_constant<int, kSub>{}); break;
+    case kMul: f(std::integral_constant<int, kMul>{}); break;
+    case kDiv: f(std::integral_constant<int, kDiv>{}); break;
+    case kMax: f(std::integral_constant<int, kMax>{}); break;
+    case kMin: f(std::integral_constant<int, kMin>{}); break;
+    case kReluGrad: f(std::integral_constant<int, kReluGrad>{}); break;
+    default: throw JsError{"tdc_native: unknown binary op"};
+  }
+}
+
 // binary(op, a, b, out, repeat): repeat = 0 broadcasts the smaller side cyclically (trailing-axes block),
 // 1 repeats each of its elements over a run (leading-axes block).
 napi_value Binary(napi_env env, napi_callback_info info) {
@@ -547,16 +564,7 @@ napi_value Binary(napi_env env, napi_callback_info info) {
     float *out = typed<float>(env, a[3], napi_float32_array, &n);
     const int64_t N = n, NA = na, NB = nb;
     if (NA == 0 || NB == 0 || N % NA || N % NB || (NA != N && NB != N && NA != 1 && NB != 1)) throw JsError{"tdc_native: binary shapes"};
-    switch (op) {
-      case kAdd: binaryLoop<kAdd>(x, NA, y, NB, out, N, repeat); break;
-      case kSub: binaryLoop<kSub>(x, NA, y, NB, out, N, repeat); break;
-      case kMul: binaryLoop<kMul>(x, NA, y, NB, out, N, repeat); break;
-      case kDiv: binaryLoop<kDiv>(x, NA, y, NB, out, N, repeat); break;
-      case kMax: binaryLoop<kMax>(x, NA, y, NB, out, N, repeat); break;
-      case kMin: binaryLoop<kMin>(x, NA, y, NB, out, N, repeat); break;
-      case kReluGrad: binaryLoop<kReluGrad>(x, NA, y, NB, out, N, repeat); break;
-      default: throw JsError{"tdc_native: unknown binary op"};
-    }
+    withBinaryOp(op, [&](auto o) { binaryLoop<decltype(o)::value>(x, NA, y, NB, out, N, repeat); });
     return undef(env);
   });
 }
@@ -620,16 +628,7 @@ napi_value BinaryStrided(napi_env env, napi_callback_info info) {
       hiB += static_cast<int64_t>(shape[d] - 1) * sb[d];
     }
     if (total != static_cast<int64_t>(n) || hiA >= static_cast<int64_t>(na) || hiB >= static_cast<int64_t>(nb)) throw JsError{"tdc_native: binary shapes"};
-    switch (op) {
-      case kAdd: stridedLoop<kAdd>(x, y, out, rank, shape, sa, sb); break;
-      case kSub: stridedLoop<kSub>(x, y, out, rank, shape, sa, sb); break;
-      case kMul: stridedLoop<kMul>(x, y, out, rank, shape, sa, sb); break;
-      case kDiv: stridedLoop<kDiv>(x, y, out, rank, shape, sa, sb); break;
-      case kMax: stridedLoop<kMax>(x, y, out, rank, shape, sa, sb); break;
-      case kMin: stridedLoop<kMin>(x, y, out, rank, shape, sa, sb); break;
-      case kReluGrad: stridedLoop<kReluGrad>(x, y, out, rank, shape, sa, sb); break;
-      default: throw JsError{"tdc_native: unknown binary op"};
-    }
+    withBinaryOp(op, [&](auto o) { stridedLoop<decltype(o)::value>(x, y, out, rank, shape, sa, sb); });
     return undef(env);
   });
 }
