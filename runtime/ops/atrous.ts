@@ -31,7 +31,7 @@ import type { ConvActivation } from './conv-bias-act.js';
 import { flipSwapFilter } from './flip-filter.js';
 import { ATROUS_BACKPROP_FILTER_KERNEL, ATROUS_BACKPROP_INPUT_KERNEL, ATROUS_CONV_KERNEL } from './kernel-names.js';
 import { lazyCustomGrad, type LazyGradBody, type LazyGradFunc } from './lazy-grad.js';
-import { biasAdd, reluGradFromOutput } from './lean-grads.js';
+import { biasAdd, biasGrad, reluGradFromOutput } from './lean-grads.js';
 import { backendHasKernels } from './registered.js';
 
 
@@ -125,7 +125,7 @@ const dilatedValid2d = (rates: [number, number]) =>
       const [rh, rw] = rates;
       const ph = (kh - 1) * rh;
       const pw = (kw - 1) * rw;
-      const wFlip = (ws.dtype === 'float32' ? flipSwapFilter(ws) : tf.transpose(tf.reverse(ws, [0, 1]), [0, 1, 3, 2])) as tf.Tensor4D;
+      const wFlip = flipSwapFilter(ws) as tf.Tensor4D;
       const dx = tf.conv2d(
         g,
         wFlip,
@@ -162,7 +162,7 @@ const dilatedValid3d = (rates: [number, number, number]) =>
       const pd = (kd - 1) * rd;
       const ph = (kh - 1) * rh;
       const pw = (kw - 1) * rw;
-      const wFlip = (ws.dtype === 'float32' ? flipSwapFilter(ws) : tf.transpose(tf.reverse(ws, [0, 1, 2]), [0, 1, 2, 4, 3])) as tf.Tensor5D;
+      const wFlip = flipSwapFilter(ws) as tf.Tensor5D;
       const gPad = tf.pad(g, [
         [0, 0],
         [pd, pd],
@@ -197,7 +197,7 @@ const atrousByKernels = (rates: number[], pads: Array<[number, number]>, activat
     const g = activation === 'relu' ? reluGradFromOutput(dy, ys!) : dy;
     const dx = () => run(ATROUS_BACKPROP_INPUT_KERNEL, { dy: g, filter: ws }, { inputShape: xs.shape, rates, pads });
     const dw = () => run(ATROUS_BACKPROP_FILTER_KERNEL, { x: xs, dy: g }, { filterShape: ws.shape, rates, pads });
-    return bias ? [dx, dw, () => tf.sum(g, Array.from({ length: g.rank - 1 }, (_, i) => i))] : [dx, dw];
+    return bias ? [dx, dw, () => biasGrad(g)] : [dx, dw];
   };
   return { value, grads };
 };

@@ -14,7 +14,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { CONV3D_BIAS_ACT_KERNEL, CONV_BACKPROP_FILTER_BIAS_KERNEL } from './kernel-names.js';
 import { lazyCustomGrad, type LazyGradBody, type LazyGradFunc } from './lazy-grad.js';
-import { reluGradFromOutput } from './lean-grads.js';
+import { biasGrad, reluGradFromOutput } from './lean-grads.js';
 import { backendHasKernels } from './registered.js';
 
 export type ConvActivation = 'linear' | 'relu';
@@ -53,7 +53,7 @@ export function convBiasAct<T extends tf.Tensor4D | tf.Tensor5D>(x: T, filter: T
         const [dw, db] = run(CONV_BACKPROP_FILTER_BIAS_KERNEL, { x: xs, dy: g }, filterAttrs) as tf.Tensor[];
         return [dx, () => dw!, () => db!];
       }
-      return [dx, () => run(filterKernel, { x: xs, dy: g }, filterAttrs) as tf.Tensor, () => tf.sum(g, Array.from({ length: g.rank - 1 }, (_, i) => i))];
+      return [dx, () => run(filterKernel, { x: xs, dy: g }, filterAttrs) as tf.Tensor, () => biasGrad(g)];
     };
     return { value: y, grads };
   };

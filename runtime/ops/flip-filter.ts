@@ -25,9 +25,13 @@ export function flipSwapValues(w: Float32Array, shape: readonly number[]): Float
   return out;
 }
 
-/** flipSwapValues on a float32 tensor: a new [...k, co, ci] tensor. */
+/** A new [...k, co, ci] tensor: flipSwapValues for float32, tf.reverse then tf.transpose for any other dtype. */
 export function flipSwapFilter(w: tf.Tensor): tf.Tensor {
   const k = w.shape.slice(0, -2);
+  if (w.dtype !== 'float32') {
+    const n = k.length;
+    return tf.tidy(() => tf.transpose(tf.reverse(w, k.map((_, i) => i)), [...k.map((_, i) => i), n + 1, n]));
+  }
   const [ci, co] = w.shape.slice(-2) as [number, number];
   return tf.tensor(flipSwapValues(w.dataSync() as Float32Array, w.shape), [...k, co, ci], 'float32');
 }

@@ -14,18 +14,22 @@ import { backendHasKernels } from './registered.js';
 
 /** x + b for a per-channel bias b (broadcast over all but the last axis), saving nothing for its gradient. */
 export function biasAdd<T extends tf.Tensor>(x: T, b: tf.Tensor1D | tf.Tensor): T {
-  const axes = Array.from({ length: x.rank - 1 }, (_, i) => i);
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [input, bias] = args as [tf.Tensor, tf.Tensor];
     return {
       value: tf.add(input, bias),
       gradFunc: (dy: tf.Tensor | tf.Tensor[]) => {
         const d = Array.isArray(dy) ? dy[0]! : dy;
-        return [d.clone(), tf.sum(d, axes)];
+        return [d.clone(), biasGrad(d)];
       },
     };
   });
   return op(x, b) as T;
+}
+
+/** The gradient of a per-channel bias given the output's gradient dy: dy summed over every axis but the last. */
+export function biasGrad(dy: tf.Tensor): tf.Tensor {
+  return tf.sum(dy, Array.from({ length: dy.rank - 1 }, (_, i) => i));
 }
 
 
