@@ -385,29 +385,22 @@ export async function writeRunSamples(program: Program<unknown, string>, o: RunS
   net.model.dispose();
 }
 
-/** The stages of `<run>/summary.json` that carry no protocol scores yet (none when there is no summary). */
-export function unscoredStages(runDir: string): string[] {
-  const file = join(runDir, 'summary.json');
-  if (!existsSync(file)) return [];
-  const summary = JSON.parse(readFileSync(file, 'utf8')) as RunSummary;
-  return summary.stages.filter((s) => !s.scores).map((s) => s.name);
-}
-
 /**
  * Scores each stage of a run folder that has no protocol scores yet (its final weights, `checkpoints/stages/
  * <name>/`) on the val split by the paper's protocol, as `tdc train` does at each stage's end (the same
  * `scoreStageByProtocol`), and writes the scores into the stage rows of `<run>/summary.json` / `summary.md`, the
  * summary's other fields kept: a run of the generated PyTorch project writes pooled validation figures only.
- * Stages already scored are not scored again. Returns the summary's stages (their order), scored or not.
+ * Stages already scored are not scored again; `only` limits it to the stages named. Returns the summary's stages
+ * (their order), scored or not.
  */
 export async function scoreRunStages(
   program: Program<unknown, string>,
-  o: { runDir: string; buildDir: string; note?: (line: string) => void },
+  o: { runDir: string; buildDir: string; note?: (line: string) => void; only?: readonly string[] },
 ): Promise<StageSummary[]> {
   const file = join(o.runDir, 'summary.json');
   if (!existsSync(file)) throw new TdcError(`no summary.json in ${o.runDir}: the run has not ended`);
   const summary = JSON.parse(readFileSync(file, 'utf8')) as RunSummary;
-  const todo = summary.stages.filter((s) => !s.scores);
+  const todo = summary.stages.filter((s) => !s.scores && (!o.only || o.only.includes(s.name)));
   if (todo.length === 0) return summary.stages;
   const opened = await openProgramData(program, o.buildDir);
   const protocol = protocolFor({ format: opened.data.format, dims: program.dims, classes: opened.task.classes, scenes: opened.task.scenes, regions: program.regions });

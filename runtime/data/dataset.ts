@@ -2,8 +2,7 @@
  * The dataset factory: picks the reader for `data.format`, lists the samples once, assigns splits, and
  * computes the class/scene statistics the trainer prints and turns into class weights.
  */
-import { existsSync, readdirSync } from 'node:fs';
-import { promises as fs } from 'node:fs';
+import { existsSync, promises as fs, readdirSync } from 'node:fs';
 import path from 'node:path';
 import type { DataSpec, TaskSpec } from '../../spec/types.js';
 import { classCounts } from './arrays.js';

@@ -5,6 +5,7 @@
  * prints them (percent, mm); otherwise the training validation's mIoU / mDice. Printed and written to
  * `<run>/summary.json` and `<run>/summary.md`.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
 import type { RunSummary, StageSummary } from './types.js';
@@ -59,4 +60,12 @@ export async function writeSummary(runDir: string, summary: RunSummary): Promise
 
 function cell(v: number | undefined): string {
   return v === undefined || Number.isNaN(v) ? '–' : v.toFixed(4);
+}
+
+/** The stages of `<run>/summary.json` that carry no protocol scores yet (none when there is no summary). */
+export function unscoredStages(runDir: string): string[] {
+  const file = path.join(runDir, 'summary.json');
+  if (!existsSync(file)) return [];
+  const summary = JSON.parse(readFileSync(file, 'utf8')) as RunSummary;
+  return summary.stages.filter((s) => !s.scores).map((s) => s.name);
 }

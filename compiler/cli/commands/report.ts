@@ -29,7 +29,7 @@ export function register(program: Command): void {
 
 /** Scores the summary's stages that have no protocol scores (tfjs is loaded only then); a stage scored stays as it is. */
 async function scoreUnscoredStages(runDir: string): Promise<void> {
-  const { unscoredStages } = await import('../../../runtime/program.js');
+  const { unscoredStages } = await import('../../../runtime/train/summary.js');
   let todo: string[];
   try {
     todo = unscoredStages(runDir);
@@ -37,7 +37,9 @@ async function scoreUnscoredStages(runDir: string): Promise<void> {
     return; // an unreadable summary: writeReport says so
   }
   // Only stages whose final weights were kept can be scored (a run folder copied without checkpoints cannot).
-  todo = todo.filter((name) => existsSync(join(stageCheckpointDir(runDir, name), 'state.json')));
+  const { hasCheckpoint } = await import('../../../runtime/train/checkpoint.js');
+  const kept = await Promise.all(todo.map((name) => hasCheckpoint(stageCheckpointDir(runDir, name))));
+  todo = todo.filter((_, i) => kept[i]);
   if (todo.length === 0) return;
   const rel = (p: string) => relative(process.cwd(), p) || '.';
   const buildDir = buildOfRun(runDir, todo[0]!);
@@ -56,7 +58,7 @@ async function scoreUnscoredStages(runDir: string): Promise<void> {
     io.err(`scoring ${todo.length} stage${todo.length === 1 ? '' : 's'} by the protocol…\n`);
     const program = await loadProgram(buildDir);
     await selectBackend({});
-    await scoreRunStages(program, { runDir, buildDir, note: (l) => io.err(`${l}\n`) });
+    await scoreRunStages(program, { runDir, buildDir, note: (l) => io.err(`${l}\n`), only: todo });
   } catch (e) {
     if (!(e instanceof TdcError)) throw e;
     io.err(`note: the stages were not scored by the protocol: ${e.message}\n`);
