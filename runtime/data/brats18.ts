@@ -93,7 +93,13 @@ export class Brats18Reader implements DatasetReader {
 
   async load(d: SampleDescriptor): Promise<Sample> {
     const roles = [...this.modalities, 'seg'];
-    const vols = await Promise.all(roles.map((r) => loadNifti(d.files[r]!, `the ${r} volume of subject ${d.id}`)));
+    // Read in parallel; a problem is reported for the first volume in modality order (Promise.all would report
+    // whichever read failed first in time, so a subject missing two modalities named either one).
+    const reads = await Promise.allSettled(roles.map((r) => loadNifti(d.files[r]!, `the ${r} volume of subject ${d.id}`)));
+    const vols = reads.map((r) => {
+      if (r.status === 'rejected') throw r.reason;
+      return r.value;
+    });
     const seg = vols[vols.length - 1]!;
     const [X, Y, Z] = volumeSize(seg, d.files.seg!);
     vols.forEach((v, i) => {
