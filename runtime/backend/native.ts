@@ -3,7 +3,7 @@
  * matrix products and memory-bound kernels running on oneDNN / OpenMP through the addon (runtime/native).
  */
 import * as tf from '@tensorflow/tfjs';
-import { composedFallbacks, loadNative, nativeKernelConfigs, nativeUnavailableReason } from '../native/index.js';
+import { composedFallbacks, loadNative, nativeKernelConfigs, nativeUnavailableReason, withBufferPool } from '../native/index.js';
 import { registerLeanGradients } from '../ops/lean-grads.js';
 import { trainingKernelsFor } from './kernels.js';
 
@@ -43,7 +43,8 @@ export function registerNativeBackend(args: RegisterNativeArgs = {}): NativeBack
   if (!cpu) return null;
   const Cpu = cpu.constructor as new () => tf.KernelBackend;
   // Priority 0: registering never makes tfjs pick 'native' on its own; selectBackend / setBackend do.
-  tf.registerBackend('native', () => new Cpu(), 0);
+  // Its kernels' large outputs are reused once disposed (runtime/native/buffer-pool.ts).
+  tf.registerBackend('native', () => withBufferPool(new Cpu()), 0);
 
   // Every cpu kernel, then tdc's cpu training kernels (fixed ResizeBilinearGrad, faster conv gradients) on top.
   const put = (k: tf.KernelConfig) => {

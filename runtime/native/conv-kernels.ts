@@ -131,10 +131,11 @@ function backwardDataByForward(
   const [ic, oc] = [filterShape[nd]!, filterShape[nd + 1]!];
   const flipShape = [...k, oc, ic];
   const st = stridesOf(filterShape);
-  const flipped = new Float32Array(wv.length);
+  const flipped = ctx.scratch(wv.length);
   const from = k.reduce((acc, d, i) => acc + (d - 1) * st[i]!, 0);
   ctx.addon.stridedCopy(wv, flipped, copyParams(flipShape, from, [...k.map((_, i) => -st[i]!), 1, oc], 0, stridesOf(flipShape)));
   ctx.addon.convForward(dyv, flipped, null, dx, q.params, 0);
+  ctx.recycle(flipped);
 }
 
 /** The stock backprop-input kernels' case for backwardDataByForward: stride 1, no dilation, pads from tfjs. */
@@ -160,7 +161,7 @@ export function convKernels(ctx: KernelContext): void {
 
 /** dW and db of a 2D or 3D convolution in one oneDNN backward-weights primitive (it sums dy as it reads it). */
 function filterBiasKernel(ctx: KernelContext): void {
-  const { addon, add, output } = ctx;
+  const { addon, add, outputUninit } = ctx;
   add(CONV_BACKPROP_FILTER_BIAS_KERNEL, (args, b) => {
     const { x, dy } = args.inputs as Record<string, TensorInfo>;
     const xv = f32(b, x);
@@ -178,15 +179,15 @@ function filterBiasKernel(ctx: KernelContext): void {
       return null;
     }
     const oc = a.filterShape[a.filterShape.length - 1]!;
-    const dw = output(size(a.filterShape));
-    const db = output(oc);
+    const dw = outputUninit(size(a.filterShape));
+    const db = outputUninit(oc);
     addon.convBackwardWeights(xv, dyv, dw, params, db);
     return [b.makeTensorInfo([...a.filterShape], 'float32', dw), b.makeTensorInfo([oc], 'float32', db)] as unknown as TensorInfo;
   });
 }
 
 function conv2dKernels(ctx: KernelContext): void {
-  const { addon, add, output } = ctx;
+  const { addon, add, outputUninit } = ctx;
   // Forward 2D convolution, plain and fused with bias + relu.
   const conv2d = (args: KernelArgs, b: CpuLike, fused: boolean): TensorInfo | null => {
     const { x, filter, bias, preluActivationWeights } = args.inputs as Record<string, TensorInfo | undefined>;
@@ -203,7 +204,7 @@ function conv2dKernels(ctx: KernelContext): void {
       if (!bv || size(bias.shape) !== filter!.shape[3]) return null;
     }
     const info = info2d(x!.shape, filter!.shape, a);
-    const y = output(size(info.outShape));
+    const y = outputUninit(size(info.outShape));
     addon.convForward(xv, wv, bv, y, params2d(info), act === 'relu' ? 1 : 0);
     return b.makeTensorInfo(info.outShape, 'float32', y);
   };
@@ -218,7 +219,7 @@ function conv2dKernels(ctx: KernelContext): void {
     const wv = f32(b, filter);
     if (!dyv || !wv) return null;
     const info = info2d(a.inputShape, filter!.shape, { ...a, dilations: 1 });
-    const dx = output(size(a.inputShape));
+    const dx = outputUninit(size(a.inputShape));
     const unit = unitStridePads(info);
     if (unit) backwardDataByForward(ctx, dyv, dy!.shape, wv, filter!.shape, dx, unit, params2d(info));
     else addon.convBackwardData(dyv, wv, dx, params2d(info));
@@ -233,14 +234,14 @@ function conv2dKernels(ctx: KernelContext): void {
     const dyv = f32(b, dy);
     if (!xv || !dyv) return null;
     const info = info2d(x!.shape, a.filterShape, { ...a, dilations: 1 });
-    const dw = output(size(a.filterShape));
+    const dw = outputUninit(size(a.filterShape));
     addon.convBackwardWeights(xv, dyv, dw, params2d(info), null);
     return b.makeTensorInfo([...a.filterShape], 'float32', dw);
   });
 }
 
 function conv3dKernels(ctx: KernelContext): void {
-  const { addon, add, output } = ctx;
+  const { addon, add, outputUninit } = ctx;
   add('Conv3D', (args, b) => {
     const { x, filter } = args.inputs as Record<string, TensorInfo>;
     const a = args.attrs as unknown as Conv3DAttrs;
@@ -249,7 +250,7 @@ function conv3dKernels(ctx: KernelContext): void {
     const wv = f32(b, filter);
     if (!xv || !wv) return null;
     const info = info3d(x!.shape, filter!.shape, a);
-    const y = output(size(info.outShape));
+    const y = outputUninit(size(info.outShape));
     addon.convForward(xv, wv, null, y, params3d(info), 0);
     return b.makeTensorInfo(info.outShape, 'float32', y);
   });
@@ -264,7 +265,7 @@ function conv3dKernels(ctx: KernelContext): void {
     const bv = bias ? f32(b, bias) : null;
     if (!xv || !wv || (bias && (!bv || size(bias.shape) !== filter!.shape[4]))) return null;
     const info = info3d(x!.shape, filter!.shape, { strides: 1, pad: a.pad, dilations: 1 });
-    const y = output(size(info.outShape));
+    const y = outputUninit(size(info.outShape));
     addon.convForward(xv, wv, bv, y, params3d(info), a.activation === 'relu' ? 1 : 0);
     return b.makeTensorInfo(info.outShape, 'float32', y);
   });
@@ -276,7 +277,7 @@ function conv3dKernels(ctx: KernelContext): void {
     const wv = f32(b, filter);
     if (!dyv || !wv) return null;
     const info = info3d(a.inputShape, filter!.shape, { ...a, dilations: 1 });
-    const dx = output(size(a.inputShape));
+    const dx = outputUninit(size(a.inputShape));
     const unit = unitStridePads(info);
     if (unit) backwardDataByForward(ctx, dyv, dy!.shape, wv, filter!.shape, dx, unit, params3d(info));
     else addon.convBackwardData(dyv, wv, dx, params3d(info));
@@ -290,7 +291,7 @@ function conv3dKernels(ctx: KernelContext): void {
     const dyv = f32(b, dy);
     if (!xv || !dyv) return null;
     const info = info3d(x!.shape, a.filterShape, { ...a, dilations: 1 });
-    const dw = output(size(a.filterShape));
+    const dw = outputUninit(size(a.filterShape));
     addon.convBackwardWeights(xv, dyv, dw, params3d(info), null);
     return b.makeTensorInfo([...a.filterShape], 'float32', dw);
   });
@@ -301,7 +302,7 @@ function conv3dKernels(ctx: KernelContext): void {
  * one primitive each, where the forward-conv formulation pads, flips and transposes around three convs.
  */
 function atrousKernels(ctx: KernelContext): void {
-  const { addon, add, output } = ctx;
+  const { addon, add, outputUninit } = ctx;
   // With an optional bias input and activation attr ('linear' | 'relu'), applied by the primitive's post-ops.
   add(ATROUS_CONV_KERNEL, (args, b) => {
     const { x, filter, bias } = args.inputs as Record<string, TensorInfo | undefined>;
@@ -314,7 +315,7 @@ function atrousKernels(ctx: KernelContext): void {
     if (!xv || !wv || (bias && (!bv || size(bias.shape) !== filter!.shape[filter!.shape.length - 1]))) return null;
     const p = atrousParams(x!.shape, filter!.shape, a);
     if (!p) return null;
-    const y = output(size(p.outShape));
+    const y = outputUninit(size(p.outShape));
     addon.convForward(xv, wv, bv, y, p.params, act === 'relu' ? 1 : 0);
     return b.makeTensorInfo(p.outShape, 'float32', y);
   });
@@ -327,7 +328,7 @@ function atrousKernels(ctx: KernelContext): void {
     if (!dyv || !wv) return null;
     const p = atrousParams(a.inputShape, filter!.shape, a);
     if (!p || p.outShape.some((d, i) => d !== dy!.shape[i])) return null;
-    const dx = output(size(a.inputShape));
+    const dx = outputUninit(size(a.inputShape));
     backwardDataByForward(ctx, dyv, dy!.shape, wv, filter!.shape, dx, a, p.params);
     return b.makeTensorInfo([...a.inputShape], 'float32', dx);
   });
@@ -340,14 +341,14 @@ function atrousKernels(ctx: KernelContext): void {
     if (!xv || !dyv) return null;
     const p = atrousParams(x!.shape, a.filterShape, a);
     if (!p || p.outShape.some((d, i) => d !== dy!.shape[i])) return null;
-    const dw = output(size(a.filterShape));
+    const dw = outputUninit(size(a.filterShape));
     addon.convBackwardWeights(xv, dyv, dw, p.params, null);
     return b.makeTensorInfo([...a.filterShape], 'float32', dw);
   });
 }
 
 function matMulKernel(ctx: KernelContext): void {
-  const { addon, add, output } = ctx;
+  const { addon, add, outputUninit } = ctx;
   add('BatchMatMul', (args, b) => {
     const { a: ta, b: tb } = args.inputs as Record<string, TensorInfo>;
     const { transposeA, transposeB } = args.attrs as unknown as { transposeA: boolean; transposeB: boolean };
@@ -372,7 +373,7 @@ function matMulKernel(ctx: KernelContext): void {
     else if (outerA.length === outerB.length && outerA.every((d, i) => d === outerB[i])) outer = outerA;
     else return null;
     const batch = size(outer);
-    const c = output(batch * M * N);
+    const c = K === 0 ? ctx.output(batch * M * N) : outputUninit(batch * M * N); // K = 0: a sum of nothing
     addon.batchMatMul(av, bv, c, Int32Array.from([batch, batchA, batchB, M, K, N, transposeA ? 1 : 0, transposeB ? 1 : 0]));
     return b.makeTensorInfo([...outer, M, N], 'float32', c);
   });

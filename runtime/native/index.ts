@@ -5,7 +5,10 @@
  *   nativeKernelConfigs(addon, fallbacks): tf.KernelConfig[]             // the kernels, each with its fallback
  *   composedFallbacks(), atrousFallbacks(), fusedConvFallbacks()         // fallbacks of kernels that replace none
  *   nativeKernelStats(): Record<string, NativeKernelStats>; resetNativeKernelStats(): void
+ *   withBufferPool(backend), bufferPoolStats(), setBufferPoolCap(bytes)  // reuse of kernel output arrays
  */
+export { bufferPoolStats, setBufferPoolCap, withBufferPool } from './buffer-pool.js';
+export type { BufferPoolStats } from './buffer-pool.js';
 export { composedFallbacks, atrousFallbacks, fusedConvFallbacks } from './fallbacks.js';
 export { nativeKernelConfigs, nativeKernelStats, resetNativeKernelStats } from './kernels.js';
 export type { NativeKernelStats } from './kernels.js';

@@ -10,6 +10,7 @@
  * none fall back to the same computation as a chain of stock kernels: fallbacks.ts).
  */
 import * as tf from '@tensorflow/tfjs';
+import { bufferPool } from './buffer-pool.js';
 import { convKernels } from './conv-kernels.js';
 import type { NativeAddon } from './loader.js';
 import { memoryKernels } from './memory-kernels.js';
@@ -31,8 +32,17 @@ export type Fast = (args: KernelArgs, backend: CpuLike) => TensorInfo | null;
 export interface KernelContext {
   addon: NativeAddon;
   add(name: string, fast: Fast): void;
-  /** A zeroed Float32Array of n elements for a kernel's output (large ones advised onto huge pages). */
+  /**
+   * A zeroed Float32Array of n elements for a kernel's output: a disposed output's array when one of that length is
+   * free (buffer-pool.ts), else a new one (large ones advised onto huge pages).
+   */
   output(n: number): Float32Array;
+  /** As `output`, contents arbitrary: for kernels that write every element (a reused array is not zeroed first). */
+  outputUninit(n: number): Float32Array;
+  /** A Float32Array of n elements with arbitrary contents for a kernel's own use, given back with `recycle`. */
+  scratch(n: number): Float32Array;
+  /** Gives a `scratch` array back (it must not be used afterwards). */
+  recycle(a: Float32Array): void;
 }
 
 /** How often each kernel ran natively and how often it fell back (tests check the native path really ran). */
@@ -120,6 +130,12 @@ const hugePages = process.env.TDC_HUGE_PAGES !== '0';
  */
 export function nativeKernelConfigs(addon: NativeAddon, fallbacks: Record<string, KernelFunc | undefined>): tf.KernelConfig[] {
   const out: tf.KernelConfig[] = [];
+  const fresh = (n: number): Float32Array => {
+    const a = new Float32Array(n);
+    bufferPool.adopt(a);
+    if (hugePages && n >= HUGE_MIN) addon.adviseHuge(a);
+    return a;
+  };
   const ctx: KernelContext = {
     addon,
     add: (name, fast) => {
@@ -127,10 +143,13 @@ export function nativeKernelConfigs(addon: NativeAddon, fallbacks: Record<string
       if (fb) out.push(kernel(name, fb, fast));
     },
     output: (n) => {
-      const a = new Float32Array(n);
-      if (hugePages && n >= HUGE_MIN) addon.adviseHuge(a);
-      return a;
+      const reused = bufferPool.take(n);
+      if (reused) addon.fill(reused, 0);
+      return reused ?? fresh(n);
     },
+    outputUninit: (n) => bufferPool.take(n) ?? fresh(n),
+    scratch: (n) => bufferPool.take(n) ?? fresh(n),
+    recycle: (a) => bufferPool.recycle(a),
   };
   convKernels(ctx);
   memoryKernels(ctx);

@@ -72,7 +72,7 @@ export function broadcastParams(a: number[], b: number[], out: number[]): Int32A
 }
 
 function elementwiseKernels(ctx: KernelContext): void {
-  const { addon, add, output } = ctx;
+  const { addon, add, output, outputUninit } = ctx;
   // The addon's binary ops, by the tfjs kernel each one runs (its one table: tdc_native.cc's TDC_BINARY_OPS).
   for (const [name, op] of Object.entries(addon.binaryOps)) {
     if (name === RELU_GRAD_KERNEL) continue; // inputs { dy, x }: below
@@ -85,7 +85,7 @@ function elementwiseKernels(ctx: KernelContext): void {
       const n = size(shape);
       if (n === 0 || av.length !== size(ta!.shape) || bv.length !== size(tb!.shape)) return null;
       const mode = broadcastMode(ta!.shape, tb!.shape, shape);
-      const out = output(n);
+      const out = outputUninit(n);
       if (mode === null) addon.binaryStrided(op, av, bv, out, broadcastParams(ta!.shape, tb!.shape, shape));
       else addon.binary(op, av, bv, out, mode);
       return b.makeTensorInfo(shape, 'float32', out);
@@ -98,7 +98,7 @@ function elementwiseKernels(ctx: KernelContext): void {
       const xv = f32(b, x);
       if (!xv || xv.length !== size(x!.shape)) return null;
       const alpha = name === 'Step' ? ((args.attrs as { alpha?: number }).alpha ?? 0) : 0;
-      const out = output(xv.length);
+      const out = outputUninit(xv.length);
       addon.unary(op, xv, out, alpha);
       return b.makeTensorInfo([...x!.shape], 'float32', out);
     });
@@ -126,14 +126,14 @@ function elementwiseKernels(ctx: KernelContext): void {
     const dyv = f32(b, dy);
     const xv = f32(b, x);
     if (!dyv || !xv || dyv.length !== xv.length || dyv.length === 0) return null;
-    const out = output(xv.length);
+    const out = outputUninit(xv.length);
     addon.binary(reluGrad, dyv, xv, out, 0);
     return b.makeTensorInfo([...x!.shape], 'float32', out);
   });
 }
 
 function batchNormKernels(ctx: KernelContext): void {
-  const { addon, add, output } = ctx;
+  const { addon, add, output, outputUninit } = ctx;
   // Training batch norm (runtime/layers/batch-norm.ts): tfjs's expressions are ~5 passes forward and ~12 backward
   // over the map; these are 2 each. The statistics are over every axis but the last, i.e. x as [M, C].
   add(BATCH_NORM_TRAIN_KERNEL, (args, b) => {
@@ -146,7 +146,7 @@ function batchNormKernels(ctx: KernelContext): void {
     const c = x!.shape[x!.shape.length - 1]!;
     // An empty batch (statistics NaN) is left to the stock kernels.
     if (xv.length === 0 || xv.length !== size(x!.shape) || gv.length !== c || bv.length !== c) return null;
-    const y = output(xv.length);
+    const y = outputUninit(xv.length);
     const mean = output(c);
     const variance = output(c);
     const invstd = output(c);
@@ -165,7 +165,7 @@ function batchNormKernels(ctx: KernelContext): void {
     if (!xv || vs.some((v) => !v) || x!.shape.length === 0) return null;
     const c = x!.shape[x!.shape.length - 1]!;
     if (xv.length === 0 || xv.length !== size(x!.shape) || [mean, scale, beta].some((t, i) => vs[i]!.length !== c || size(t!.shape) !== c)) return null;
-    const y = output(xv.length);
+    const y = outputUninit(xv.length);
     addon.batchNormApply(xv, vs[0]!, vs[1]!, vs[2]!, y);
     return b.makeTensorInfo([...x!.shape], 'float32', y);
   });
@@ -179,7 +179,7 @@ function batchNormKernels(ctx: KernelContext): void {
     if (!dyv || !xv || !mv || !iv || !gv || x!.shape.length === 0) return null;
     const c = x!.shape[x!.shape.length - 1]!;
     if (xv.length === 0 || xv.length !== size(x!.shape) || dyv.length !== xv.length || mv.length !== c || iv.length !== c || gv.length !== c) return null;
-    const dx = output(xv.length);
+    const dx = outputUninit(xv.length);
     const dgamma = output(c);
     const dbeta = output(c);
     addon.batchNormGrad(dyv, xv, mv, iv, gv, dx, dgamma, dbeta);

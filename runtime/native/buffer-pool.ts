@@ -1,0 +1,220 @@
+/**
+ * Reuse of the native backend's large output buffers.
+ *
+ * The cpu backend (which 'native' is) frees a disposed tensor's Float32Array only when V8 collects it. A training
+ * step allocates its size in maps several times over (refuge18 at batch 2: ~1 GB per step), so every kernel paid
+ * for fresh pages (first-touch faults, zeroed by the kernel) and V8 ran a collection every few kernels on
+ * "external memory pressure" (measured: 65 collections, ~110 ms of pauses per refuge18 step, plus its concurrent
+ * marking competing with the OpenMP threads for the two cores). Here a kernel output's array goes back to a pool
+ * when its tensor is disposed, and the next output of the same length takes it.
+ *
+ * An array is reused only when nothing else can still see it. So a pooled array is never reused (it is "pinned",
+ * left to V8 as before) once
+ *   - it was read out of the backend (readSync / read / bufferSync hand out the backing store itself, and
+ *     `t.dataSync(); t.dispose()` then keeps using it), or
+ *   - it was registered under a second tensor, or a view of it was (a kernel returning its input's values, or the
+ *     cpu backend's Slice returning a subarray).
+ * Only arrays this pool allocated are ever reused: a user's array given to tf.tensor() never is.
+ *
+ * The pool holds at most `TDC_POOL_MB` (default below) of free arrays; `TDC_POOL_MB=0` turns reuse off.
+ */
+import type * as tf from '@tensorflow/tfjs';
+
+/** Arrays from this many elements up are pooled (smaller ones are cheap to allocate and collect). */
+const POOL_MIN = 1 << 16;
+const DEFAULT_POOL_MB = 2048;
+
+function capBytes(): number {
+  const v = process.env.TDC_POOL_MB;
+  if (v === undefined || v === '') return DEFAULT_POOL_MB * 2 ** 20;
+  const mb = Number(v);
+  return Number.isFinite(mb) && mb >= 0 ? mb * 2 ** 20 : DEFAULT_POOL_MB * 2 ** 20;
+}
+
+/** Counters for tests and the bench. */
+export interface BufferPoolStats {
+  /** outputs served by a reused array */
+  reused: number;
+  /** outputs that were allocated (pool empty for that length, or the array too small to pool) */
+  allocated: number;
+  /** arrays that went back to the pool */
+  released: number;
+  /** arrays pinned: read out, aliased or viewed, never reused */
+  pinned: number;
+  /** bytes of free arrays in the pool now */
+  freeBytes: number;
+}
+
+class BufferPool {
+  /** Free arrays by length; the Map's order is least recently taken first (the eviction order). */
+  private readonly free = new Map<number, Float32Array[]>();
+  /** Buffers this pool allocated that may still be reused. */
+  private readonly owned = new WeakSet<ArrayBuffer>();
+  /** Owned buffers registered under a live tensor (a second registration pins). */
+  private readonly live = new WeakSet<ArrayBuffer>();
+  private freeBytes = 0;
+  /** Bytes of owned arrays handed out and not back yet, and the most there ever were at once. */
+  private outBytes = 0;
+  private highWater = 0;
+  private cap = capBytes();
+  stats: Omit<BufferPoolStats, 'freeBytes'> = { reused: 0, allocated: 0, released: 0, pinned: 0 };
+
+  /** A Float32Array of n elements with arbitrary contents, or null for a fresh (zeroed) one the caller allocates. */
+  take(n: number): Float32Array | null {
+    if (n < POOL_MIN || this.cap === 0) return null;
+    const list = this.free.get(n);
+    const a = list?.pop();
+    if (!list || !a) return null;
+    this.free.delete(n); // most recently taken: last to be evicted
+    if (list.length) this.free.set(n, list);
+    this.freeBytes -= a.byteLength;
+    this.outBytes += a.byteLength;
+    this.stats.reused++;
+    return a;
+  }
+
+  /**
+   * Marks a freshly allocated output array as the pool's (reusable once its tensor is disposed). Free arrays of
+   * other lengths are then dropped until the pool's arrays, out and free, take no more memory than the most that
+   * was ever out at once: the pool never raises the peak memory of a run (a step that needs its 5 largest maps at
+   * once costs those 5, whatever lengths were freed before).
+   */
+  adopt(a: Float32Array): void {
+    this.stats.allocated++;
+    if (a.length < POOL_MIN || this.cap === 0) return;
+    this.owned.add(a.buffer as ArrayBuffer);
+    this.outBytes += a.byteLength;
+    this.highWater = Math.max(this.highWater, this.outBytes);
+    for (const [n, list] of this.free) {
+      if (this.outBytes + this.freeBytes <= this.highWater) break;
+      while (list.length && this.outBytes + this.freeBytes > this.highWater) this.drop(list.pop()!);
+      if (!list.length) this.free.delete(n);
+    }
+  }
+
+  /** A free array left to V8. */
+  private drop(a: Float32Array): void {
+    this.owned.delete(a.buffer as ArrayBuffer);
+    this.freeBytes -= a.byteLength;
+  }
+
+  private pin(buf: ArrayBuffer): void {
+    if (this.owned.delete(buf)) {
+      this.stats.pinned++;
+      this.outBytes -= buf.byteLength;
+    }
+    this.live.delete(buf);
+  }
+
+  /** A tensor's values were registered (backend.write / move). */
+  registered(values: unknown): void {
+    if (!ArrayBuffer.isView(values)) return;
+    const buf = values.buffer as ArrayBuffer;
+    if (!this.owned.has(buf)) return;
+    const whole = values instanceof Float32Array && values.byteOffset === 0 && values.byteLength === buf.byteLength;
+    if (!whole || this.live.has(buf)) this.pin(buf);
+    else this.live.add(buf);
+  }
+
+  /** A tensor's values were handed out of the backend. */
+  exposed(values: unknown): void {
+    if (ArrayBuffer.isView(values)) this.pin(values.buffer as ArrayBuffer);
+  }
+
+  /** A tensor's data was deleted: its array may be reused. */
+  deleted(values: unknown): void {
+    if (!(values instanceof Float32Array)) return;
+    const buf = values.buffer as ArrayBuffer;
+    if (!this.owned.has(buf) || !this.live.has(buf)) return;
+    this.live.delete(buf);
+    this.putBack(values);
+  }
+
+  /** A kernel's scratch array (never registered under a tensor) is done with. */
+  recycle(a: Float32Array): void {
+    const buf = a.buffer as ArrayBuffer;
+    if (this.owned.has(buf) && !this.live.has(buf)) this.putBack(a);
+  }
+
+  private putBack(values: Float32Array): void {
+    this.outBytes -= values.byteLength;
+    if (this.freeBytes + values.byteLength > this.cap) {
+      this.owned.delete(values.buffer as ArrayBuffer); // over the cap: left to V8
+      return;
+    }
+    let list = this.free.get(values.length);
+    if (!list) this.free.set(values.length, (list = []));
+    list.push(values);
+    this.freeBytes += values.byteLength;
+    this.stats.released++;
+  }
+
+  /** Drops every free array (V8 collects them). */
+  clear(): void {
+    for (const list of this.free.values()) for (const a of list) this.owned.delete(a.buffer as ArrayBuffer);
+    this.free.clear();
+    this.freeBytes = 0;
+  }
+
+  /** Sets the cap on free bytes (0: no reuse), dropping what the pool holds; null restores TDC_POOL_MB's. */
+  setCap(bytes: number | null): void {
+    this.clear();
+    this.cap = bytes ?? capBytes();
+  }
+
+  snapshot(): BufferPoolStats {
+    return { ...this.stats, freeBytes: this.freeBytes };
+  }
+}
+
+export const bufferPool = new BufferPool();
+
+/** The parts of the cpu backend the pool hooks. */
+interface CpuData {
+  data: { get(id: tf.DataId): { values?: unknown } | undefined; has(id: tf.DataId): boolean };
+  write(values: unknown, shape: number[], dtype: tf.DataType): tf.DataId;
+  move(dataId: tf.DataId, values: unknown, shape: number[], dtype: tf.DataType, refCount: number): void;
+  readSync(dataId: tf.DataId): unknown;
+  disposeData(dataId: tf.DataId, force?: boolean): boolean;
+}
+
+/**
+ * Hooks a cpu-backend instance so that the pool sees every registration, read-out and deletion of tensor data
+ * (`read` and `bufferSync` go through `readSync`). Returns the backend.
+ */
+export function withBufferPool<B extends tf.KernelBackend>(backend: B): B {
+  const b = backend as unknown as CpuData;
+  const write = b.write.bind(b);
+  const move = b.move.bind(b);
+  const readSync = b.readSync.bind(b);
+  const disposeData = b.disposeData.bind(b);
+  b.write = (values, shape, dtype) => {
+    bufferPool.registered(values);
+    return write(values, shape, dtype);
+  };
+  b.move = (dataId, values, shape, dtype, refCount) => {
+    bufferPool.registered(values);
+    move(dataId, values, shape, dtype, refCount);
+  };
+  b.readSync = (dataId) => {
+    bufferPool.exposed(b.data.get(dataId)?.values);
+    return readSync(dataId);
+  };
+  b.disposeData = (dataId, force) => {
+    const values = b.data.get(dataId)?.values;
+    const done = disposeData(dataId, force);
+    if (done && values !== undefined && !b.data.has(dataId)) bufferPool.deleted(values);
+    return done;
+  };
+  return backend;
+}
+
+/** The pool's counters since start-up (tests assert that reuse really happened). */
+export function bufferPoolStats(): BufferPoolStats {
+  return bufferPool.snapshot();
+}
+
+/** For tests and measurements: the cap on the pool's free bytes (0 turns reuse off; null: TDC_POOL_MB's). */
+export function setBufferPoolCap(bytes: number | null): void {
+  bufferPool.setCap(bytes);
+}
