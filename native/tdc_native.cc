@@ -17,6 +17,7 @@
 
 #include <omp.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <algorithm>
@@ -1162,6 +1163,22 @@ napi_value AdviseHuge(napi_env env, napi_callback_info info) {
   });
 }
 
+// adviseFree(array): gives the pages wholly inside an array that nothing will read again back to the OS now
+// (MADV_DONTNEED), instead of when V8 collects it: the buffer pool's dropped arrays (buffer-pool.ts). The array stays
+// valid (its pages read as zeros if touched); pages shared with neighbouring allocations are left alone.
+napi_value AdviseFree(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 1);
+    size_t n;
+    float *p = typed<float>(env, a[0], napi_float32_array, &n);
+    const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+    const uintptr_t lo = (reinterpret_cast<uintptr_t>(p) + page - 1) & ~(page - 1);
+    const uintptr_t hi = (reinterpret_cast<uintptr_t>(p + n)) & ~(page - 1);
+    if (hi > lo) madvise(reinterpret_cast<void *>(lo), hi - lo, MADV_DONTNEED);
+    return undef(env);
+  });
+}
+
 napi_value Init(napi_env env, napi_value exports) {
 #define TDC_PAIR(id, name) {name, id},
   napi_set_named_property(env, exports, "binaryOps", opTable(env, {TDC_BINARY_OPS(TDC_PAIR)}));
@@ -1169,6 +1186,7 @@ napi_value Init(napi_env env, napi_value exports) {
 #undef TDC_PAIR
   const napi_property_descriptor props[] = {
       {"adviseHuge", nullptr, AdviseHuge, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"adviseFree", nullptr, AdviseFree, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"convForward", nullptr, ConvForward, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"convBackwardData", nullptr, ConvBackwardData, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"convBackwardWeights", nullptr, ConvBackwardWeights, nullptr, nullptr, nullptr, napi_default, nullptr},

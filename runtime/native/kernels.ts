@@ -130,6 +130,7 @@ const hugePages = process.env.TDC_HUGE_PAGES !== '0';
  */
 export function nativeKernelConfigs(addon: NativeAddon, fallbacks: Record<string, KernelFunc | undefined>): tf.KernelConfig[] {
   const out: tf.KernelConfig[] = [];
+  bufferPool.freePages = (a) => addon.adviseFree(a);
   const fresh = (n: number): Float32Array => {
     const a = new Float32Array(n);
     bufferPool.adopt(a);

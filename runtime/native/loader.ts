@@ -38,6 +38,8 @@ export interface NativeAddon {
   readonly unaryOps: Readonly<Record<string, number>>;
   /** Advises a fresh array's 2 MB-aligned part onto transparent huge pages (fewer first-touch page faults). */
   adviseHuge(a: Float32Array): void;
+  /** Returns the pages inside an array nothing reads again to the OS now (the buffer pool's dropped arrays). */
+  adviseFree(a: Float32Array): void;
   /** out[o, i] = max_m x[o, m, i]; params [outer, mid, inner]. */
   reduceMax(x: Float32Array, out: Float32Array, params: Int32Array): void;
   /** out = op(x), op an id from `unaryOps` (Step: `alpha` for x ≤ 0). */
