@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nativeAvailable, registerNativeBackend } from '../runtime/backend/index.js';
-import { bufferPoolStats, setBufferPoolCap } from '../runtime/native/index.js';
+import { bufferPoolStats, loadNative, setBufferPoolCap } from '../runtime/native/index.js';
 import { variableGradsLowMemory } from '../runtime/train/grads.js';
 import { buildNet, type NetDesc } from './helpers/network.js';
 
@@ -72,6 +72,14 @@ describe.skipIf(!available)('native output buffer pool', () => {
     const big = tf.concat([x, x]); // 2N: a miss; peak use is now 2N, free + out would be 3N
     expect(bufferPoolStats().freeBytes).toBe(0);
     tf.dispose([x, big]);
+  });
+
+  it("a dropped array's pages go back to the OS at once (they read as zeros afterwards)", () => {
+    const a = new Float32Array(1 << 20).fill(1);
+    loadNative()!.adviseFree(a);
+    let zeros = 0;
+    for (let i = 0; i < a.length; i++) if (a[i] === 0) zeros++;
+    expect(zeros).toBeGreaterThan(a.length - 2048); // all but the partial pages at either end
   });
 
   it('an array read out with dataSync is never reused, even after its tensor is disposed', () => {
