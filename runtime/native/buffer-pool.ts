@@ -58,6 +58,8 @@ class BufferPool {
   private readonly owned = new WeakSet<ArrayBuffer>();
   /** Owned buffers registered under a live tensor (a second registration pins). */
   private readonly live = new WeakSet<ArrayBuffer>();
+  /** Buffers of any origin handed out by readSync (in-place writes must leave them alone too). */
+  private readonly readOut = new WeakSet<ArrayBuffer>();
   private freeBytes = 0;
   /** Bytes of owned arrays handed out and not back yet, and the most there ever were at once. */
   private outBytes = 0;
@@ -127,7 +129,14 @@ class BufferPool {
 
   /** A tensor's values were handed out of the backend. */
   exposed(values: unknown): void {
-    if (ArrayBuffer.isView(values)) this.pin(values.buffer as ArrayBuffer);
+    if (!ArrayBuffer.isView(values)) return;
+    this.pin(values.buffer as ArrayBuffer);
+    this.readOut.add(values.buffer as ArrayBuffer);
+  }
+
+  /** Whether an array's memory was ever handed out of the backend (whoever holds it may still read it). */
+  wasReadOut(a: Float32Array): boolean {
+    return this.readOut.has(a.buffer as ArrayBuffer);
   }
 
   /** A tensor's data was deleted: its array may be reused. */
@@ -227,6 +236,14 @@ export function withBufferPool<B extends tf.KernelBackend>(backend: B): B {
 /** The pool's counters since start-up (tests assert that reuse really happened). */
 export function bufferPoolStats(): BufferPoolStats {
   return bufferPool.snapshot();
+}
+
+/**
+ * Whether a tensor's array was ever read out of the backend (dataSync, data, bufferSync): a kernel that writes into
+ * its input in place (the native SGD step) must leave such an array alone, as the pool never reuses it.
+ */
+export function wasReadOut(a: Float32Array): boolean {
+  return bufferPool.wasReadOut(a);
 }
 
 /** For tests and measurements: the cap on the pool's free bytes (0 turns reuse off; null: TDC_POOL_MB's). */

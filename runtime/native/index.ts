@@ -7,7 +7,7 @@
  *   nativeKernelStats(): Record<string, NativeKernelStats>; resetNativeKernelStats(): void
  *   withBufferPool(backend), bufferPoolStats(), setBufferPoolCap(bytes)  // reuse of kernel output arrays
  */
-export { bufferPoolStats, setBufferPoolCap, withBufferPool } from './buffer-pool.js';
+export { bufferPoolStats, setBufferPoolCap, wasReadOut, withBufferPool } from './buffer-pool.js';
 export type { BufferPoolStats } from './buffer-pool.js';
 export { composedFallbacks, atrousFallbacks, fusedConvFallbacks } from './fallbacks.js';
 export { nativeKernelConfigs, nativeKernelStats, resetNativeKernelStats } from './kernels.js';
