@@ -5,6 +5,7 @@
  * checkpoint restores an optimizer exactly and `--resume` continues bit-for-bit on the cpu backend.
  */
 import * as tf from '@tensorflow/tfjs';
+import { sgdUpdateInPlace } from '../native/index.js';
 
 /** One trainable variable and its gradient for this step. `key` identifies the variable across save/restore. */
 export interface Param {
@@ -153,9 +154,11 @@ export class Sgd extends Optimizer {
   protected update(p: Param, lr: number): void {
     const { momentum, nesterov, weightDecay } = this.config;
     const w = p.variable;
+    const buf = momentum > 0 ? this.slot(p.key, 'momentum', w.shape) : null;
+    // On the native backend, the same float32 step in place in one pass (these ops are its reference).
+    if (sgdUpdateInPlace(w, p.grad, buf, { lr, momentum, nesterov, weightDecay })) return;
     let g: tf.Tensor = weightDecay > 0 ? p.grad.add(w.mul(weightDecay)) : p.grad;
-    if (momentum > 0) {
-      const buf = this.slot(p.key, 'momentum', w.shape);
+    if (buf) {
       // buf starts at zero, so momentum·0 + g reproduces PyTorch's "first buf = g".
       const next = buf.mul(momentum).add(g);
       buf.assign(next);
