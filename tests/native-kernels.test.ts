@@ -365,7 +365,7 @@ describe.skipIf(!available)('native kernels match the stock cpu backend', () => 
     const want = Array.from(tf.mul(tf.tensor1d(dy), tf.step(tf.tensor1d(x))).dataSync());
     await tf.setBackend('native');
     resetNativeKernelStats();
-    const have = Array.from(tf.engine().runKernel(RELU_GRAD_KERNEL, { dy: tf.tensor1d(dy), x: tf.tensor1d(x) }).dataSync());
+    const have = Array.from((tf.engine().runKernel(RELU_GRAD_KERNEL, { dy: tf.tensor1d(dy), x: tf.tensor1d(x) }) as tf.Tensor).dataSync());
     expect(nativeKernelStats().TdcReluGrad?.native).toBe(1);
     expect(have).toEqual(want);
   });
