@@ -771,35 +771,69 @@ napi_value ReduceMax(napi_env env, napi_callback_info info) {
   });
 }
 
-// sgdUpdate(w, g, buf | null, lr, momentum, weightDecay, nesterov): one SGD step of runtime/train/optimizers.ts's
-// Sgd (torch.optim.SGD, dampening 0) in place, one pass over w, g and buf instead of its ~6 tf ops (each a pass
-// and a fresh array). The same float32 operations in the same order, constants rounded to float32 as tf.mul(t, x)
+// sgdUpdate(ws, gs, bufs | null, lr, momentum, weightDecay, nesterov): one SGD step of runtime/train/optimizers.ts's
+// Sgd (torch.optim.SGD, dampening 0) in place for every variable of a step (ws[k] with gradient gs[k] and momentum
+// buffer bufs[k]; bufs given exactly when momentum > 0): one pass over w, g and buf where its tf ops take ~6, each
+// into a fresh array. The same float32 operations in the same order, constants rounded to float32 as tf.mul(t, x)
 // rounds them, so the result is the ops' bit for bit:
 //   d = g + w·wd (wd > 0);  buf = buf·m + d, d = nesterov ? d + buf·m : buf (m > 0);  w = w − d·lr.
-// Only the JS side knows that w and buf are not shared with another tensor (refCount 1) and that g is neither.
+// All variables share one parallel region, split into equal chunks (a step has ~70 variables of 10² to 10⁶
+// elements: one region each would pay ~70 barriers, or leave all but the largest on one thread). Only the JS side
+// knows that w and buf are not shared with another tensor (refCount 1) and that g is neither.
 napi_value SgdUpdate(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
     auto a = args(env, info, 7);
-    size_t n;
-    float *w = typed<float>(env, a[0], napi_float32_array, &n);
-    float *g = f32(env, a[1], n);
-    float *buf = isNullish(env, a[2]) ? nullptr : f32(env, a[2], n);
     double lrD, mD, wdD;
     NAPI_OK(napi_get_value_double(env, a[3], &lrD));
     NAPI_OK(napi_get_value_double(env, a[4], &mD));
     NAPI_OK(napi_get_value_double(env, a[5], &wdD));
     const bool nesterov = i32(env, a[6]) != 0;
     const float lr = static_cast<float>(lrD), m = static_cast<float>(mD), wd = static_cast<float>(wdD);
-    const bool decay = wdD > 0;
-    if ((buf == nullptr) != !(mD > 0)) throw JsError{"tdc_native: sgdUpdate takes a momentum buffer exactly when momentum > 0"};
-    const int64_t N = static_cast<int64_t>(n);
+    const bool decay = wdD > 0, momentum = mD > 0;
+    if (isNullish(env, a[2]) == momentum) throw JsError{"tdc_native: sgdUpdate takes momentum buffers exactly when momentum > 0"};
+    uint32_t count, gCount, bCount = 0;
+    NAPI_OK(napi_get_array_length(env, a[0], &count));
+    NAPI_OK(napi_get_array_length(env, a[1], &gCount));
+    if (momentum) NAPI_OK(napi_get_array_length(env, a[2], &bCount));
+    if (gCount != count || (momentum && bCount != count)) throw JsError{"tdc_native: sgdUpdate lists differ in length"};
+    struct Chunk {
+      float *w, *g, *buf;
+      int64_t n;
+    };
+    constexpr int64_t kChunk = 1 << 16;
+    std::vector<Chunk> chunks;
+    int64_t total = 0;
+    for (uint32_t k = 0; k < count; k++) {
+      napi_value wv, gv, bv;
+      NAPI_OK(napi_get_element(env, a[0], k, &wv));
+      NAPI_OK(napi_get_element(env, a[1], k, &gv));
+      size_t n, gn, bn = 0;
+      float *w = typed<float>(env, wv, napi_float32_array, &n);
+      float *g = typed<float>(env, gv, napi_float32_array, &gn);
+      float *buf = nullptr;
+      if (momentum) {
+        NAPI_OK(napi_get_element(env, a[2], k, &bv));
+        buf = typed<float>(env, bv, napi_float32_array, &bn);
+      }
+      if (gn != n || (momentum && bn != n)) throw JsError{"tdc_native: sgdUpdate sizes differ"};
+      for (int64_t at = 0; at < static_cast<int64_t>(n); at += kChunk)
+        chunks.push_back({w + at, g + at, buf ? buf + at : nullptr, std::min<int64_t>(kChunk, static_cast<int64_t>(n) - at)});
+      total += static_cast<int64_t>(n);
+    }
+    const int64_t C = static_cast<int64_t>(chunks.size());
     // One loop per case, each branch-free (vectorized).
-#define TDC_SGD_LOOP(BODY)                                                   \
-  _Pragma("omp parallel for simd schedule(static) if (N >= kParallelMin)") \
-  for (int64_t i = 0; i < N; i++) {                                          \
-    BODY                                                                     \
+#define TDC_SGD_LOOP(BODY)                                         \
+  _Pragma("omp parallel for schedule(static) if (total >= kParallelMin)") \
+  for (int64_t c = 0; c < C; c++) {                                \
+    float *w = chunks[c].w, *g = chunks[c].g, *buf = chunks[c].buf; \
+    (void)buf;                                                     \
+    const int64_t N = chunks[c].n;                                 \
+    _Pragma("omp simd")                                            \
+    for (int64_t i = 0; i < N; i++) {                              \
+      BODY                                                         \
+    }                                                              \
   }
-    if (buf == nullptr) {
+    if (!momentum) {
       if (decay) TDC_SGD_LOOP(const float d = g[i] + w[i] * wd; w[i] = w[i] - d * lr;)
       else TDC_SGD_LOOP(w[i] = w[i] - g[i] * lr;)
     } else if (nesterov) {

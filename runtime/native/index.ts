@@ -5,12 +5,12 @@
  *   nativeKernelConfigs(addon, fallbacks): tf.KernelConfig[]             // the kernels, each with its fallback
  *   composedFallbacks(), atrousFallbacks(), fusedConvFallbacks()         // fallbacks of kernels that replace none
  *   nativeKernelStats(): Record<string, NativeKernelStats>; resetNativeKernelStats(): void
- *   sgdUpdateInPlace(w, g, buf, step): boolean                           // one SGD step in place, or false
+ *   sgdUpdateInPlace(items, step): boolean[]                             // one SGD step in place: which it did
  */
 export { composedFallbacks, atrousFallbacks, fusedConvFallbacks } from './fallbacks.js';
 export { nativeKernelConfigs, nativeKernelStats, resetNativeKernelStats } from './kernels.js';
 export type { NativeKernelStats } from './kernels.js';
 export { loadNative, nativeUnavailableReason } from './loader.js';
 export { SGD_UPDATE, sgdUpdateInPlace } from './optimizer.js';
-export type { SgdStep } from './optimizer.js';
+export type { SgdItem, SgdStep } from './optimizer.js';
 export type { NativeAddon } from './loader.js';

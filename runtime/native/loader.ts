@@ -50,10 +50,11 @@ export interface NativeAddon {
    */
   maxPool(x: Float32Array, y: Float32Array, params: Int32Array): void;
   /**
-   * One SGD step in place (torch.optim.SGD rules, dampening 0; float32, the tf ops' order): d = g + w·weightDecay,
-   * buf = buf·momentum + d, d = nesterov ? d + buf·momentum : buf, w = w − d·lr; buf null exactly when momentum is 0.
+   * One SGD step in place for every variable ws[k] (gradient gs[k], momentum buffer bufs[k]; bufs null exactly when
+   * momentum is 0), torch.optim.SGD's rule with dampening 0 in float32 and the tf ops' order: d = g + w·weightDecay,
+   * buf = buf·momentum + d, d = nesterov ? d + buf·momentum : buf, w = w − d·lr.
    */
-  sgdUpdate(w: Float32Array, g: Float32Array, buf: Float32Array | null, lr: number, momentum: number, weightDecay: number, nesterov: number): void;
+  sgdUpdate(ws: Float32Array[], gs: Float32Array[], bufs: Float32Array[] | null, lr: number, momentum: number, weightDecay: number, nesterov: number): void;
   /** Gradient of maxPool (same params): dy routed to each window's first (lastWins: last) maximum. */
   maxPoolGrad(dy: Float32Array, x: Float32Array, dx: Float32Array, params: Int32Array): void;
   /**

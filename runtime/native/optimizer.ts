@@ -1,7 +1,7 @@
 /**
  * Optimizer updates that the addon runs in place on the 'native' backend: one pass over a variable, its gradient and
- * its buffers, where runtime/train/optimizers.ts's tf ops take ~6 passes, each into a fresh array (on a REFUGE18
- * step, ~90 ms of Multiply and Add for 25M weights). The optimizer calls these first and runs its ops when they
+ * its buffers, where runtime/train/optimizers.ts's tf ops take ~6 passes, each into a fresh array (REFUGE18 has
+ * 47M weights: ~190 MB per pass). The optimizer calls these first and runs its ops when they
  * decline, and its ops are their reference: the results are the same float32 values, bit for bit.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -19,39 +19,61 @@ export interface SgdStep {
   weightDecay: number;
 }
 
+/** One variable's part of an SGD step: the variable, its gradient, its momentum buffer (null without momentum). */
+export interface SgdItem {
+  w: tf.Variable;
+  g: tf.Tensor;
+  buf: tf.Variable | null;
+}
+
+type Backend = CpuLike & { refCount(id: tf.DataId): number };
+
 /**
  * The Float32Array of a tensor whose storage nothing else shares (an in-place write is seen by this tensor
  * alone), or null. The cpu backend counts the tensors on each storage; a clone, a reshape, a tape's saved copy or
  * the initial value a variable was made from all share it.
  */
-function owned(b: CpuLike & { refCount(id: tf.DataId): number }, t: tf.Tensor): Float32Array | null {
+function owned(b: Backend, t: tf.Tensor): Float32Array | null {
   const v = f32(b, t);
   return v && v.length === t.size && b.refCount(t.dataId) === 1 ? v : null;
 }
 
 /**
- * w ← one SGD step with gradient g (and momentum buffer `buf`, present exactly when momentum > 0), in place, when
- * the active backend is 'native' and w and buf own their storage; returns false (nothing written) otherwise.
+ * One SGD step (the momentum buffers present exactly when momentum > 0) in place, in one addon call for all items,
+ * when the active backend is 'native'. Returns which items it updated: those whose variable and buffer own their
+ * storage, appear once and are no item's gradient. The rest are left untouched, for the caller's tf ops.
  */
-export function sgdUpdateInPlace(w: tf.Variable, g: tf.Tensor, buf: tf.Variable | null, s: SgdStep): boolean {
-  if (tf.getBackend() !== 'native') return false;
+export function sgdUpdateInPlace(items: SgdItem[], s: SgdStep): boolean[] {
+  const done = items.map(() => false);
+  if (tf.getBackend() !== 'native' || items.length === 0) return done;
   const addon = loadNative();
-  if (!addon) return false;
-  const b = tf.backend() as unknown as CpuLike & { refCount(id: tf.DataId): number };
-  const wv = owned(b, w);
-  const bv = buf ? owned(b, buf) : null;
-  const gv = f32(b, g);
-  const ok = wv !== null && gv !== null && gv.length === wv.length && (buf === null || bv !== null) && g.dataId !== w.dataId && g.dataId !== buf?.dataId;
-  if (!ok) {
-    count(SGD_UPDATE, false);
-    return false;
-  }
+  if (!addon) return done;
+  const b = tf.backend() as unknown as Backend;
+  const writes = new Map<tf.DataId, number>();
+  for (const it of items) for (const t of [it.w, it.buf]) if (t) writes.set(t.dataId, (writes.get(t.dataId) ?? 0) + 1);
+  const reads = new Set(items.map((it) => it.g.dataId));
+  const once = (t: tf.Tensor) => writes.get(t.dataId) === 1 && !reads.has(t.dataId);
+  const ws: Float32Array[] = [];
+  const gs: Float32Array[] = [];
+  const bufs: Float32Array[] = [];
+  items.forEach((it, i) => {
+    const w = owned(b, it.w);
+    const buf = it.buf ? owned(b, it.buf) : null;
+    const g = f32(b, it.g);
+    if (!w || !g || g.length !== w.length || !once(it.w) || (it.buf && (!buf || buf.length !== w.length || !once(it.buf)))) return;
+    ws.push(w);
+    gs.push(g);
+    if (buf) bufs.push(buf);
+    done[i] = true;
+  });
   try {
-    addon.sgdUpdate(wv, gv, bv, s.lr, s.momentum, s.weightDecay, s.nesterov ? 1 : 0);
+    if (ws.length > 0) addon.sgdUpdate(ws, gs, s.momentum > 0 ? bufs : null, s.lr, s.momentum, s.weightDecay, s.nesterov ? 1 : 0);
   } catch (e) {
-    count(SGD_UPDATE, false, e instanceof Error ? e.message : String(e));
-    return false;
+    // The addon checks everything before it writes: nothing was updated.
+    done.fill(false);
+    for (const _ of items) count(SGD_UPDATE, false, e instanceof Error ? e.message : String(e));
+    return done;
   }
-  count(SGD_UPDATE, true);
-  return true;
+  for (const d of done) count(SGD_UPDATE, d);
+  return done;
 }
