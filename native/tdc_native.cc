@@ -64,6 +64,8 @@ int &threadsSetting() {
 // but on a loaded one the barrier waits until the OS schedules the other thread again — measured 23 ms instead of
 // 0.6 ms for a 2×64×80×8 → 8 3×3 convolution. Big jobs amortise that; below these sizes one thread wins.
 constexpr double kConvParallelFlops = 2e8;
+// In `parallel for simd` loops the threshold goes in `if (parallel : …)`: a bare `if` applies to the simd part too,
+// and GCC then runs every loop below the threshold scalar (TdcReluGrad at 131K elements, in cache: 0.18 vs 0.023 ms).
 constexpr int64_t kParallelMin = 1 << 22;  // elements, for the memory-bound loops
 
 struct ThreadsFor {
@@ -452,7 +454,7 @@ napi_value Fill(napi_env env, napi_callback_info info) {
     NAPI_OK(napi_get_value_double(env, a[1], &v));
     const float fv = static_cast<float>(v);
     const int64_t len = static_cast<int64_t>(n);
-#pragma omp parallel for simd schedule(static) if (len >= kParallelMin)
+#pragma omp parallel for simd schedule(static) if (parallel : len >= kParallelMin)
     for (int64_t i = 0; i < len; i++) dst[i] = fv;
     return undef(env);
   });
@@ -523,17 +525,17 @@ void binaryLoop(const float *a, int64_t na, const float *b, int64_t nb, float *o
     return;
   }
   if (na == n && nb == n) {
-#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
+#pragma omp parallel for simd schedule(static) if (parallel : n >= kParallelMin)
     for (int64_t i = 0; i < n; i++) out[i] = apply<OP>(a[i], b[i]);
   } else if (nb == 1 || na == 1) {
     // One loop per side: with the side chosen inside, GCC keeps the loop scalar.
     if (nb == 1) {
       const float c = b[0];
-#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
+#pragma omp parallel for simd schedule(static) if (parallel : n >= kParallelMin)
       for (int64_t i = 0; i < n; i++) out[i] = apply<OP>(a[i], c);
     } else {
       const float c = a[0];
-#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
+#pragma omp parallel for simd schedule(static) if (parallel : n >= kParallelMin)
       for (int64_t i = 0; i < n; i++) out[i] = apply<OP>(c, b[i]);
     }
   } else {
@@ -669,19 +671,19 @@ napi_value Unary(napi_env env, napi_callback_info info) {
     const int64_t N = n;
     switch (op) {
       case kRelu:
-#pragma omp parallel for simd schedule(static) if (N >= kParallelMin)
+#pragma omp parallel for simd schedule(static) if (parallel : N >= kParallelMin)
         for (int64_t i = 0; i < N; i++) out[i] = x[i] < 0.f ? 0.f : x[i];
         break;
       case kStep:
-#pragma omp parallel for simd schedule(static) if (N >= kParallelMin)
+#pragma omp parallel for simd schedule(static) if (parallel : N >= kParallelMin)
         for (int64_t i = 0; i < N; i++) out[i] = x[i] != x[i] ? x[i] : (x[i] > 0.f ? 1.f : alpha);
         break;
       case kNeg:
-#pragma omp parallel for simd schedule(static) if (N >= kParallelMin)
+#pragma omp parallel for simd schedule(static) if (parallel : N >= kParallelMin)
         for (int64_t i = 0; i < N; i++) out[i] = -x[i];
         break;
       case kRelu6:
-#pragma omp parallel for simd schedule(static) if (N >= kParallelMin)
+#pragma omp parallel for simd schedule(static) if (parallel : N >= kParallelMin)
         for (int64_t i = 0; i < N; i++) out[i] = x[i] < 0.f ? 0.f : (x[i] > 6.f ? 6.f : x[i]);
         break;
       case kExp:
