@@ -42,6 +42,8 @@ function owned(b: Backend, t: tf.Tensor): Float32Array | null {
  * One SGD step (the momentum buffers present exactly when momentum > 0) in place, in one addon call for all items,
  * when the active backend is 'native'. Returns which items it updated: those whose variable and buffer own their
  * storage, appear once and are no item's gradient. The rest are left untouched, for the caller's tf ops.
+ * (On the cpu backends a tensor made from a caller's Float32Array keeps that array as its storage, so a variable
+ * made that way and then owning it updates the caller's array too; tdc's weight loaders copy.)
  */
 export function sgdUpdateInPlace(items: SgdItem[], s: SgdStep): boolean[] {
   const done = items.map(() => false);
