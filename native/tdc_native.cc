@@ -850,6 +850,58 @@ napi_value SgdUpdate(napi_env env, napi_callback_info info) {
   });
 }
 
+// resizeBilinear(x, y, [B, H, W, C, outH, outW, halfPixelCenters], rowRatio, colRatio): NHWC bilinear resize with
+// tfjs's cpu kernel's arithmetic (source coordinate ratio·i, or ratio·(i + ½) − ½, clamped; the lerps in double,
+// rounded once into y), so y is that kernel's output bit for bit. The stock kernel is a JS loop: 15 ms for the
+// ROBOT18 seg head's [2, 16, 20, 12] → [2, 256, 320, 12].
+napi_value ResizeBilinear(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 5);
+    size_t plen;
+    int32_t *p = typed<int32_t>(env, a[2], napi_int32_array, &plen);
+    if (plen != 7) throw JsError{"tdc_native: bad resize params"};
+    const int64_t B = p[0], H = p[1], W = p[2], C = p[3], OH = p[4], OW = p[5];
+    const bool half = p[6] != 0;
+    if (B < 0 || H < 1 || W < 1 || C < 0 || OH < 0 || OW < 0) throw JsError{"tdc_native: bad resize params"};
+    double rowRatio, colRatio;
+    NAPI_OK(napi_get_value_double(env, a[3], &rowRatio));
+    NAPI_OK(napi_get_value_double(env, a[4], &colRatio));
+    const float *x = f32(env, a[0], static_cast<size_t>(B * H * W * C));
+    float *y = f32(env, a[1], static_cast<size_t>(B * OH * OW * C));
+    struct Tap {
+      int64_t lo, hi;
+      double frac;
+    };
+    auto taps = [&](int64_t n, int64_t in, double ratio) {
+      std::vector<Tap> t(static_cast<size_t>(n));
+      for (int64_t i = 0; i < n; i++) {
+        const double src = half ? ratio * (static_cast<double>(i) + 0.5) - 0.5 : ratio * static_cast<double>(i);
+        const double lo = std::max(0.0, std::floor(src));
+        t[i] = {static_cast<int64_t>(lo), std::min(in - 1, static_cast<int64_t>(std::ceil(src))), src - lo};
+      }
+      return t;
+    };
+    const std::vector<Tap> rows = taps(OH, H, rowRatio), cols = taps(OW, W, colRatio);
+#pragma omp parallel for schedule(static) if (B * OH * OW * C >= kParallelMin)
+    for (int64_t br = 0; br < B * OH; br++) {
+      const int64_t b = br / OH;
+      const Tap &r = rows[br % OH];
+      const float *top = x + (b * H + r.lo) * W * C, *bot = x + (b * H + r.hi) * W * C;
+      float *o = y + br * OW * C;
+      for (int64_t c = 0; c < OW; c++) {
+        const Tap &q = cols[c];
+        const float *tl = top + q.lo * C, *tr = top + q.hi * C, *bl = bot + q.lo * C, *bri = bot + q.hi * C;
+        for (int64_t d = 0; d < C; d++) {
+          const double t = tl[d] + (static_cast<double>(tr[d]) - tl[d]) * q.frac;
+          const double u = bl[d] + (static_cast<double>(bri[d]) - bl[d]) * q.frac;
+          o[c * C + d] = static_cast<float>(t + (u - t) * r.frac);
+        }
+      }
+    }
+    return undef(env);
+  });
+}
+
 // ---------------------------------------------------------------------------------------------- batch norm
 //
 // Training-mode batch normalization over a channels-last map viewed as [M, C] (M = every position of every batch
@@ -1287,6 +1339,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"reduceMax", nullptr, ReduceMax, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"maxPool", nullptr, MaxPool, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"maxPoolGrad", nullptr, MaxPoolGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"resizeBilinear", nullptr, ResizeBilinear, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sgdUpdate", nullptr, SgdUpdate, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"batchNormTrain", nullptr, BatchNormTrain, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"batchNormGrad", nullptr, BatchNormGrad, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -442,6 +442,22 @@ describe.skipIf(!available)('native kernels match the stock cpu backend', () => 
     expect(nativeKernelStats().GatherV2?.fallback).toBe(1);
   });
 
+  it('ResizeBilinear up and down, alignCorners and halfPixelCenters: the cpu kernel bit for bit', async () => {
+    for (const [shape, size, alignCorners, halfPixelCenters] of [
+      [[2, 4, 5, 3], [16, 20], false, false], // the seg head's upsampling
+      [[1, 5, 7, 2], [12, 9], true, false],
+      [[1, 6, 5, 3], [4, 11], false, true],
+      [[2, 9, 8, 1], [1, 3], true, false], // alignCorners with a size-1 output axis
+    ] as [number[], [number, number], boolean, boolean][]) {
+      const attrs = { size, alignCorners, halfPixelCenters };
+      const ref = await runOn('cpu', 'ResizeBilinear', { images: [shape, 161] }, attrs);
+      resetNativeKernelStats();
+      const got = await runOn('native', 'ResizeBilinear', { images: [shape, 161] }, attrs);
+      expect(nativeKernelStats().ResizeBilinear).toMatchObject({ native: 1, fallback: 0 });
+      expect(relErr(got, ref)).toBe(0);
+    }
+  });
+
   it('MaxPool and MaxPoolGrad: 2×2/2, 3×3/2 same (overlapping windows), odd sizes', async () => {
     for (const [filterSize, strides, pad, shape] of [
       [2, 2, 'valid', [2, 8, 10, 3]],

@@ -50,6 +50,11 @@ export interface NativeAddon {
    */
   maxPool(x: Float32Array, y: Float32Array, params: Int32Array): void;
   /**
+   * NHWC bilinear resize, tfjs's cpu arithmetic: params [B, H, W, C, outH, outW, halfPixelCenters], source
+   * coordinate ratio·i (or ratio·(i + ½) − ½) per axis.
+   */
+  resizeBilinear(x: Float32Array, y: Float32Array, params: Int32Array, rowRatio: number, colRatio: number): void;
+  /**
    * One SGD step in place for every variable ws[k] (gradient gs[k], momentum buffer bufs[k]; bufs null exactly when
    * momentum is 0), torch.optim.SGD's rule with dampening 0 in float32 and the tf ops' order: d = g + w·weightDecay,
    * buf = buf·momentum + d, d = nesterov ? d + buf·momentum : buf, w = w − d·lr.
