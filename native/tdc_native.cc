@@ -120,6 +120,14 @@ float *f32(napi_env env, napi_value v, size_t need) {
   return p;
 }
 
+// The n ints of an Int32Array of parameters (exactly n, else "tdc_native: bad <what> params").
+const int32_t *intParams(napi_env env, napi_value v, size_t n, const char *what) {
+  size_t len;
+  const int32_t *p = typed<int32_t>(env, v, napi_int32_array, &len);
+  if (len != n) throw JsError{std::string("tdc_native: bad ") + what + " params"};
+  return p;
+}
+
 int32_t i32(napi_env env, napi_value v) {
   int32_t out;
   NAPI_OK(napi_get_value_int32(env, v, &out));
@@ -857,9 +865,7 @@ napi_value SgdUpdate(napi_env env, napi_callback_info info) {
 napi_value ResizeBilinear(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
     auto a = args(env, info, 5);
-    size_t plen;
-    int32_t *p = typed<int32_t>(env, a[2], napi_int32_array, &plen);
-    if (plen != 7) throw JsError{"tdc_native: bad resize params"};
+    const int32_t *p = intParams(env, a[2], 7, "resize");
     const int64_t B = p[0], H = p[1], W = p[2], C = p[3], OH = p[4], OW = p[5];
     const bool half = p[6] != 0;
     if (B < 0 || H < 1 || W < 1 || C < 0 || OH < 0 || OW < 0) throw JsError{"tdc_native: bad resize params"};
