@@ -36,7 +36,9 @@ function main() {
   mkdirSync(path.dirname(out), { recursive: true });
   const tmp = `${out}.${process.pid}.tmp`;
   const argv = [
-    '-O2', '-std=c++17', '-shared', '-fPIC', '-fopenmp', '-fvisibility=hidden',
+    // -ffp-contract=off: no fused multiply-adds where the target has them (aarch64), so kernels that promise tfjs's
+    // float32 results bit for bit (sgdUpdate, batchNormApply) keep that promise on every target.
+    '-O2', '-std=c++17', '-shared', '-fPIC', '-fopenmp', '-fvisibility=hidden', '-ffp-contract=off',
     '-DNODE_GYP_MODULE_NAME=tdc_native', '-DNAPI_VERSION=8',
     `-I${nodeInc}`, `-I${dnnlInc}`,
     path.join(here, 'tdc_native.cc'),

@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 """PyTorch reference for `npm run bench`: builds the network described by `tdc explain --json` and times it.
 
-    python3 scripts/bench-torch.py EXPLAIN.json [--batch 2] [--steps 5] [--warmup 1] [--threads N] [--generated BUILD]
+    python3 scripts/bench-torch.py EXPLAIN.json [--batch 2] [--lr 0.001] [--steps 5] [--warmup 1] [--threads N] [--generated BUILD]
 
 The architecture is read from the compiler IR in the explain output (every block: kind, inputs, kernel, dilation,
 filters, padding, norm, activation, pooling, upsampling factor, dense units), never written down here, so the
 reference is the same network tdc builds (its linear upsampling follows tdc's coordinate rule, see resize_linear,
 not F.interpolate's). Layout is PyTorch's native NCHW / NCDHW. A train step is forward,
 the same loss terms as the tdc bench (seg CE + (1 - soft IoU), class and scene BCE, sync BCE against the hard
-presence of the segmentation), backward and one SGD update. Prints one JSON line with ms per image (medians).
+presence of the segmentation), backward and one update by the spec's optimizer (torch.optim's SGD / Adam / AdamW,
+the rules tdc's optimizers follow). Prints one JSON line with ms per image (medians).
 
 With --generated BUILD (a `tdc build --target torch` folder of the same spec and overrides), the network and the loss
 are the generated project's instead (model.py's Net; losses.py's terms and the last stage's total), timed by the
@@ -151,12 +152,23 @@ def loss_of(seg, cls, scene, labels, cls_t, scene_t):
             + F.binary_cross_entropy_with_logits(cls, present.detach()))
 
 
+def spec_optimizer(params, o, lr):
+    """The spec's optimizer (`optimizer:` in the explain output's spec) as torch.optim runs it: tdc's Sgd and Adam
+    (runtime/train/optimizers.ts) follow these rules, and the tdc bench steps with them at the same learning rate."""
+    wd = o.get("weightDecay", 0)
+    if o["type"] == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=o.get("momentum", 0), nesterov=o.get("nesterov", False), weight_decay=wd)
+    adam = torch.optim.AdamW if o.get("weightDecayMode") == "decoupled" else torch.optim.Adam
+    return adam(params, lr=lr, betas=(o["beta1"], o["beta2"]), eps=o["epsilon"], weight_decay=wd)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("explain")
     ap.add_argument("--batch", type=int, default=2)
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--lr", type=float, default=0.001)
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--only", choices=["fwd", "train"], default=None, help="time one phase only")
     ap.add_argument("--generated", default=None, help="time the network and loss of this tdc build --target torch folder")
@@ -182,7 +194,7 @@ def main():
     labels = torch.randint(0, k, (a.batch, *shape[:-1]))
     cls_t = (torch.rand(a.batch, k) > 0.5).float()
     scene_t = F.one_hot(torch.randint(0, s, (a.batch,)), s).float()
-    opt = torch.optim.SGD(net.parameters(), lr=0.001)
+    opt = spec_optimizer(net.parameters(), doc["spec"]["optimizer"], a.lr)
 
     def forward():
         net.eval()

@@ -21,7 +21,8 @@
 // peak RSS reported is that network's alone. Times are the median of `--steps` steps (wasm: `--wasm-steps`, default
 // 1: its steps take seconds) after `--warmup` steps; a
 // train step is one forward + backward of the full multi-task loss (seg CE + (1 − IoU), class and scene BCE,
-// sync BCE, weights 1) and one SGD update, at batch 2. GFLOP/s counts the compiler IR's forward FLOPs
+// sync BCE, weights 1) and one update by the spec's optimizer at lr 0.001 (tdc's Sgd / Adam as `tdc train` runs
+// them; PyTorch: the same torch.optim rule), at batch 2. GFLOP/s counts the compiler IR's forward FLOPs
 // (`explainJson(...).totals.flops`, 2 per multiply-add) and 3× that for a train step (forward, dx, dW).
 // Then (unless --quick or --no-memory) memory over a long run: scripts/bench-memory.mjs, the quickstart trained
 // for 1,000 steps through `tdc train`'s path, RSS / heap / live tensors after step 100 and step 1,000.
@@ -35,6 +36,8 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = (p) => pathToFileURL(path.join(root, 'dist', p)).href;
 const SPECS = ['quickstart', 'robot18', 'refuge18', 'brats18'];
 const BATCH = 2;
+/** The train step's learning rate (scripts/bench-torch.py's too). */
+const LR = 0.001;
 // Spec overrides for a network's train step only (`--train-set path=value`, as `tdc --set`); none by default: every
 // network trains at its spec's size. (Before the trainer's own backward pass freed gradients as it went, a
 // BRATS18 step at 144×144×19 needed more than 24 GB and ran here at 72×72×19.)
@@ -116,6 +119,7 @@ async function worker(specName, o) {
   const { buildNetwork } = await import(dist('runtime/layers/index.js'));
   const { segLoss, bceLoss, syncLoss } = await import(dist('runtime/losses/index.js'));
   const { variableGradsLowMemory } = await import(dist('runtime/train/grads.js'));
+  const { optimizer } = await import(dist('runtime/train/optimizers.js'));
 
   const info = await selectBackend({ ...(o.backend ? { prefer: o.backend } : {}), ...(o.threads ? { threads: o.threads } : {}) });
   const backend = formatBackendInfo(info).replace(/^backend: /, '');
@@ -138,7 +142,7 @@ async function worker(specName, o) {
       tf.dispose([x, labels, cls, scene]);
       model.dispose();
     };
-    return { flops, model, inShape, x, labels, cls, scene, dispose };
+    return { flops, model, inShape, x, labels, cls, scene, optimizer: res.spec.optimizer, dispose };
   };
   const time = (f, n, warm) => {
     for (let i = 0; i < warm; i++) f();
@@ -166,7 +170,10 @@ async function worker(specName, o) {
   }
   if (o.phases.includes('train')) {
     const n = setup(o.trainSet);
-    const opt = tf.train.sgd(0.001);
+    // The spec's optimizer as `tdc train` runs it (runtime/train/optimizers.ts); scripts/bench-torch.py runs the
+    // same torch.optim rule at the same LR.
+    const opt = optimizer(n.optimizer);
+    let optMs = 0; // the last step's update, for --profile (in place on native: no kernels to time)
     const trainStep = () => {
       const loss = tf.tidy(() => {
         // The trainer's backward pass (frees each gradient once used), on the trainable variables.
@@ -180,7 +187,9 @@ async function worker(specName, o) {
             syncLoss(seg, c, { presence: 'hard', direction: 'seg->class' }),
           ]);
         }, vars);
-        opt.applyGradients(grads);
+        const t = performance.now();
+        opt.applyGradients(vars.map((v, i) => ({ key: String(i), variable: v, grad: grads[v.name] })), LR);
+        optMs = performance.now() - t;
         return value;
       });
       const v = loss.dataSync()[0];
@@ -192,11 +201,14 @@ async function worker(specName, o) {
       const table = profileKernels(tf, trainStep);
       console.log(`${specName} ${n.inShape.join('×')}, batch ${BATCH}, ${backend}: one train step's kernels (wall ms, calls)`);
       for (const [name, ms, calls] of table.slice(0, 25)) console.log(`  ${name.padEnd(28)} ${ms.toFixed(0).padStart(7)} ms ${String(calls).padStart(5)}`);
+      console.log(`  the ${n.optimizer.type} update, all of it (kernels above included): ${optMs.toFixed(0)} ms`);
+      opt.dispose();
       n.dispose();
       return;
     }
     const trainMs = time(trainStep, o.steps, o.warmup) / BATCH;
     process.stdout.write(`${JSON.stringify({ phase: 'train', spec: specName, backend, threads: info.threads, trainInput: n.inShape, trainFlops: n.flops, trainMs, rssMB: rss() })}\n`);
+    opt.dispose();
     n.dispose();
   }
 }
@@ -481,7 +493,7 @@ function torchReference(py, s, file, threads, o, tmp) {
       console.log(`${s}: tdc explain --json ${sets.join(' ')} failed: no PyTorch ${phase} reference`);
       return null;
     }
-    const targs = [path.join(root, 'scripts', 'bench-torch.py'), explainFile, '--batch', String(BATCH), '--steps', String(o.steps), '--warmup', String(o.warmup), '--only', phase];
+    const targs = [path.join(root, 'scripts', 'bench-torch.py'), explainFile, '--batch', String(BATCH), '--lr', String(LR), '--steps', String(o.steps), '--warmup', String(o.warmup), '--only', phase];
     // PyTorch sizes its pool to the physical cores (1 here); give it the threads tdc's backend uses.
     targs.push('--threads', String(threads));
     if (generated) targs.push('--generated', generated);

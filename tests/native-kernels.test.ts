@@ -14,6 +14,7 @@ import { buildNet as buildNetwork, type NetDesc as NetworkArgs } from './helpers
 import { atrousConv2d, atrousConv3d, convBiasAct } from '../runtime/ops/index.js';
 import { nativeAvailable, nativeUnavailableReason, registerNativeBackend } from '../runtime/backend/index.js';
 import { variableGradsLowMemory } from '../runtime/train/grads.js';
+import { RELU_GRAD_KERNEL } from '../runtime/ops/kernel-names.js';
 import { atrousFallbacks, fusedConvFallbacks, nativeKernelStats, resetNativeKernelStats } from '../runtime/native/index.js';
 
 const canBuild = (() => {
@@ -356,6 +357,17 @@ describe.skipIf(!available)('native kernels match the stock cpu backend', () => 
     const got = await grad('native');
     expect(nativeKernelStats().TdcReluGrad?.native).toBe(1);
     expect(relErr(got, ref)).toBe(0);
+    // The vectorized loop's bit-mask blend: NaN inputs pass through, ±Inf, ±0 and subnormals as dy · step(x) has
+    // them (11 elements: a vector body and a scalar tail).
+    const x = [NaN, Infinity, -Infinity, 0, -0, 1, -1, 1e-45, NaN, 2, -3];
+    const dy = [1, 2, 3, Infinity, NaN, -2, NaN, -0, -0, -0, 4];
+    await tf.setBackend('cpu');
+    const want = Array.from(tf.mul(tf.tensor1d(dy), tf.step(tf.tensor1d(x))).dataSync());
+    await tf.setBackend('native');
+    resetNativeKernelStats();
+    const have = Array.from((tf.engine().runKernel(RELU_GRAD_KERNEL, { dy: tf.tensor1d(dy), x: tf.tensor1d(x) }) as tf.Tensor).dataSync());
+    expect(nativeKernelStats().TdcReluGrad?.native).toBe(1);
+    expect(have).toEqual(want);
   });
 
   it('Max over a block of axes, and SplitV', async () => {
@@ -430,6 +442,22 @@ describe.skipIf(!available)('native kernels match the stock cpu backend', () => 
     expect(nativeKernelStats().GatherV2?.fallback).toBe(1);
   });
 
+  it('ResizeBilinear up and down, alignCorners and halfPixelCenters: the cpu kernel bit for bit', async () => {
+    for (const [shape, size, alignCorners, halfPixelCenters] of [
+      [[2, 4, 5, 3], [16, 20], false, false], // the seg head's upsampling
+      [[1, 5, 7, 2], [12, 9], true, false],
+      [[1, 6, 5, 3], [4, 11], false, true],
+      [[2, 9, 8, 1], [1, 3], true, false], // alignCorners with a size-1 output axis
+    ] as [number[], [number, number], boolean, boolean][]) {
+      const attrs = { size, alignCorners, halfPixelCenters };
+      const ref = await runOn('cpu', 'ResizeBilinear', { images: [shape, 161] }, attrs);
+      resetNativeKernelStats();
+      const got = await runOn('native', 'ResizeBilinear', { images: [shape, 161] }, attrs);
+      expect(nativeKernelStats().ResizeBilinear).toMatchObject({ native: 1, fallback: 0 });
+      expect(relErr(got, ref)).toBe(0);
+    }
+  });
+
   it('MaxPool and MaxPoolGrad: 2×2/2, 3×3/2 same (overlapping windows), odd sizes', async () => {
     for (const [filterSize, strides, pad, shape] of [
       [2, 2, 'valid', [2, 8, 10, 3]],
@@ -460,19 +488,25 @@ describe.skipIf(!available)('native kernels match the stock cpu backend', () => 
     }
     // Ties: relu'd inputs are mostly 0; tfjs's 3D gradient routes each dy to the *last* maximal tap, its 2D one to
     // the first.
-    const tied = async (backend: string, threeD: boolean) => {
+    // Both the overlapping (stride 1) and the tiling (2×2 / 2, the paper's encoders: dx written without a zero fill)
+    // windows.
+    const tied = async (backend: string, threeD: boolean, stride: number) => {
       await tf.setBackend(backend);
       const shape = threeD ? [1, 2, 4, 4, 2] : [1, 4, 4, 2];
       const x = tf.relu(tf.tensor(values(sizeOf(shape), 154), shape));
       const f = (t: tf.Tensor) =>
-        tf.sum(tf.mul(threeD ? tf.maxPool3d(t as tf.Tensor5D, [2, 2, 2], 1, 'same') : tf.maxPool(t as tf.Tensor4D, 2, 1, 'same'), 2.5));
+        tf.sum(tf.mul(threeD ? tf.maxPool3d(t as tf.Tensor5D, [2, 2, 2], stride, 'same') : tf.maxPool(t as tf.Tensor4D, 2, stride, 'same'), 2.5));
       const g = tf.grad(f)(x);
       return { shape: g.shape, data: g.dataSync() as Float32Array };
     };
     for (const threeD of [false, true]) {
-      const ref = await tied('cpu', threeD);
-      const got = await tied('native', threeD);
-      expect(Array.from(got.data)).toEqual(Array.from(ref.data));
+      for (const stride of [1, 2]) {
+        const ref = await tied('cpu', threeD, stride);
+        resetNativeKernelStats();
+        const got = await tied('native', threeD, stride);
+        expect(nativeKernelStats()[threeD ? 'MaxPool3DGrad' : 'MaxPoolGrad']).toMatchObject({ native: 1, fallback: 0 });
+        expect(Array.from(got.data)).toEqual(Array.from(ref.data));
+      }
     }
   });
 

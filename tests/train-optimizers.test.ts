@@ -1,7 +1,9 @@
 // Optimizers against a plain-JS float64 re-computation of torch.optim's update rules on a quadratic, state
 // round trips, and the learning-rate schedules against hand-computed values.
 import * as tf from '@tensorflow/tfjs';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nativeAvailable, registerNativeBackend } from '../runtime/backend/index.js';
+import { nativeKernelStats, resetNativeKernelStats, SGD_UPDATE } from '../runtime/native/index.js';
 import { Adam, Sgd, optimizer, type Optimizer } from '../runtime/train/optimizers.js';
 import type { ScheduleSpec } from '../spec/types.js';
 import { ConstantSchedule, CosineSchedule, StepSchedule, schedule } from '../runtime/train/schedule.js';
@@ -118,6 +120,60 @@ describe('optimizers vs float64 reference', () => {
     const l2 = adam64(0.9, 0.999, 1e-8, 0.1, 'l2');
     const dec = adam64(0.9, 0.999, 1e-8, 0.1, 'decoupled');
     expect(Math.max(...l2.map((x, i) => Math.abs(x - dec[i]!)))).toBeGreaterThan(1e-3);
+  });
+});
+
+// On the native backend Sgd runs one in-place addon pass per variable (runtime/native/optimizer.ts); its tf ops are
+// the reference: the same float32 values bit for bit, and the float64 recomputation above within float32 error.
+describe.skipIf(!nativeAvailable())('SGD in place on the native backend', () => {
+  beforeAll(() => {
+    registerNativeBackend();
+  });
+  afterAll(async () => {
+    await tf.setBackend('cpu');
+  });
+  /** Variables that own their storage (the initial tensors disposed), as a model's weights are. */
+  const owned = () => [tf.tidy(() => tf.variable(tf.tensor1d(W0.slice(0, 4)))), tf.tidy(() => tf.variable(tf.tensor2d([W0.slice(4)])))];
+  const sgdCases: [string, () => Optimizer, () => number[]][] = [
+    ['plain', () => new Sgd(), () => sgd64(0, 0, false)],
+    ['weight decay', () => new Sgd({ weightDecay: 0.05 }), () => sgd64(0, 0.05, false)],
+    ['momentum + weight decay', () => new Sgd({ momentum: 0.9, weightDecay: 0.05 }), () => sgd64(0.9, 0.05, false)],
+    ['Nesterov', () => new Sgd({ momentum: 0.8, nesterov: true }), () => sgd64(0.8, 0, true)],
+    ['Nesterov + weight decay', () => new Sgd({ momentum: 0.8, nesterov: true, weightDecay: 0.01 }), () => sgd64(0.8, 0.01, true)],
+  ];
+  for (const [name, make, ref] of sgdCases) {
+    it(`${name}: the in-place step ran, equals the tf ops on cpu bit for bit and the float64 rule`, async () => {
+      await tf.setBackend('cpu');
+      const opsOpt = make();
+      const ops = runTf(opsOpt, LRS, W0, owned());
+      const expected = flat(ops);
+      await tf.setBackend('native');
+      resetNativeKernelStats();
+      const opt = make();
+      const vars = runTf(opt, LRS, W0, owned());
+      expect(nativeKernelStats()[SGD_UPDATE]).toEqual({ native: 2 * LRS.length, fallback: 0, lastError: '' });
+      expect(flat(vars)).toEqual(expected);
+      expectClose(flat(vars), ref());
+      // The momentum buffers too (what a checkpoint saves).
+      expect((await opt.getState()).slots).toEqual((await opsOpt.getState()).slots);
+      tf.dispose([...ops, ...vars]);
+      opt.dispose();
+      opsOpt.dispose();
+    });
+  }
+
+  it('a variable sharing its storage takes the tf ops (the sharer is left untouched), then owns a new one', async () => {
+    await tf.setBackend('native');
+    resetNativeKernelStats();
+    const opt = new Sgd({ momentum: 0.9, weightDecay: 0.05 });
+    const init = [tf.tensor1d(W0.slice(0, 4)), tf.tensor2d([W0.slice(4)])];
+    const vars = runTf(opt, LRS, W0, init.map((t) => tf.variable(t))); // tf.variable(t) shares t's storage
+    // First step: the ops (assign gives each variable a new array); every later one in place.
+    expect(nativeKernelStats()[SGD_UPDATE]).toMatchObject({ native: 2 * LRS.length - 2, fallback: 2 });
+    expect(flat(init as tf.Variable[])).toEqual(Array.from(Float32Array.from(W0)));
+    expectClose(flat(vars), sgd64(0.9, 0.05, false));
+    tf.dispose([...init, ...vars]);
+    opt.dispose();
   });
 });
 

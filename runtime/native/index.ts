@@ -6,6 +6,7 @@
  *   composedFallbacks(), atrousFallbacks(), fusedConvFallbacks()         // fallbacks of kernels that replace none
  *   nativeKernelStats(): Record<string, NativeKernelStats>; resetNativeKernelStats(): void
  *   withBufferPool(backend), bufferPoolStats(), setBufferPoolCap(bytes)  // reuse of kernel output arrays
+ *   sgdUpdateInPlace(items, step): boolean[]                             // one SGD step in place: which it did
  */
 export { bufferPoolStats, setBufferPoolCap, wasReadOut, withBufferPool } from './buffer-pool.js';
 export type { BufferPoolStats } from './buffer-pool.js';
@@ -13,4 +14,6 @@ export { composedFallbacks, atrousFallbacks, fusedConvFallbacks } from './fallba
 export { nativeKernelConfigs, nativeKernelStats, resetNativeKernelStats } from './kernels.js';
 export type { NativeKernelStats } from './kernels.js';
 export { loadNative, nativeUnavailableReason } from './loader.js';
+export { SGD_UPDATE, sgdUpdateInPlace } from './optimizer.js';
+export type { SgdItem, SgdStep } from './optimizer.js';
 export type { NativeAddon } from './loader.js';

@@ -65,7 +65,8 @@ export function resetNativeKernelStats(): void {
   stats.clear();
 }
 
-function count(name: string, native: boolean, err = ''): void {
+/** Counts one run of `name`: native, or a fallback (with the error that caused it, if any). */
+export function count(name: string, native: boolean, err = ''): void {
   const s = stats.get(name) ?? { native: 0, fallback: 0, lastError: '' };
   if (native) s.native++;
   else {

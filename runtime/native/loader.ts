@@ -51,6 +51,17 @@ export interface NativeAddon {
    * padLeft, lastWins].
    */
   maxPool(x: Float32Array, y: Float32Array, params: Int32Array): void;
+  /**
+   * NHWC bilinear resize, tfjs's cpu arithmetic: params [B, H, W, C, outH, outW, halfPixelCenters], source
+   * coordinate ratio·i (or ratio·(i + ½) − ½) per axis.
+   */
+  resizeBilinear(x: Float32Array, y: Float32Array, params: Int32Array, rowRatio: number, colRatio: number): void;
+  /**
+   * One SGD step in place for every variable ws[k] (gradient gs[k], momentum buffer bufs[k]; bufs null exactly when
+   * momentum is 0), torch.optim.SGD's rule with dampening 0 in float32 and the tf ops' order: d = g + w·weightDecay,
+   * buf = buf·momentum + d, d = nesterov ? d + buf·momentum : buf, w = w − d·lr.
+   */
+  sgdUpdate(ws: Float32Array[], gs: Float32Array[], bufs: Float32Array[] | null, lr: number, momentum: number, weightDecay: number, nesterov: number): void;
   /** Gradient of maxPool (same params): dy routed to each window's first (lastWins: last) maximum. */
   maxPoolGrad(dy: Float32Array, x: Float32Array, dx: Float32Array, params: Int32Array): void;
   /**

@@ -3,7 +3,7 @@
  * Slice, PadV2, Reverse), as the addon's OpenMP loops: elementwise arithmetic (Add/Sub/Multiply/RealDiv/Maximum/
  * Minimum, Relu, Step, Neg, Relu6, Exp, AddN), a one-pass relu gradient, training batch norm forward and backward in
  * two passes each, sums, means and maxima over a block of axes, layout changes (Transpose, Slice, SplitV, PadV2,
- * Reverse, Concat, GatherV2), max pooling (2D and 3D) and its gradient.
+ * Reverse, Concat, GatherV2), max pooling (2D and 3D) and its gradient, bilinear resizing.
  */
 import * as tf from '@tensorflow/tfjs';
 import { BATCH_NORM_APPLY_KERNEL, BATCH_NORM_GRAD_KERNEL, BATCH_NORM_TRAIN_KERNEL, RELU_GRAD_KERNEL } from '../ops/kernel-names.js';
@@ -18,6 +18,7 @@ export function memoryKernels(ctx: KernelContext): void {
   reductionKernels(ctx);
   layoutKernels(ctx);
   poolKernels(ctx);
+  resizeKernels(ctx);
 }
 
 /**
@@ -409,4 +410,22 @@ function poolKernels(ctx: KernelContext): void {
       return b.makeTensorInfo([...input!.shape], 'float32', dx);
     });
   }
+}
+
+function resizeKernels(ctx: KernelContext): void {
+  const { addon, add, output } = ctx;
+  add('ResizeBilinear', (args, b) => {
+    const { images } = args.inputs as Record<string, TensorInfo>;
+    const { alignCorners, halfPixelCenters, size: sz } = args.attrs as unknown as { alignCorners: boolean; halfPixelCenters: boolean; size: [number, number] };
+    const xv = f32(b, images);
+    if (!xv || images!.shape.length !== 4) return null;
+    const [batch, h, w, c] = images!.shape as [number, number, number, number];
+    const [oh, ow] = sz;
+    if (xv.length !== batch * h * w * c || h < 1 || w < 1) return null;
+    // The stock kernel's source-coordinate ratios (in JS doubles, as it computes them).
+    const ratio = (inSize: number, outSize: number) => (alignCorners && outSize > 1 ? (inSize - 1) / (outSize - 1) : inSize / outSize);
+    const y = output(batch * oh * ow * c);
+    if (y.length > 0) addon.resizeBilinear(xv, y, Int32Array.from([batch, h, w, c, oh, ow, halfPixelCenters ? 1 : 0]), ratio(h, oh), ratio(w, ow));
+    return b.makeTensorInfo([batch, oh, ow, c], 'float32', y);
+  });
 }

@@ -5,6 +5,7 @@
  * checkpoint restores an optimizer exactly and `--resume` continues bit-for-bit on the cpu backend.
  */
 import * as tf from '@tensorflow/tfjs';
+import { sgdUpdateInPlace } from '../native/index.js';
 
 /** One trainable variable and its gradient for this step. `key` identifies the variable across save/restore. */
 export interface Param {
@@ -61,13 +62,28 @@ export abstract class Optimizer {
       if (p.grad.shape.join() !== p.variable.shape.join()) {
         throw new Error(`optimizer: gradient of '${p.key}' has shape [${p.grad.shape}], variable [${p.variable.shape}]`);
       }
+    }
+    const ts = params.map((p) => {
       const t = (this.steps.get(p.key) ?? 0) + 1;
       this.steps.set(p.key, t);
-      tf.tidy(() => this.update(p, lr, t));
-    }
+      return t;
+    });
+    const done = this.updateInPlace(params, lr);
+    params.forEach((p, i) => {
+      if (!done[i]) tf.tidy(() => this.update(p, lr, ts[i]!));
+    });
   }
 
+  /** One param's update in tf ops (the reference of updateInPlace). */
   protected abstract update(p: Param, lr: number, t: number): void;
+
+  /**
+   * Updates what it can of `params` in place, all in one go (the native backend's fused kernels, bit for bit
+   * `update`'s result); returns which it did. None here.
+   */
+  protected updateInPlace(params: Param[], _lr: number): boolean[] {
+    return params.map(() => false);
+  }
 
   /** The slot `name` of parameter `key`, created as zeros of `shape` on first use. */
   protected slot(key: string, name: string, shape: number[]): tf.Variable {
@@ -148,6 +164,12 @@ export class Sgd extends Optimizer {
 
   getConfig(): SgdConfig {
     return { ...this.config };
+  }
+
+  protected override updateInPlace(params: Param[], lr: number): boolean[] {
+    const { momentum, nesterov, weightDecay } = this.config;
+    const items = params.map((p) => ({ w: p.variable, g: p.grad, buf: momentum > 0 ? this.slot(p.key, 'momentum', p.variable.shape) : null }));
+    return sgdUpdateInPlace(items, { lr, momentum, nesterov, weightDecay });
   }
 
   protected update(p: Param, lr: number): void {
