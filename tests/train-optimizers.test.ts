@@ -175,6 +175,22 @@ describe.skipIf(!nativeAvailable())('SGD in place on the native backend', () => 
     tf.dispose([...init, ...vars]);
     opt.dispose();
   });
+
+  it('an array read out with dataSync is left alone (that step takes the tf ops), later steps run in place again', async () => {
+    await tf.setBackend('native');
+    const opt = new Sgd({ momentum: 0.9 });
+    const vars = owned();
+    runTf(opt, LRS.slice(0, 2), W0, vars);
+    const held = vars[0]!.dataSync(); // the backend's own array, as a checkpoint writer may hold it
+    const copy = Array.from(held);
+    resetNativeKernelStats();
+    runTf(opt, LRS.slice(2, 4), W0, vars);
+    expect(Array.from(held)).toEqual(copy);
+    // Step 3: w1 by the ops (read out), w2 in place; step 4: both in place (w1 has a new array).
+    expect(nativeKernelStats()[SGD_UPDATE]).toMatchObject({ native: 3, fallback: 1 });
+    tf.dispose(vars);
+    opt.dispose();
+  });
 });
 
 describe('optimizer state', () => {
