@@ -30,6 +30,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { flipSwapValues } from '../ops/flip-filter.js';
+import { ATROUS_BACKPROP_FILTER_KERNEL } from '../ops/kernel-names.js';
 
 type TensorInfo = tf.TensorInfo;
 type KernelBackend = tf.KernelBackend;
@@ -81,7 +82,7 @@ function convInfoOf(
   );
 }
 
-/** dW[kh, kw, ci, co] = Σ x[b, i·s + kh − top, j·s + kw − left, ci] · dy[b, i, j, co], as one forward conv. */
+/** dW[kh, kw, ci, co] = Σ x[b, i·s + kh − top, j·s + kw − left, ci] · dy[b, i, j, co] (see `filterGradByConv`, `filterGradByTaps`). */
 export function makeConv2DBackpropFilter(backendName: string): tf.KernelConfig {
   return {
     kernelName: 'Conv2DBackpropFilter',
@@ -91,33 +92,150 @@ export function makeConv2DBackpropFilter(backendName: string): tf.KernelConfig {
       const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
       const a = attrs as unknown as Conv2DGradAttrs & { filterShape: [number, number, number, number] };
       const info = convInfoOf('Conv2DBackpropFilter', x.shape, a.filterShape, a);
-      const [kh, kw, cin, cout] = a.filterShape;
       const { top, bottom, left, right } = info.padInfo;
-      const xT = runKernel(backendName, backend, 'Transpose', { x }, { perm: [3, 1, 2, 0] });
-      const dyT = runKernel(backendName, backend, 'Transpose', { x: dy }, { perm: [1, 2, 0, 3] });
-      const pad: Pad2D = [
-        [0, 0],
+      const pads: Array<[number, number]> = [
         [top, bottom],
         [left, right],
-        [0, 0],
       ];
-      let dwT = runKernel(
-        backendName,
-        backend,
-        'Conv2D',
-        { x: xT, filter: dyT },
-        { strides: [1, 1], pad, dataFormat: 'NHWC', dilations: [info.strideHeight, info.strideWidth] },
-      );
-      free(backend, xT, dyT);
-      // Padding that 'same' adds but no tap reads makes the result longer than the kernel: keep the first kh × kw.
-      if (dwT.shape[1] !== kh || dwT.shape[2] !== kw) {
-        const cropped = runKernel(backendName, backend, 'Slice', { x: dwT }, { begin: [0, 0, 0, 0], size: [cin, kh, kw, cout] });
-        free(backend, dwT);
-        dwT = cropped;
+      if (info.strideHeight === 1 && info.strideWidth === 1 && useFilterGradByTaps(backendName, x.shape, a.filterShape)) {
+        return filterGradByTaps(new Calls(backendName, backend), x, dy, a.filterShape, [1, 1], pads);
       }
-      const dw = runKernel(backendName, backend, 'Transpose', { x: dwT }, { perm: [1, 2, 0, 3] });
-      free(backend, dwT);
-      return dw;
+      return filterGradByConv(backendName, backend, x, dy, a.filterShape, [info.strideHeight, info.strideWidth], pads);
+    },
+  };
+}
+
+/**
+ * dW as one forward conv of x transposed to [cin, H, W, B] with dy transposed to [oH, oW, B, cout] as the filter,
+ * dilations = the conv's strides, and the result [cin, kh, kw, cout] transposed back. The reduction runs over the
+ * "filter" taps with B input channels each, so it is slow where the map is small and the channels many.
+ */
+export function filterGradByConv(
+  backendName: string,
+  backend: KernelBackend,
+  x: TensorInfo,
+  dy: TensorInfo,
+  filterShape: [number, number, number, number],
+  strides: [number, number],
+  pads: Array<[number, number]>,
+): TensorInfo {
+  const [kh, kw, cin, cout] = filterShape;
+  const xT = runKernel(backendName, backend, 'Transpose', { x }, { perm: [3, 1, 2, 0] });
+  const dyT = runKernel(backendName, backend, 'Transpose', { x: dy }, { perm: [1, 2, 0, 3] });
+  const pad: Pad2D = [[0, 0], pads[0]!, pads[1]!, [0, 0]];
+  let dwT = runKernel(backendName, backend, 'Conv2D', { x: xT, filter: dyT }, { strides: [1, 1], pad, dataFormat: 'NHWC', dilations: strides });
+  free(backend, xT, dyT);
+  // Padding that 'same' adds but no tap reads makes the result longer than the kernel: keep the first kh × kw.
+  if (dwT.shape[1] !== kh || dwT.shape[2] !== kw) {
+    const cropped = runKernel(backendName, backend, 'Slice', { x: dwT }, { begin: [0, 0, 0, 0], size: [cin, kh, kw, cout] });
+    free(backend, dwT);
+    dwT = cropped;
+  }
+  const dw = runKernel(backendName, backend, 'Transpose', { x: dwT }, { perm: [1, 2, 0, 3] });
+  free(backend, dwT);
+  return dw;
+}
+
+/** Calls of `filterGradByTaps` so far, by layout (tests assert that each ran). */
+export const filterGradByTapsStats = { shifted: 0, regions: 0 };
+
+/**
+ * Whether `filterGradByTaps` is the faster dW on this backend: on wasm (XNNPACK, measured at 1 and 2 threads) from
+ * 256 input channels up, where the conv formulation's B-channel reduction over a small map is slowest (refuge18:
+ * 3×3×512×512 on 2×32×32, 0.80 → 0.59 s; on 2×16×16, 0.20 → 0.13 s); below that the conv formulation is as fast or
+ * faster (2×256×256×64: 0.84 vs 1.1 s). Not on cpu, whose matrix product is a plain loop.
+ */
+function useFilterGradByTaps(backendName: string, xShape: number[], filterShape: number[]): boolean {
+  return backendName === 'wasm' && filterShape[2]! >= FILTER_GRAD_BY_TAPS_MIN_CIN && xShape.length === 4;
+}
+const FILTER_GRAD_BY_TAPS_MIN_CIN = 128;
+
+/**
+ * dW of a stride-1 2D conv with dilations `rates` and zero pads `pads` ([before, after] per spatial axis), one
+ * matrix product per filter tap, dW[a, b] = X_ab · D with X_ab [cin, n] the inputs tap (a, b) reads and D [n, cout]
+ * the matching dy, each product on XNNPACK's threads. Two layouts, whichever multiplies fewer values:
+ * - shifted: x zero-padded to [B, Hp, Wp] and transposed to [cin, B·Hp·Wp], dy zero-padded to the same grid and
+ *   viewed as [B·Hp·Wp, cout]; tap (a, b) is then the column window starting at a·rh·Wp + b·rw (one row copy per
+ *   channel), and every product has the same right operand, which XNNPACK packs once (its operator is cached on
+ *   dy's buffer). The padded grid's extra positions multiply zeros (a 3×3 'same' conv on 64×64: 6 %).
+ * - regions: each tap only over the outputs whose input lies inside x, dy sliced to match, and zeros for a tap that
+ *   reads only padding; for rates large against the map (rate 15 on 16×16: a corner tap reads one row and one
+ *   column of x, the shifted grid would be 46×46).
+ */
+export function filterGradByTaps(
+  c: Calls,
+  x: TensorInfo,
+  dy: TensorInfo,
+  filterShape: number[],
+  rates: [number, number],
+  pads: Array<[number, number]>,
+): TensorInfo {
+  const [B, H, W, cin] = x.shape as [number, number, number, number];
+  const [, oh, ow, cout] = dy.shape as [number, number, number, number];
+  const [kh, kw] = filterShape as [number, number];
+  // Output rows [lo, hi) whose input row o + t·r − before lies in [0, len), per tap t of one axis.
+  const reads = (k: number, r: number, before: number, len: number, out: number) =>
+    Array.from({ length: k }, (_, t) => [Math.max(0, before - t * r), Math.min(out, len + before - t * r)] as [number, number]);
+  const rows = reads(kh, rates[0], pads[0]![0], H, oh);
+  const cols = reads(kw, rates[1], pads[1]![0], W, ow);
+  const hp = oh + (kh - 1) * rates[0];
+  const wp = ow + (kw - 1) * rates[1];
+  const area = (spans: Array<[number, number]>) => spans.reduce((s, [lo, hi]) => s + Math.max(0, hi - lo), 0);
+  // Regions slice dy and pack it per tap: counted 1.3× per value.
+  const byRegions = 1.3 * area(rows) * area(cols) < kh * kw * hp * wp;
+  const taps: TensorInfo[] = [];
+  filterGradByTapsStats[byRegions ? 'regions' : 'shifted']++;
+  if (byRegions) {
+    const xT = c.run('Transpose', { x }, { perm: [3, 0, 1, 2] });
+    for (const [i, [r0, r1]] of rows.entries()) {
+      for (const [j, [c0, c1]] of cols.entries()) {
+        if (r1 <= r0 || c1 <= c0) {
+          taps.push(c.run('Fill', {}, { shape: [1, cin, cout], value: 0, dtype: 'float32' }));
+          continue;
+        }
+        const n = B * (r1 - r0) * (c1 - c0);
+        const begin = [0, 0, r0 + i * rates[0] - pads[0]![0], c0 + j * rates[1] - pads[1]![0]];
+        const s = c.run('Slice', { x: xT }, { begin, size: [cin, B, r1 - r0, c1 - c0] });
+        const d = r1 - r0 === oh && c1 - c0 === ow ? dy : c.run('Slice', { x: dy }, { begin: [0, r0, c0, 0], size: [B, r1 - r0, c1 - c0, cout] });
+        taps.push(c.run('BatchMatMul', { a: c.reshape(s, [1, cin, n]), b: c.reshape(d, [1, n, cout]) }, { transposeA: false, transposeB: false }));
+      }
+    }
+  } else {
+    const padded = pads.some(([before, after]) => before > 0 || after > 0);
+    const xP = padded ? c.run('PadV2', { x }, { paddings: [[0, 0], pads[0], pads[1], [0, 0]], constantValue: 0 }) : x;
+    const grid = B * hp * wp;
+    const xT = c.run('Transpose', { x: c.reshape(xP, [grid, cin]) }, { perm: [1, 0] });
+    const dyP = hp > oh || wp > ow ? c.run('PadV2', { x: dy }, { paddings: [[0, 0], [0, hp - oh], [0, wp - ow], [0, 0]], constantValue: 0 }) : dy;
+    // Window length: up to the last real output (the windows of later taps must stay inside the grid).
+    const n = grid - (kh - 1) * rates[0] * wp - (kw - 1) * rates[1];
+    const d2 = c.reshape(dyP, [grid, cout]);
+    const d = c.reshape(n === grid ? d2 : c.run('Slice', { x: d2 }, { begin: [0, 0], size: [n, cout] }), [1, n, cout]);
+    for (let i = 0; i < kh; i++) {
+      for (let j = 0; j < kw; j++) {
+        const s = n === grid ? xT : c.run('Slice', { x: xT }, { begin: [0, i * rates[0] * wp + j * rates[1]], size: [cin, n] });
+        taps.push(c.run('BatchMatMul', { a: c.reshape(s, [1, cin, n]), b: d }, { transposeA: false, transposeB: false }));
+      }
+    }
+  }
+  const all = taps.length === 1 ? taps[0]! : c.run('Concat', taps, { axis: 0 });
+  return c.finish(c.run('Reshape', { x: all }, { shape: filterShape }, true));
+}
+
+/**
+ * The filter gradient of tdc's atrous conv (ATROUS_BACKPROP_FILTER_KERNEL: inputs { x, dy }, attrs { filterShape,
+ * rates, pads }), 2D: `filterGradByTaps`, which takes the dilation and the pads as they are. The wasm backend
+ * registers only this one of the three atrous kernels (runtime/ops/atrous.ts computes the forward and dx as
+ * convs), so only for 2D: 3D atrous convs there take the transposed-conv formulation.
+ */
+export function makeAtrousBackpropFilter(backendName: string): tf.KernelConfig {
+  return {
+    kernelName: ATROUS_BACKPROP_FILTER_KERNEL,
+    backendName,
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
+      const { filterShape, rates, pads } = attrs as unknown as { filterShape: number[]; rates: number[]; pads: Array<[number, number]> };
+      if (x.shape.length !== 4) throw new Error(`${ATROUS_BACKPROP_FILTER_KERNEL} on ${backendName}: 2D only, got an input of rank ${x.shape.length}`);
+      return filterGradByTaps(new Calls(backendName, backend as KernelBackend), x, dy, filterShape, rates as [number, number], pads);
     },
   };
 }
@@ -328,7 +446,7 @@ interface Conv3DAttrs {
 }
 
 /** A wasm kernel-call context: the backend plus a list of intermediates to free at the end. */
-class Calls {
+export class Calls {
   readonly owned: TensorInfo[] = [];
   constructor(
     readonly backendName: string,
@@ -519,6 +637,7 @@ export function trainingKernelsFor(backendName: string): tf.KernelConfig[] {
       return [
         makeConv2DBackpropFilter('wasm'),
         makeConv2DBackpropInput('wasm'),
+        makeAtrousBackpropFilter('wasm'),
         makeUnsortedSegmentSum('wasm'),
         makeConv3D('wasm'),
         makeConv3DBackpropInputV2('wasm'),

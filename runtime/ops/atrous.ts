@@ -112,64 +112,73 @@ function planAxis(
   };
 }
 
-/** 'valid' stride-1 dilated conv, 2D, with gradients as forward convs (see file header). */
-const dilatedValid2d = (rates: [number, number]) =>
+/**
+ * The input gradient of a stride-1 conv whose input was zero-padded by `pads` (per spatial axis, kernel span
+ * (k − 1)·r each), as a 'valid' forward conv of dy: dy is cropped by `crop` and zero-padded by `pad` so that the
+ * result covers exactly the unpadded input (the padded border's gradient is never computed: for a rate-15 3×3 conv
+ * on a 16×16 map that border was 7/8 of a full-size result).
+ */
+function inputGradPads(spans: number[], pads: Array<[number, number]>): { crop: Array<[number, number]>; pad: Array<[number, number]> } {
+  return {
+    crop: pads.map(([before, after], a) => [Math.max(0, before - spans[a]!), Math.max(0, after - spans[a]!)]),
+    pad: pads.map(([before, after], a) => [Math.max(0, spans[a]! - before), Math.max(0, spans[a]! - after)]),
+  };
+}
+
+/** dy cropped per spatial axis by `crop` ([before, after] each), channels-last. */
+function cropSpatial(dy: tf.Tensor, crop: Array<[number, number]>): tf.Tensor {
+  if (crop.every(([before, after]) => before === 0 && after === 0)) return dy;
+  return sliceByAxes(dy, [0, ...crop.map(([before]) => before), 0], [-1, ...crop.map(([before, after], a) => dy.shape[a + 1]! - before - after), -1]);
+}
+
+/**
+ * Stride-1 dilated conv, 2D, with explicit zero pads (the conv reads them: no padded copy of x), gradients as
+ * forward convs (see file header). dW is the backend's ATROUS_BACKPROP_FILTER_KERNEL where it has one (wasm: one
+ * matrix product per tap, runtime/backend/kernels.ts), else the transposed-conv formulation.
+ */
+const dilatedPadded2d = (rates: [number, number], pads: Array<[number, number]>) =>
   tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [x4, w4, save] = args as [tf.Tensor4D, tf.Tensor4D, tf.GradSaveFunc];
     save([x4, w4]);
-    const value = tf.conv2d(x4, w4, 1, 'valid', 'NHWC', rates);
+    const explicit = [[0, 0], pads[0]!, pads[1]!, [0, 0]] as [[number, number], [number, number], [number, number], [number, number]];
+    const value = tf.conv2d(x4, w4, 1, explicit, 'NHWC', rates);
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
       const g = dy as tf.Tensor4D;
       const [xs, ws] = saved as [tf.Tensor4D, tf.Tensor4D];
       const [kh, kw] = ws.shape;
-      const [rh, rw] = rates;
-      const ph = (kh - 1) * rh;
-      const pw = (kw - 1) * rw;
+      const { crop, pad } = inputGradPads([(kh - 1) * rates[0], (kw - 1) * rates[1]], pads);
       const wFlip = flipSwapFilter(ws) as tf.Tensor4D;
-      const dx = tf.conv2d(
-        g,
-        wFlip,
-        1,
-        [
-          [0, 0],
-          [ph, ph],
-          [pw, pw],
-          [0, 0],
-        ],
-        'NHWC',
-        rates,
-      );
+      const dx = tf.conv2d(cropSpatial(g, crop) as tf.Tensor4D, wFlip, 1, [[0, 0], pad[0]!, pad[1]!, [0, 0]], 'NHWC', rates);
+      if (xs.dtype === 'float32' && backendHasKernels(ATROUS_BACKPROP_FILTER_KERNEL)) {
+        const dw = tf.engine().runKernel(ATROUS_BACKPROP_FILTER_KERNEL, { x: xs, dy: g }, { filterShape: ws.shape, rates, pads } as unknown as tf.NamedAttrMap) as tf.Tensor;
+        return [dx, dw];
+      }
       const xT = tf.transpose(xs, [3, 1, 2, 0]) as tf.Tensor4D; // [cin, H, W, B]
       const gT = tf.transpose(g, [1, 2, 0, 3]) as tf.Tensor4D; // [oH, oW, B, cout]
-      const dwT = tf.conv2d(xT, gT, rates, 'valid'); // [cin, kh, kw, cout]
-      const dw = tf.transpose(dwT, [1, 2, 0, 3]);
-      return [dx, dw];
+      const dwT = tf.conv2d(xT, gT, rates, explicit); // [cin, kh, kw, cout]
+      return [dx, tf.transpose(dwT, [1, 2, 0, 3])];
     };
     return { value, gradFunc };
   });
 
-/** 'valid' stride-1 dilated conv, 3D, with gradients as forward convs (see file header). */
-const dilatedValid3d = (rates: [number, number, number]) =>
+/**
+ * Stride-1 dilated conv, 3D, on x zero-padded by `pads` (tf.conv3d takes no explicit pads), gradients as forward
+ * convs (see file header); dx only over the unpadded x.
+ */
+const dilatedPadded3d = (rates: [number, number, number], pads: Array<[number, number]>) =>
   tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [x5, w5, save] = args as [tf.Tensor5D, tf.Tensor5D, tf.GradSaveFunc];
-    save([x5, w5]);
-    const value = tf.conv3d(x5, w5, 1, 'valid', 'NDHWC', rates);
+    const padded = pads.some(([before, after]) => before > 0 || after > 0);
+    const xp = (padded ? tf.pad(x5, [[0, 0], ...pads, [0, 0]]) : x5) as tf.Tensor5D;
+    save([xp, w5]);
+    const value = tf.conv3d(xp, w5, 1, 'valid', 'NDHWC', rates);
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
       const g = dy as tf.Tensor5D;
       const [xs, ws] = saved as [tf.Tensor5D, tf.Tensor5D];
-      const [kd, kh, kw] = ws.shape;
-      const [rd, rh, rw] = rates;
-      const pd = (kd - 1) * rd;
-      const ph = (kh - 1) * rh;
-      const pw = (kw - 1) * rw;
+      const spans = ws.shape.slice(0, 3).map((k, a) => (k - 1) * rates[a]!);
+      const { crop, pad } = inputGradPads(spans, pads);
       const wFlip = flipSwapFilter(ws) as tf.Tensor5D;
-      const gPad = tf.pad(g, [
-        [0, 0],
-        [pd, pd],
-        [ph, ph],
-        [pw, pw],
-        [0, 0],
-      ]);
+      const gPad = tf.pad(cropSpatial(g, crop), [[0, 0], ...pad, [0, 0]]) as tf.Tensor5D;
       const dx = tf.conv3d(gPad, wFlip, 1, 'valid', 'NDHWC', rates);
       const xT = tf.transpose(xs, [4, 1, 2, 3, 0]) as tf.Tensor5D; // [cin, D, H, W, B]
       const gT = tf.transpose(g, [1, 2, 3, 0, 4]) as tf.Tensor5D; // [oD, oH, oW, B, cout]
@@ -300,8 +309,8 @@ function atrousConvNd(op: string, x: tf.Tensor, filter: tf.Tensor, rates: number
       const fused = atrousByKernels(eff, pads, activation);
       return bias ? lazyCustomGrad(fused, xin, w, bias) : lazyCustomGrad(fused, xin, w);
     }
-    if (padded) xin = padFast(xin, [[0, 0], ...pads, [0, 0]]);
     if (eff.every((r) => r === 1)) {
+      if (padded) xin = padFast(xin, [[0, 0], ...pads, [0, 0]]);
       return biasAct(
         nsp === 2 ? tf.conv2d(xin as tf.Tensor4D, w as tf.Tensor4D, 1, 'valid') : tf.conv3d(xin as tf.Tensor5D, w as tf.Tensor5D, 1, 'valid'),
         bias,
@@ -309,7 +318,7 @@ function atrousConvNd(op: string, x: tf.Tensor, filter: tf.Tensor, rates: number
       );
     }
     return biasAct(
-      nsp === 2 ? dilatedValid2d(eff as [number, number])(xin, w) : dilatedValid3d(eff as [number, number, number])(xin, w),
+      nsp === 2 ? dilatedPadded2d(eff as [number, number], pads)(xin, w) : dilatedPadded3d(eff as [number, number, number], pads)(xin, w),
       bias,
       activation,
     );
