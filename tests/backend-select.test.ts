@@ -5,7 +5,7 @@ import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { formatBackendInfo, nativeAvailable, registerTrainingKernels, selectBackend } from '../runtime/backend/index.js';
-import { filterGradByTapsStats } from '../runtime/backend/kernels.js';
+import { wasmPathStats } from '../runtime/backend/kernels.js';
 import { WASM_MAX_THREADS } from '../runtime/backend/wasm-threads.js';
 import { interpolationMatrix } from '../runtime/ops/index.js';
 import { relError, seededValues } from './helpers/reference-conv.js';
@@ -98,6 +98,7 @@ describe('selectBackend', () => {
       'Conv2DBackpropFilter',
       'Conv2DBackpropInput',
       'TdcAtrousBackpropFilter',
+      'MaxPoolGrad',
       'UnsortedSegmentSum',
       'Conv3D',
       'Conv3DBackpropInputV2',
@@ -341,9 +342,9 @@ describe('wasm filter gradient as one matrix product per tap (runtime/backend/ke
   /** Runs f on wasm and returns its outputs and how many times each layout of filterGradByTaps ran. */
   async function onWasmCounting(f: () => tf.Tensor[]) {
     await selectBackend({ prefer: 'wasm' });
-    const before = { ...filterGradByTapsStats };
+    const before = { ...wasmPathStats };
     const out = await on('wasm', f);
-    return { out, shifted: filterGradByTapsStats.shifted - before.shifted, regions: filterGradByTapsStats.regions - before.regions };
+    return { out, shifted: wasmPathStats.filterGradShifted - before.filterGradShifted, regions: wasmPathStats.filterGradRegions - before.filterGradRegions };
   }
 
   // From 128 input channels the wasm Conv2DBackpropFilter (stride 1) takes the per-tap products.
@@ -395,6 +396,34 @@ describe('wasm filter gradient as one matrix product per tap (runtime/backend/ke
         expect(out[i]!.shape).toEqual(cpu[i]!.shape);
         expect(relError(out[i]!.data, cpu[i]!.data)).toBeLessThan(1e-5);
       }
+    });
+  }
+});
+
+describe('wasm MaxPoolGrad (JS over the wasm heap, runtime/backend/kernels.ts) equals cpu (1e-6 relative)', () => {
+  const cases: Array<{ x: [number, number, number, number]; size: number; stride: number; pad: 'valid' | 'same' }> = [
+    { x: [2, 8, 10, 3], size: 2, stride: 2, pad: 'valid' },
+    { x: [1, 9, 7, 2], size: 2, stride: 2, pad: 'same' },
+    { x: [1, 9, 11, 2], size: 3, stride: 2, pad: 'same' },
+    { x: [2, 6, 6, 4], size: 3, stride: 1, pad: 'valid' },
+  ];
+  for (const c of cases) {
+    it(`x=[${c.x}] ${c.size}×${c.size} / ${c.stride} ${c.pad}, after a relu (windows of tied zeros)`, async () => {
+      const run = () => {
+        const x = tf.relu(tf.tensor4d(values(c.x.reduce((a, b) => a * b, 1), 41), c.x));
+        const f = (a: tf.Tensor) => tf.maxPool(a as tf.Tensor4D, c.size, c.stride, c.pad);
+        const R = tf.tensor(values(f(x).size, 42), f(x).shape);
+        return [tf.grad((a: tf.Tensor) => tf.sum(tf.mul(f(a), R)))(x)];
+      };
+      await selectBackend({ prefer: 'wasm' });
+      const before = wasmPathStats.maxPoolGrad;
+      const wasm = await on('wasm', run);
+      expect(wasmPathStats.maxPoolGrad - before).toBe(1);
+      await selectBackend({ prefer: 'cpu' });
+      const cpu = await on('cpu', run);
+      expect(wasm[0]!.shape).toEqual(c.x);
+      // Where windows overlap, a dx sums several dy in another order than cpu's: float32 rounding apart.
+      expect(relError(wasm[0]!.data, cpu[0]!.data)).toBeLessThan(1e-6);
     });
   }
 });

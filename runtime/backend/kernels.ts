@@ -136,8 +136,8 @@ export function filterGradByConv(
   return dw;
 }
 
-/** Calls of `filterGradByTaps` so far, by layout (tests assert that each ran). */
-export const filterGradByTapsStats = { shifted: 0, regions: 0 };
+/** Calls of this module's wasm paths so far: `filterGradByTaps` by layout, and MaxPoolGrad (tests assert that each ran). */
+export const wasmPathStats = { filterGradShifted: 0, filterGradRegions: 0, maxPoolGrad: 0 };
 
 /**
  * Whether `filterGradByTaps` is the faster dW on this backend: on wasm (XNNPACK, measured at 1 and 2 threads) from
@@ -184,7 +184,7 @@ export function filterGradByTaps(
   // Regions slice dy and pack it per tap: counted 1.3× per value.
   const byRegions = 1.3 * area(rows) * area(cols) < kh * kw * hp * wp;
   const taps: TensorInfo[] = [];
-  filterGradByTapsStats[byRegions ? 'regions' : 'shifted']++;
+  wasmPathStats[byRegions ? 'filterGradRegions' : 'filterGradShifted']++;
   if (byRegions) {
     const xT = c.run('Transpose', { x }, { perm: [3, 0, 1, 2] });
     for (const [i, [r0, r1]] of rows.entries()) {
@@ -630,6 +630,71 @@ export function makeConv3DBackpropFilterV2(backendName: string): tf.KernelConfig
   };
 }
 
+/** The wasm backend's own buffers: outputs it allocates and views of its heap (what its JS kernels use). */
+interface WasmHeap {
+  makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
+  typedArrayFromHeap(t: TensorInfo): Float32Array;
+}
+
+/**
+ * MaxPoolGrad (2D, NHWC) in one pass in JS over the wasm heap: each dy goes to the first maximum of its window in
+ * row-major order (`>` from −∞, as tfjs's cpu kernel; after a relu, windows of equal zeros are common), added where
+ * windows overlap; padding taps never win. The stock wasm kernel recomputes a window's maximum for every input in it (622 ms
+ * for the 4 pools of a 17.8 s refuge18 step at 2 threads, single-threaded).
+ */
+export function makeMaxPoolGradWasm(): tf.KernelConfig {
+  return {
+    kernelName: 'MaxPoolGrad',
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const { dy, input } = inputs as { dy: TensorInfo; input: TensorInfo };
+      const a = attrs as unknown as { filterSize: number | [number, number]; strides: number | [number, number]; pad: 'valid' | 'same' | number; dimRoundingMode?: 'floor' | 'round' | 'ceil' };
+      if (input.dtype !== 'float32') throw new Error(`MaxPoolGrad on wasm: only float32 is supported, got ${input.dtype}`);
+      wasmPathStats.maxPoolGrad++;
+      const info = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], a.filterSize, a.strides, 1, a.pad, a.dimRoundingMode);
+      const heap = backend as unknown as WasmHeap;
+      const out = heap.makeOutput([...input.shape], 'float32');
+      // Views taken after the allocation (which may grow the heap).
+      const dx = heap.typedArrayFromHeap(out);
+      const x = heap.typedArrayFromHeap(input);
+      const g = heap.typedArrayFromHeap(dy);
+      dx.fill(0);
+      const { batchSize: B, inHeight: H, inWidth: W, inChannels: C, outHeight: oh, outWidth: ow } = info;
+      const { strideHeight: sh, strideWidth: sw, filterHeight: fh, filterWidth: fw } = info;
+      const { top, left } = info.padInfo;
+      const best = new Int32Array(C);
+      const bestV = new Float32Array(C);
+      for (let b = 0; b < B; b++) {
+        for (let i = 0; i < oh; i++) {
+          const r0 = Math.max(0, i * sh - top);
+          const r1 = Math.min(H, i * sh - top + fh);
+          for (let j = 0; j < ow; j++) {
+            const c0 = Math.max(0, j * sw - left);
+            const c1 = Math.min(W, j * sw - left + fw);
+            best.fill(-1);
+            bestV.fill(-Infinity);
+            for (let r = r0; r < r1; r++) {
+              for (let q = c0; q < c1; q++) {
+                const base = ((b * H + r) * W + q) * C;
+                for (let c = 0; c < C; c++) {
+                  const v = x[base + c]!;
+                  if (v > bestV[c]!) {
+                    bestV[c] = v;
+                    best[c] = base + c;
+                  }
+                }
+              }
+            }
+            const d = ((b * oh + i) * ow + j) * C;
+            for (let c = 0; c < C; c++) if (best[c]! >= 0) dx[best[c]!] += g[d + c]!;
+          }
+        }
+      }
+      return out;
+    },
+  };
+}
+
 /** Kernels this module provides for a backend (the ones `registerTrainingKernels` installs). */
 export function trainingKernelsFor(backendName: string): tf.KernelConfig[] {
   switch (backendName) {
@@ -638,6 +703,7 @@ export function trainingKernelsFor(backendName: string): tf.KernelConfig[] {
         makeConv2DBackpropFilter('wasm'),
         makeConv2DBackpropInput('wasm'),
         makeAtrousBackpropFilter('wasm'),
+        makeMaxPoolGradWasm(),
         makeUnsortedSegmentSum('wasm'),
         makeConv3D('wasm'),
         makeConv3DBackpropInputV2('wasm'),
