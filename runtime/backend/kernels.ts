@@ -31,6 +31,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { flipSwapValues } from '../ops/flip-filter.js';
 import { ATROUS_BACKPROP_FILTER_KERNEL } from '../ops/kernel-names.js';
+import { readCount, tapReads } from '../ops/tap-regions.js';
 
 type TensorInfo = tf.TensorInfo;
 type KernelBackend = tf.KernelBackend;
@@ -173,16 +174,12 @@ export function filterGradByTaps(
   const [B, H, W, cin] = x.shape as [number, number, number, number];
   const [, oh, ow, cout] = dy.shape as [number, number, number, number];
   const [kh, kw] = filterShape as [number, number];
-  // Output rows [lo, hi) whose input row o + t·r − before lies in [0, len), per tap t of one axis.
-  const reads = (k: number, r: number, before: number, len: number, out: number) =>
-    Array.from({ length: k }, (_, t) => [Math.max(0, before - t * r), Math.min(out, len + before - t * r)] as [number, number]);
-  const rows = reads(kh, rates[0], pads[0]![0], H, oh);
-  const cols = reads(kw, rates[1], pads[1]![0], W, ow);
+  const rows = tapReads(kh, rates[0], pads[0]![0], H, oh);
+  const cols = tapReads(kw, rates[1], pads[1]![0], W, ow);
   const hp = oh + (kh - 1) * rates[0];
   const wp = ow + (kw - 1) * rates[1];
-  const area = (spans: Array<[number, number]>) => spans.reduce((s, [lo, hi]) => s + Math.max(0, hi - lo), 0);
   // Regions slice dy and pack it per tap: counted 1.3× per value.
-  const byRegions = 1.3 * area(rows) * area(cols) < kh * kw * hp * wp;
+  const byRegions = 1.3 * readCount(rows) * readCount(cols) < kh * kw * hp * wp;
   const taps: TensorInfo[] = [];
   wasmPathStats[byRegions ? 'filterGradRegions' : 'filterGradShifted']++;
   if (byRegions) {
