@@ -99,6 +99,7 @@ describe('selectBackend', () => {
       'Conv2DBackpropInput',
       'TdcAtrousBackpropFilter',
       'MaxPoolGrad',
+      'Sum',
       'UnsortedSegmentSum',
       'Conv3D',
       'Conv3DBackpropInputV2',
@@ -426,4 +427,24 @@ describe('wasm MaxPoolGrad (JS over the wasm heap, runtime/backend/kernels.ts) e
       expect(relError(wasm[0]!.data, cpu[0]!.data)).toBeLessThan(1e-6);
     });
   }
+});
+
+describe('wasm Sum over every axis but the last (JS over the wasm heap) equals cpu; other sums keep the stock kernel', () => {
+  it('bias-gradient sums (rank 4 and 2, keepDims) take the JS pass, others the stock kernel, all equal cpu (1e-5 relative)', async () => {
+    const run = () => {
+      const x4 = tf.tensor4d(values(2 * 9 * 11 * 5, 51), [2, 9, 11, 5]);
+      const x2 = tf.tensor2d(values(37 * 3, 52), [37, 3]);
+      return [tf.sum(x4, [0, 1, 2]), tf.sum(x4, [2, 0, 1], true), tf.sum(x2, 0), tf.sum(x4, [1, 2]), tf.sum(x4), tf.sum(tf.cast(x4, 'int32'), [0, 1, 2])];
+    };
+    await selectBackend({ prefer: 'wasm' });
+    const before = wasmPathStats.sum;
+    const wasm = await on('wasm', run);
+    expect(wasmPathStats.sum - before).toBe(3);
+    await selectBackend({ prefer: 'cpu' });
+    const cpu = await on('cpu', run);
+    for (let i = 0; i < cpu.length; i++) {
+      expect(wasm[i]!.shape).toEqual(cpu[i]!.shape);
+      expect(relError(wasm[i]!.data, cpu[i]!.data)).toBeLessThan(1e-5);
+    }
+  });
 });

@@ -137,8 +137,8 @@ export function filterGradByConv(
   return dw;
 }
 
-/** Calls of this module's wasm paths so far: `filterGradByTaps` by layout, and MaxPoolGrad (tests assert that each ran). */
-export const wasmPathStats = { filterGradShifted: 0, filterGradRegions: 0, maxPoolGrad: 0 };
+/** Calls of this module's wasm paths so far: `filterGradByTaps` by layout, MaxPoolGrad, Sum (tests assert that each ran). */
+export const wasmPathStats = { filterGradShifted: 0, filterGradRegions: 0, maxPoolGrad: 0, sum: 0 };
 
 /**
  * Whether `filterGradByTaps` is the faster dW on this backend: on wasm (XNNPACK, measured at 1 and 2 threads) from
@@ -692,6 +692,48 @@ export function makeMaxPoolGradWasm(): tf.KernelConfig {
   };
 }
 
+/** The stock kernel a replacement falls back to, kept on the replacement so that registering twice finds it. */
+const STOCK = Symbol('tdc stock kernel');
+type WithStock = tf.KernelConfig & { [STOCK]?: tf.KernelConfig };
+
+/**
+ * Sum over every axis but the last (a bias gradient: dy summed per channel) of a float32 tensor on wasm, in one JS
+ * pass over the wasm heap with float64 accumulators (as tfjs's cpu kernel); the stock kernel first transposes the
+ * reduced axes innermost, a second full pass (~110 ms for a 2×256×256×64 map, single-threaded). Other sums run the
+ * stock kernel.
+ */
+export function makeSumWasm(): tf.KernelConfig {
+  const current = tf.getKernel('Sum', 'wasm') as WithStock | undefined;
+  const stock = current?.[STOCK] ?? current;
+  const config: WithStock = {
+    kernelName: 'Sum',
+    backendName: 'wasm',
+    ...(stock?.setupFunc ? { setupFunc: stock.setupFunc } : {}),
+    kernelFunc: (args) => {
+      const { x } = args.inputs as { x: TensorInfo };
+      const { axis, keepDims } = args.attrs as unknown as { axis: number | number[]; keepDims: boolean };
+      const r = x.shape.length;
+      const axes = tf.util.parseAxisParam(axis, x.shape).sort((a, b) => a - b);
+      const leading = r >= 2 && axes.length === r - 1 && axes.every((a, i) => a === i);
+      if (!leading || x.dtype !== 'float32') {
+        if (!stock) throw new Error('Sum on wasm: the stock kernel is missing');
+        return stock.kernelFunc(args);
+      }
+      wasmPathStats.sum++;
+      const C = x.shape[r - 1]!;
+      const heap = args.backend as unknown as WasmHeap;
+      const out = heap.makeOutput(keepDims ? [...x.shape.slice(0, -1).map(() => 1), C] : [C], 'float32');
+      const v = heap.typedArrayFromHeap(x);
+      const acc = new Float64Array(C);
+      for (let p = 0; p < v.length; p += C) for (let c = 0; c < C; c++) acc[c] += v[p + c]!;
+      heap.typedArrayFromHeap(out).set(acc);
+      return out;
+    },
+  };
+  if (stock) config[STOCK] = stock;
+  return config;
+}
+
 /** Kernels this module provides for a backend (the ones `registerTrainingKernels` installs). */
 export function trainingKernelsFor(backendName: string): tf.KernelConfig[] {
   switch (backendName) {
@@ -701,6 +743,7 @@ export function trainingKernelsFor(backendName: string): tf.KernelConfig[] {
         makeConv2DBackpropInput('wasm'),
         makeAtrousBackpropFilter('wasm'),
         makeMaxPoolGradWasm(),
+        makeSumWasm(),
         makeUnsortedSegmentSum('wasm'),
         makeConv3D('wasm'),
         makeConv3DBackpropInputV2('wasm'),
