@@ -3,9 +3,15 @@
  * `registerTrainingKernels`. Each is composed from the backend's own forward kernels (called directly on
  * TensorInfos, so nothing touches the engine or the gradient tape), which is what makes them fast on wasm.
  *
- *   wasm  Conv2DBackpropFilter  absent as shipped: training any conv net throws. Computed as one forward conv
- *                               of x transposed to [cin, H, W, B] with dy transposed to [oH, oW, B, cout] as
- *                               the filter, dilations = the strides (the notes measured ~15 GFLOP/s).
+ *   wasm  Conv2DBackpropFilter  absent as shipped: training any conv net throws. Stride 1 from 128 input
+ *                               channels: one XNNPACK matrix product per filter tap (`filterGradByTaps`);
+ *                               otherwise one forward conv of x transposed to [cin, H, W, B] with dy transposed
+ *                               to [oH, oW, B, cout] as the filter, dilations = the strides (`filterGradByConv`).
+ *   wasm  TdcAtrousBackpropFilter  the 2D atrous conv's dW (runtime/ops/atrous.ts), `filterGradByTaps`.
+ *   wasm  MaxPoolGrad, Sum      shipped but single-threaded and slow for the train step's shapes (the pool's
+ *                               gradient recomputes each window's maximum per input; a bias gradient's sum
+ *                               transposes the map first): one JS pass over the wasm heap each (Sum only over
+ *                               every axis but the last, else the stock kernel).
  *   wasm  Conv2DBackpropInput   shipped but slow (measured 90 ms vs 15 ms for this one on 1×32×40×128 with a
  *                               3×3×128×128 filter; 95 vs 42 ms at stride 2): replaced by a forward conv of dy
  *                               (zero-inserted when strided) with the flipped, in/out-swapped filter.
@@ -22,7 +28,7 @@
  *                               composing Conv3D from Conv2D does not pay on cpu, whose conv loops are alike.)
  *   cpu   ResizeBilinearGrad    shipped kernel returns shape [B, W, H, C] on non-square maps and ignores
  *                               halfPixelCenters: replaced by a direct scatter of dy onto the four source taps.
- * MaxPoolGrad, MaxPool3DGrad, AvgPoolGrad, AvgPool3DGrad, ResizeBilinearGrad, SpaceToBatchND/BatchToSpaceND,
+ * MaxPool3DGrad, AvgPoolGrad, AvgPool3DGrad, ResizeBilinearGrad, SpaceToBatchND/BatchToSpaceND,
  * Reverse, Transpose, PadV2 and Slice exist on wasm 4.22 (checked by training a small conv → atrous conv →
  * maxpool → resize → dense network, a tf.layers model with batch norm and bilinear upsampling, and a conv3d
  * one, on wasm). Still absent on wasm and not used by tdc's networks: the DepthwiseConv2dNative gradients.

@@ -4,17 +4,21 @@
  *
  * Method: `tf.customGrad` around the backend's own dilated forward conv, with both gradients computed as forward
  * convolutions (chosen over space-to-batch → conv → batch-to-space):
- *   - forward: one `tf.conv2d/conv3d` with `dilations` ('valid', on an explicitly cropped/padded input); XNNPACK
- *     (wasm) and the cpu kernel run dilated taps natively, so no space-to-batch copies; space-to-batch would
- *     need the map padded to a multiple of the rate, which at rate 15–63 on a 16×20 map multiplies the work
- *     and the batch (rate² sub-images of 1–2 pixels each). Measured on wasm (1×32×40×128, 3×3×128×128,
- *     forward + both gradients): 49 ms at rate 2 and 51 ms at rate 4, against 80 and 88 ms for space-to-batch.
- *   - dx[p] = Σ_k dy[p − k·r] · W[k]ᵀ: a dilated 'valid' conv of dy, zero-padded by (k−1)·r on each side, with
- *     the spatially flipped, in/out-swapped filter.
- *   - dW[k] = Σ_{b,i} x[b, i + k·r] ⊗ dy[b, i]: a forward conv with x transposed to [cin, (D,) H, W, B] as the
- *     "batch" and dy transposed to [(oD,) oH, oW, B, cout] as the "filter", strides = rates, dilation 1; the
- *     result [cin, (kd,) kh, kw, cout] is transposed back. This is the formulation measured fastest on wasm
- *     (see /work/shared/notes/tfjs-on-node.md) and needs no Conv2DBackpropFilter kernel.
+ *   - forward: one `tf.conv2d/conv3d` with `dilations` (2D: the pads as the conv's explicit pads; 3D: 'valid' on
+ *     a padded copy); XNNPACK (wasm) and the cpu kernel run dilated taps natively, so no space-to-batch copies;
+ *     space-to-batch would need the map padded to a multiple of the rate, which at rate 15–63 on a 16×20 map
+ *     multiplies the work and the batch (rate² sub-images of 1–2 pixels each). Measured on wasm (1×32×40×128,
+ *     3×3×128×128, forward + both gradients): 49 ms at rate 2 and 51 ms at rate 4, against 80 and 88 ms for
+ *     space-to-batch. In 2D, where the pads take 40 % or more of the multiply-adds (rate 7 and 15 on a 16×16 map),
+ *     one matrix product per tap over only the outputs that tap reads inside x instead (`convByRegions`).
+ *   - dx[p] = Σ_k dy[p − k·r] · W[k]ᵀ: a dilated conv of dy with the spatially flipped, in/out-swapped filter,
+ *     padded (or cropped) so that it yields exactly the unpadded x's gradient (`inputGradPads`; the padded
+ *     border's gradient is never computed); by regions as the forward where the pads dominate.
+ *   - dW[k] = Σ_{b,i} x[b, i + k·r] ⊗ dy[b, i]: the backend's ATROUS_BACKPROP_FILTER_KERNEL where it has one
+ *     (wasm, 2D: one matrix product per tap, runtime/backend/kernels.ts); else a forward conv with x transposed to
+ *     [cin, (D,) H, W, B] as the "batch" and dy transposed to [(oD,) oH, oW, B, cout] as the "filter", strides =
+ *     rates, dilation 1, the result [cin, (kd,) kh, kw, cout] transposed back (see
+ *     /work/shared/notes/tfjs-on-node.md); it needs no Conv2DBackpropFilter kernel.
  * Before convolving, taps that can only ever read padding (rate ≥ map size along an axis, e.g. ASPP rate 18 on a
  * 16-row map) are cropped from the filter: their output contribution and gradient are exactly zero, so this
  * is exact and turns such convs into cheaper ones (a 3×3 at rate 63 on a 16×20 map becomes a 1×1).
@@ -24,7 +28,8 @@
  * dilation and explicit pads directly), the padded-and-dilated conv and both its gradients are one kernel each
  * instead: no padded copies of x or dy, no transposed x or dy (3–4× faster forward + backward on BRATS18's
  * shapes). The tap cropping above is kept (it still makes the conv cheaper); only its zero padding becomes the
- * kernels' pads. Other backends take the forward-conv formulation.
+ * kernels' pads. Other backends (wasm, which registers only the filter-gradient kernel, and cpu) take the
+ * forward-conv formulation.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ConvActivation } from './conv-bias-act.js';
