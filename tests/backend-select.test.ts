@@ -5,6 +5,7 @@ import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { formatBackendInfo, nativeAvailable, registerTrainingKernels, selectBackend } from '../runtime/backend/index.js';
+import { wasmPathStats } from '../runtime/backend/kernels.js';
 import { WASM_MAX_THREADS } from '../runtime/backend/wasm-threads.js';
 import { interpolationMatrix } from '../runtime/ops/index.js';
 import { relError, seededValues } from './helpers/reference-conv.js';
@@ -96,6 +97,9 @@ describe('selectBackend', () => {
     expect(info.kernelsRegistered).toEqual([
       'Conv2DBackpropFilter',
       'Conv2DBackpropInput',
+      'TdcAtrousBackpropFilter',
+      'MaxPoolGrad',
+      'Sum',
       'UnsortedSegmentSum',
       'Conv3D',
       'Conv3DBackpropInputV2',
@@ -331,6 +335,116 @@ describe('runtime ops give the same values and gradients on wasm as on cpu', () 
     for (let i = 0; i < cpu.length; i++) {
       expect(wasm[i].shape).toEqual(cpu[i].shape);
       expect(relError(wasm[i].data, cpu[i].data)).toBeLessThan(1e-4);
+    }
+  });
+});
+
+describe('wasm filter gradient as one matrix product per tap (runtime/backend/kernels.ts), both layouts, equals cpu (1e-5 relative)', () => {
+  /** Runs f on wasm and returns its outputs and how many times each layout of filterGradByTaps ran. */
+  async function onWasmCounting(f: () => tf.Tensor[]) {
+    await selectBackend({ prefer: 'wasm' });
+    const before = { ...wasmPathStats };
+    const out = await on('wasm', f);
+    return { out, shifted: wasmPathStats.filterGradShifted - before.filterGradShifted, regions: wasmPathStats.filterGradRegions - before.filterGradRegions };
+  }
+
+  // From 128 input channels the wasm Conv2DBackpropFilter (stride 1) takes the per-tap products.
+  const cases: Array<{ x: [number, number, number, number]; k: [number, number, number, number]; pad: Pad; layout: 'shifted' | 'regions' }> = [
+    { x: [2, 24, 26, 128], k: [3, 3, 128, 3], pad: 'same', layout: 'shifted' },
+    { x: [1, 6, 7, 128], k: [3, 3, 128, 2], pad: 'valid', layout: 'regions' },
+    { x: [1, 5, 6, 128], k: [3, 2, 128, 2], pad: [[0, 0], [2, 1], [0, 3], [0, 0]], layout: 'regions' },
+  ];
+  for (const c of cases) {
+    it(`Conv2DBackpropFilter x=[${c.x}] k=[${c.k}] pad=${JSON.stringify(c.pad)}: ${c.layout}`, async () => {
+      const run = () => {
+        const x = tf.tensor4d(values(c.x.reduce((a, b) => a * b, 1), 31), c.x);
+        const y = tf.conv2d(x, tf.zeros(c.k) as tf.Tensor4D, 1, c.pad);
+        const dy = tf.tensor(values(y.size, 32), y.shape);
+        return [tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: 1, pad: c.pad, dataFormat: 'NHWC', filterShape: c.k }) as tf.Tensor];
+      };
+      const { out, shifted, regions } = await onWasmCounting(run);
+      expect({ shifted, regions }).toEqual(c.layout === 'shifted' ? { shifted: 1, regions: 0 } : { shifted: 0, regions: 1 });
+      await selectBackend({ prefer: 'cpu' });
+      const stock = await onStockCpu(run);
+      expect(out[0]!.shape).toEqual(c.k);
+      expect(relError(out[0]!.data, stock[0]!.data)).toBeLessThan(1e-5);
+    });
+  }
+
+  // The atrous conv's filter gradient (TdcAtrousBackpropFilter on wasm, the transposed-conv formulation on cpu,
+  // itself checked against finite differences in tests/ops-atrous.test.ts), with its value and input gradient.
+  const atrousCases: Array<{ x: [number, number, number, number]; k: [number, number, number, number]; rates: [number, number]; padding: 'same' | 'valid'; layout: 'shifted' | 'regions' }> = [
+    { x: [1, 20, 20, 2], k: [3, 3, 2, 3], rates: [15, 15], padding: 'same', layout: 'regions' },
+    { x: [2, 40, 48, 2], k: [3, 3, 2, 3], rates: [2, 2], padding: 'same', layout: 'shifted' },
+    { x: [1, 11, 16, 2], k: [3, 3, 2, 2], rates: [2, 3], padding: 'valid', layout: 'regions' },
+  ];
+  for (const c of atrousCases) {
+    it(`atrousConv2d x=[${c.x}] k=[${c.k}] rates=[${c.rates}] ${c.padding}: value and gradients, dW ${c.layout}`, async () => {
+      const { atrousConv2d } = await import('../runtime/ops/index.js');
+      const run = () => {
+        const x = tf.tensor4d(values(c.x.reduce((a, b) => a * b, 1), 33), c.x);
+        const w = tf.tensor4d(values(c.k.reduce((a, b) => a * b, 1), 34), c.k);
+        const f = (a: tf.Tensor, b: tf.Tensor) => atrousConv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.rates, c.padding);
+        const y = f(x, w);
+        const R = tf.tensor(values(y.size, 35), y.shape);
+        return [y, ...tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(f(a, b), R)))([x, w])];
+      };
+      const { out, shifted, regions } = await onWasmCounting(run);
+      expect({ shifted, regions }).toEqual(c.layout === 'shifted' ? { shifted: 1, regions: 0 } : { shifted: 0, regions: 1 });
+      await selectBackend({ prefer: 'cpu' });
+      const cpu = await on('cpu', run);
+      for (let i = 0; i < 3; i++) {
+        expect(out[i]!.shape).toEqual(cpu[i]!.shape);
+        expect(relError(out[i]!.data, cpu[i]!.data)).toBeLessThan(1e-5);
+      }
+    });
+  }
+});
+
+describe('wasm MaxPoolGrad (JS over the wasm heap, runtime/backend/kernels.ts) equals cpu (1e-6 relative)', () => {
+  const cases: Array<{ x: [number, number, number, number]; size: number; stride: number; pad: 'valid' | 'same' }> = [
+    { x: [2, 8, 10, 3], size: 2, stride: 2, pad: 'valid' },
+    { x: [1, 9, 7, 2], size: 2, stride: 2, pad: 'same' },
+    { x: [1, 9, 11, 2], size: 3, stride: 2, pad: 'same' },
+    { x: [2, 6, 6, 4], size: 3, stride: 1, pad: 'valid' },
+  ];
+  for (const c of cases) {
+    it(`x=[${c.x}] ${c.size}×${c.size} / ${c.stride} ${c.pad}, after a relu (windows of tied zeros)`, async () => {
+      const run = () => {
+        const x = tf.relu(tf.tensor4d(values(c.x.reduce((a, b) => a * b, 1), 41), c.x));
+        const f = (a: tf.Tensor) => tf.maxPool(a as tf.Tensor4D, c.size, c.stride, c.pad);
+        const R = tf.tensor(values(f(x).size, 42), f(x).shape);
+        return [tf.grad((a: tf.Tensor) => tf.sum(tf.mul(f(a), R)))(x)];
+      };
+      await selectBackend({ prefer: 'wasm' });
+      const before = wasmPathStats.maxPoolGrad;
+      const wasm = await on('wasm', run);
+      expect(wasmPathStats.maxPoolGrad - before).toBe(1);
+      await selectBackend({ prefer: 'cpu' });
+      const cpu = await on('cpu', run);
+      expect(wasm[0]!.shape).toEqual(c.x);
+      // Where windows overlap, a dx sums several dy in another order than cpu's: float32 rounding apart.
+      expect(relError(wasm[0]!.data, cpu[0]!.data)).toBeLessThan(1e-6);
+    });
+  }
+});
+
+describe('wasm Sum over every axis but the last (JS over the wasm heap) equals cpu; other sums keep the stock kernel', () => {
+  it('bias-gradient sums (rank 4 and 2, keepDims) take the JS pass, others the stock kernel, all equal cpu (1e-5 relative)', async () => {
+    const run = () => {
+      const x4 = tf.tensor4d(values(2 * 9 * 11 * 5, 51), [2, 9, 11, 5]);
+      const x2 = tf.tensor2d(values(37 * 3, 52), [37, 3]);
+      return [tf.sum(x4, [0, 1, 2]), tf.sum(x4, [2, 0, 1], true), tf.sum(x2, 0), tf.sum(x4, [1, 2]), tf.sum(x4), tf.sum(tf.cast(x4, 'int32'), [0, 1, 2])];
+    };
+    await selectBackend({ prefer: 'wasm' });
+    const before = wasmPathStats.sum;
+    const wasm = await on('wasm', run);
+    expect(wasmPathStats.sum - before).toBe(3);
+    await selectBackend({ prefer: 'cpu' });
+    const cpu = await on('cpu', run);
+    for (let i = 0; i < cpu.length; i++) {
+      expect(wasm[i]!.shape).toEqual(cpu[i]!.shape);
+      expect(relError(wasm[i]!.data, cpu[i]!.data)).toBeLessThan(1e-5);
     }
   });
 });

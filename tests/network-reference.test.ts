@@ -99,7 +99,11 @@ describe('quickstart network reference', () => {
       for (const [term, v] of Object.entries(want[key].losses)) {
         expect(Math.abs(now[key].losses[term as keyof Outcome['losses']] - v), `${key} ${term}`).toBeLessThan(1e-6);
       }
-      want[key].samples.forEach((s, o) => s.forEach((v, i) => expect(Math.abs(now[key].samples[o]![i]! - v), `${key} output ${o}[${i * 37}]`).toBeLessThan(1e-6)));
+      // float32 rounding scales with the value: an equally exact summation order (the atrous conv's per-tap products
+      // at rate 7, since the reference was recorded) moves logits of 1–2 by 1.2e-6, 5–10 ulp.
+      want[key].samples.forEach((s, o) =>
+        s.forEach((v, i) => expect(Math.abs(now[key].samples[o]![i]! - v), `${key} output ${o}[${i * 37}]`).toBeLessThan(2e-6 * Math.max(1, Math.abs(v)))),
+      );
     }
   });
 });

@@ -196,3 +196,20 @@ describe('flipSwapValues (the input gradient\'s filter as one loop)', () => {
     }
   });
 });
+
+describe('atrous conv over the taps\' regions (2D, pads most of the work)', () => {
+  it('rate 15 on a 20×20 map: forward and input gradient as per-tap matrix products, no Conv2D; rate 2 as one conv', async () => {
+    const x = tf.tensor(Float32Array.from(f32Values(2 * 20 * 20 * 3, 51)), [2, 20, 20, 3]) as tf.Tensor4D;
+    const w = tf.tensor(Float32Array.from(f32Values(9 * 3 * 4, 52)), [3, 3, 3, 4]) as tf.Tensor4D;
+    const kernels = async (rate: number) => {
+      const p = await tf.profile(() => tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(atrousConv2d(a as tf.Tensor4D, b as tf.Tensor4D, [rate, rate], 'same')))([x, w]));
+      const names = p.kernels.map((k) => k.name);
+      return { conv: names.filter((n) => n === 'Conv2D').length, matMul: names.filter((n) => n === 'BatchMatMul').length };
+    };
+    // Rate 15: 1 Conv2D (the filter gradient's transposed conv, cpu), 2 × 9 products (forward and input gradient).
+    expect(await kernels(15)).toEqual({ conv: 1, matMul: 18 });
+    // Rate 2: forward, input gradient and filter gradient as one conv each.
+    expect(await kernels(2)).toEqual({ conv: 3, matMul: 0 });
+    tf.dispose([x, w]);
+  });
+});

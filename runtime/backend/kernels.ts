@@ -3,9 +3,15 @@
  * `registerTrainingKernels`. Each is composed from the backend's own forward kernels (called directly on
  * TensorInfos, so nothing touches the engine or the gradient tape), which is what makes them fast on wasm.
  *
- *   wasm  Conv2DBackpropFilter  absent as shipped: training any conv net throws. Computed as one forward conv
- *                               of x transposed to [cin, H, W, B] with dy transposed to [oH, oW, B, cout] as
- *                               the filter, dilations = the strides (the notes measured ~15 GFLOP/s).
+ *   wasm  Conv2DBackpropFilter  absent as shipped: training any conv net throws. Stride 1 from 128 input
+ *                               channels: one XNNPACK matrix product per filter tap (`filterGradByTaps`);
+ *                               otherwise one forward conv of x transposed to [cin, H, W, B] with dy transposed
+ *                               to [oH, oW, B, cout] as the filter, dilations = the strides (`filterGradByConv`).
+ *   wasm  TdcAtrousBackpropFilter  the 2D atrous conv's dW (runtime/ops/atrous.ts), `filterGradByTaps`.
+ *   wasm  MaxPoolGrad, Sum      shipped but single-threaded and slow for the train step's shapes (the pool's
+ *                               gradient recomputes each window's maximum per input; a bias gradient's sum
+ *                               transposes the map first): one JS pass over the wasm heap each (Sum only over
+ *                               every axis but the last, else the stock kernel).
  *   wasm  Conv2DBackpropInput   shipped but slow (measured 90 ms vs 15 ms for this one on 1×32×40×128 with a
  *                               3×3×128×128 filter; 95 vs 42 ms at stride 2): replaced by a forward conv of dy
  *                               (zero-inserted when strided) with the flipped, in/out-swapped filter.
@@ -22,7 +28,7 @@
  *                               composing Conv3D from Conv2D does not pay on cpu, whose conv loops are alike.)
  *   cpu   ResizeBilinearGrad    shipped kernel returns shape [B, W, H, C] on non-square maps and ignores
  *                               halfPixelCenters: replaced by a direct scatter of dy onto the four source taps.
- * MaxPoolGrad, MaxPool3DGrad, AvgPoolGrad, AvgPool3DGrad, ResizeBilinearGrad, SpaceToBatchND/BatchToSpaceND,
+ * MaxPool3DGrad, AvgPoolGrad, AvgPool3DGrad, ResizeBilinearGrad, SpaceToBatchND/BatchToSpaceND,
  * Reverse, Transpose, PadV2 and Slice exist on wasm 4.22 (checked by training a small conv → atrous conv →
  * maxpool → resize → dense network, a tf.layers model with batch norm and bilinear upsampling, and a conv3d
  * one, on wasm). Still absent on wasm and not used by tdc's networks: the DepthwiseConv2dNative gradients.
@@ -30,6 +36,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { flipSwapValues } from '../ops/flip-filter.js';
+import { ATROUS_BACKPROP_FILTER_KERNEL } from '../ops/kernel-names.js';
+import { readCount, tapReads } from '../ops/tap-regions.js';
 
 type TensorInfo = tf.TensorInfo;
 type KernelBackend = tf.KernelBackend;
@@ -81,7 +89,7 @@ function convInfoOf(
   );
 }
 
-/** dW[kh, kw, ci, co] = Σ x[b, i·s + kh − top, j·s + kw − left, ci] · dy[b, i, j, co], as one forward conv. */
+/** dW[kh, kw, ci, co] = Σ x[b, i·s + kh − top, j·s + kw − left, ci] · dy[b, i, j, co] (see `filterGradByConv`, `filterGradByTaps`). */
 export function makeConv2DBackpropFilter(backendName: string): tf.KernelConfig {
   return {
     kernelName: 'Conv2DBackpropFilter',
@@ -91,33 +99,146 @@ export function makeConv2DBackpropFilter(backendName: string): tf.KernelConfig {
       const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
       const a = attrs as unknown as Conv2DGradAttrs & { filterShape: [number, number, number, number] };
       const info = convInfoOf('Conv2DBackpropFilter', x.shape, a.filterShape, a);
-      const [kh, kw, cin, cout] = a.filterShape;
       const { top, bottom, left, right } = info.padInfo;
-      const xT = runKernel(backendName, backend, 'Transpose', { x }, { perm: [3, 1, 2, 0] });
-      const dyT = runKernel(backendName, backend, 'Transpose', { x: dy }, { perm: [1, 2, 0, 3] });
-      const pad: Pad2D = [
-        [0, 0],
+      const pads: Array<[number, number]> = [
         [top, bottom],
         [left, right],
-        [0, 0],
       ];
-      let dwT = runKernel(
-        backendName,
-        backend,
-        'Conv2D',
-        { x: xT, filter: dyT },
-        { strides: [1, 1], pad, dataFormat: 'NHWC', dilations: [info.strideHeight, info.strideWidth] },
-      );
-      free(backend, xT, dyT);
-      // Padding that 'same' adds but no tap reads makes the result longer than the kernel: keep the first kh × kw.
-      if (dwT.shape[1] !== kh || dwT.shape[2] !== kw) {
-        const cropped = runKernel(backendName, backend, 'Slice', { x: dwT }, { begin: [0, 0, 0, 0], size: [cin, kh, kw, cout] });
-        free(backend, dwT);
-        dwT = cropped;
+      if (info.strideHeight === 1 && info.strideWidth === 1 && useFilterGradByTaps(backendName, x.shape, a.filterShape)) {
+        return filterGradByTaps(new Calls(backendName, backend), x, dy, a.filterShape, [1, 1], pads);
       }
-      const dw = runKernel(backendName, backend, 'Transpose', { x: dwT }, { perm: [1, 2, 0, 3] });
-      free(backend, dwT);
-      return dw;
+      return filterGradByConv(backendName, backend, x, dy, a.filterShape, [info.strideHeight, info.strideWidth], pads);
+    },
+  };
+}
+
+/**
+ * dW as one forward conv of x transposed to [cin, H, W, B] with dy transposed to [oH, oW, B, cout] as the filter,
+ * dilations = the conv's strides, and the result [cin, kh, kw, cout] transposed back. The reduction runs over the
+ * "filter" taps with B input channels each, so it is slow where the map is small and the channels many.
+ */
+export function filterGradByConv(
+  backendName: string,
+  backend: KernelBackend,
+  x: TensorInfo,
+  dy: TensorInfo,
+  filterShape: [number, number, number, number],
+  strides: [number, number],
+  pads: Array<[number, number]>,
+): TensorInfo {
+  const [kh, kw, cin, cout] = filterShape;
+  const xT = runKernel(backendName, backend, 'Transpose', { x }, { perm: [3, 1, 2, 0] });
+  const dyT = runKernel(backendName, backend, 'Transpose', { x: dy }, { perm: [1, 2, 0, 3] });
+  const pad: Pad2D = [[0, 0], pads[0]!, pads[1]!, [0, 0]];
+  let dwT = runKernel(backendName, backend, 'Conv2D', { x: xT, filter: dyT }, { strides: [1, 1], pad, dataFormat: 'NHWC', dilations: strides });
+  free(backend, xT, dyT);
+  // Padding that 'same' adds but no tap reads makes the result longer than the kernel: keep the first kh × kw.
+  if (dwT.shape[1] !== kh || dwT.shape[2] !== kw) {
+    const cropped = runKernel(backendName, backend, 'Slice', { x: dwT }, { begin: [0, 0, 0, 0], size: [cin, kh, kw, cout] });
+    free(backend, dwT);
+    dwT = cropped;
+  }
+  const dw = runKernel(backendName, backend, 'Transpose', { x: dwT }, { perm: [1, 2, 0, 3] });
+  free(backend, dwT);
+  return dw;
+}
+
+/** Calls of this module's wasm paths so far: `filterGradByTaps` by layout, MaxPoolGrad, Sum (tests assert that each ran). */
+export const wasmPathStats = { filterGradShifted: 0, filterGradRegions: 0, maxPoolGrad: 0, sum: 0 };
+
+/**
+ * Whether `filterGradByTaps` is the faster dW on this backend: on wasm (XNNPACK, measured at 1 and 2 threads) from
+ * 256 input channels up, where the conv formulation's B-channel reduction over a small map is slowest (refuge18:
+ * 3×3×512×512 on 2×32×32, 0.80 → 0.59 s; on 2×16×16, 0.20 → 0.13 s); below that the conv formulation is as fast or
+ * faster (2×256×256×64: 0.84 vs 1.1 s). Not on cpu, whose matrix product is a plain loop.
+ */
+function useFilterGradByTaps(backendName: string, xShape: number[], filterShape: number[]): boolean {
+  return backendName === 'wasm' && filterShape[2]! >= FILTER_GRAD_BY_TAPS_MIN_CIN && xShape.length === 4;
+}
+const FILTER_GRAD_BY_TAPS_MIN_CIN = 128;
+
+/**
+ * dW of a stride-1 2D conv with dilations `rates` and zero pads `pads` ([before, after] per spatial axis), one
+ * matrix product per filter tap, dW[a, b] = X_ab · D with X_ab [cin, n] the inputs tap (a, b) reads and D [n, cout]
+ * the matching dy, each product on XNNPACK's threads. Two layouts, whichever multiplies fewer values:
+ * - shifted: x zero-padded to [B, Hp, Wp] and transposed to [cin, B·Hp·Wp], dy zero-padded to the same grid and
+ *   viewed as [B·Hp·Wp, cout]; tap (a, b) is then the column window starting at a·rh·Wp + b·rw (one row copy per
+ *   channel), and every product has the same right operand, which XNNPACK packs once (its operator is cached on
+ *   dy's buffer). The padded grid's extra positions multiply zeros (a 3×3 'same' conv on 64×64: 6 %).
+ * - regions: each tap only over the outputs whose input lies inside x, dy sliced to match, and zeros for a tap that
+ *   reads only padding; for rates large against the map (rate 15 on 16×16: a corner tap reads one row and one
+ *   column of x, the shifted grid would be 46×46).
+ */
+export function filterGradByTaps(
+  c: Calls,
+  x: TensorInfo,
+  dy: TensorInfo,
+  filterShape: number[],
+  rates: [number, number],
+  pads: Array<[number, number]>,
+): TensorInfo {
+  const [B, H, W, cin] = x.shape as [number, number, number, number];
+  const [, oh, ow, cout] = dy.shape as [number, number, number, number];
+  const [kh, kw] = filterShape as [number, number];
+  const rows = tapReads(kh, rates[0], pads[0]![0], H, oh);
+  const cols = tapReads(kw, rates[1], pads[1]![0], W, ow);
+  const hp = oh + (kh - 1) * rates[0];
+  const wp = ow + (kw - 1) * rates[1];
+  // Regions slice dy and pack it per tap: counted 1.3× per value.
+  const byRegions = 1.3 * readCount(rows) * readCount(cols) < kh * kw * hp * wp;
+  const taps: TensorInfo[] = [];
+  wasmPathStats[byRegions ? 'filterGradRegions' : 'filterGradShifted']++;
+  if (byRegions) {
+    const xT = c.run('Transpose', { x }, { perm: [3, 0, 1, 2] });
+    for (const [i, [r0, r1]] of rows.entries()) {
+      for (const [j, [c0, c1]] of cols.entries()) {
+        if (r1 <= r0 || c1 <= c0) {
+          taps.push(c.run('Fill', {}, { shape: [1, cin, cout], value: 0, dtype: 'float32' }));
+          continue;
+        }
+        const n = B * (r1 - r0) * (c1 - c0);
+        const begin = [0, 0, r0 + i * rates[0] - pads[0]![0], c0 + j * rates[1] - pads[1]![0]];
+        const s = c.run('Slice', { x: xT }, { begin, size: [cin, B, r1 - r0, c1 - c0] });
+        const d = r1 - r0 === oh && c1 - c0 === ow ? dy : c.run('Slice', { x: dy }, { begin: [0, r0, c0, 0], size: [B, r1 - r0, c1 - c0, cout] });
+        taps.push(c.run('BatchMatMul', { a: c.reshape(s, [1, cin, n]), b: c.reshape(d, [1, n, cout]) }, { transposeA: false, transposeB: false }));
+      }
+    }
+  } else {
+    const padded = pads.some(([before, after]) => before > 0 || after > 0);
+    const xP = padded ? c.run('PadV2', { x }, { paddings: [[0, 0], pads[0], pads[1], [0, 0]], constantValue: 0 }) : x;
+    const grid = B * hp * wp;
+    const xT = c.run('Transpose', { x: c.reshape(xP, [grid, cin]) }, { perm: [1, 0] });
+    const dyP = hp > oh || wp > ow ? c.run('PadV2', { x: dy }, { paddings: [[0, 0], [0, hp - oh], [0, wp - ow], [0, 0]], constantValue: 0 }) : dy;
+    // Window length: up to the last real output (the windows of later taps must stay inside the grid).
+    const n = grid - (kh - 1) * rates[0] * wp - (kw - 1) * rates[1];
+    const d2 = c.reshape(dyP, [grid, cout]);
+    const d = c.reshape(n === grid ? d2 : c.run('Slice', { x: d2 }, { begin: [0, 0], size: [n, cout] }), [1, n, cout]);
+    for (let i = 0; i < kh; i++) {
+      for (let j = 0; j < kw; j++) {
+        const s = n === grid ? xT : c.run('Slice', { x: xT }, { begin: [0, i * rates[0] * wp + j * rates[1]], size: [cin, n] });
+        taps.push(c.run('BatchMatMul', { a: c.reshape(s, [1, cin, n]), b: d }, { transposeA: false, transposeB: false }));
+      }
+    }
+  }
+  const all = taps.length === 1 ? taps[0]! : c.run('Concat', taps, { axis: 0 });
+  return c.finish(c.run('Reshape', { x: all }, { shape: filterShape }, true));
+}
+
+/**
+ * The filter gradient of tdc's atrous conv (ATROUS_BACKPROP_FILTER_KERNEL: inputs { x, dy }, attrs { filterShape,
+ * rates, pads }), 2D: `filterGradByTaps`, which takes the dilation and the pads as they are. The wasm backend
+ * registers only this one of the three atrous kernels (runtime/ops/atrous.ts computes the forward and dx as
+ * convs), so only for 2D: 3D atrous convs there take the transposed-conv formulation.
+ */
+export function makeAtrousBackpropFilter(backendName: string): tf.KernelConfig {
+  return {
+    kernelName: ATROUS_BACKPROP_FILTER_KERNEL,
+    backendName,
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
+      const { filterShape, rates, pads } = attrs as unknown as { filterShape: number[]; rates: number[]; pads: Array<[number, number]> };
+      if (x.shape.length !== 4) throw new Error(`${ATROUS_BACKPROP_FILTER_KERNEL} on ${backendName}: 2D only, got an input of rank ${x.shape.length}`);
+      return filterGradByTaps(new Calls(backendName, backend as KernelBackend), x, dy, filterShape, rates as [number, number], pads);
     },
   };
 }
@@ -328,7 +449,7 @@ interface Conv3DAttrs {
 }
 
 /** A wasm kernel-call context: the backend plus a list of intermediates to free at the end. */
-class Calls {
+export class Calls {
   readonly owned: TensorInfo[] = [];
   constructor(
     readonly backendName: string,
@@ -512,6 +633,113 @@ export function makeConv3DBackpropFilterV2(backendName: string): tf.KernelConfig
   };
 }
 
+/** The wasm backend's own buffers: outputs it allocates and views of its heap (what its JS kernels use). */
+interface WasmHeap {
+  makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
+  typedArrayFromHeap(t: TensorInfo): Float32Array;
+}
+
+/**
+ * MaxPoolGrad (2D, NHWC) in one pass in JS over the wasm heap: each dy goes to the first maximum of its window in
+ * row-major order (`>` from −∞, as tfjs's cpu kernel; after a relu, windows of equal zeros are common), added where
+ * windows overlap; padding taps never win. The stock wasm kernel recomputes a window's maximum for every input in it (622 ms
+ * for the 4 pools of a 17.8 s refuge18 step at 2 threads, single-threaded).
+ */
+export function makeMaxPoolGradWasm(): tf.KernelConfig {
+  return {
+    kernelName: 'MaxPoolGrad',
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const { dy, input } = inputs as { dy: TensorInfo; input: TensorInfo };
+      const a = attrs as unknown as { filterSize: number | [number, number]; strides: number | [number, number]; pad: 'valid' | 'same' | number; dimRoundingMode?: 'floor' | 'round' | 'ceil' };
+      if (input.dtype !== 'float32') throw new Error(`MaxPoolGrad on wasm: only float32 is supported, got ${input.dtype}`);
+      wasmPathStats.maxPoolGrad++;
+      const info = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], a.filterSize, a.strides, 1, a.pad, a.dimRoundingMode);
+      const heap = backend as unknown as WasmHeap;
+      const out = heap.makeOutput([...input.shape], 'float32');
+      // Views taken after the allocation (which may grow the heap).
+      const dx = heap.typedArrayFromHeap(out);
+      const x = heap.typedArrayFromHeap(input);
+      const g = heap.typedArrayFromHeap(dy);
+      dx.fill(0);
+      const { batchSize: B, inHeight: H, inWidth: W, inChannels: C, outHeight: oh, outWidth: ow } = info;
+      const { strideHeight: sh, strideWidth: sw, filterHeight: fh, filterWidth: fw } = info;
+      const { top, left } = info.padInfo;
+      const best = new Int32Array(C);
+      const bestV = new Float32Array(C);
+      for (let b = 0; b < B; b++) {
+        for (let i = 0; i < oh; i++) {
+          const r0 = Math.max(0, i * sh - top);
+          const r1 = Math.min(H, i * sh - top + fh);
+          for (let j = 0; j < ow; j++) {
+            const c0 = Math.max(0, j * sw - left);
+            const c1 = Math.min(W, j * sw - left + fw);
+            best.fill(-1);
+            bestV.fill(-Infinity);
+            for (let r = r0; r < r1; r++) {
+              for (let q = c0; q < c1; q++) {
+                const base = ((b * H + r) * W + q) * C;
+                for (let c = 0; c < C; c++) {
+                  const v = x[base + c]!;
+                  if (v > bestV[c]!) {
+                    bestV[c] = v;
+                    best[c] = base + c;
+                  }
+                }
+              }
+            }
+            const d = ((b * oh + i) * ow + j) * C;
+            for (let c = 0; c < C; c++) if (best[c]! >= 0) dx[best[c]!] += g[d + c]!;
+          }
+        }
+      }
+      return out;
+    },
+  };
+}
+
+/** The stock kernel a replacement falls back to, kept on the replacement so that registering twice finds it. */
+const STOCK = Symbol('tdc stock kernel');
+type WithStock = tf.KernelConfig & { [STOCK]?: tf.KernelConfig };
+
+/**
+ * Sum over every axis but the last (a bias gradient: dy summed per channel) of a float32 tensor on wasm, in one JS
+ * pass over the wasm heap with float64 accumulators (as tfjs's cpu kernel); the stock kernel first transposes the
+ * reduced axes innermost, a second full pass (~110 ms for a 2×256×256×64 map, single-threaded). Other sums run the
+ * stock kernel.
+ */
+export function makeSumWasm(): tf.KernelConfig {
+  const current = tf.getKernel('Sum', 'wasm') as WithStock | undefined;
+  const stock = current?.[STOCK] ?? current;
+  const config: WithStock = {
+    kernelName: 'Sum',
+    backendName: 'wasm',
+    ...(stock?.setupFunc ? { setupFunc: stock.setupFunc } : {}),
+    kernelFunc: (args) => {
+      const { x } = args.inputs as { x: TensorInfo };
+      const { axis, keepDims } = args.attrs as unknown as { axis: number | number[]; keepDims: boolean };
+      const r = x.shape.length;
+      const axes = tf.util.parseAxisParam(axis, x.shape).sort((a, b) => a - b);
+      const leading = r >= 2 && axes.length === r - 1 && axes.every((a, i) => a === i);
+      if (!leading || x.dtype !== 'float32') {
+        if (!stock) throw new Error('Sum on wasm: the stock kernel is missing');
+        return stock.kernelFunc(args);
+      }
+      wasmPathStats.sum++;
+      const C = x.shape[r - 1]!;
+      const heap = args.backend as unknown as WasmHeap;
+      const out = heap.makeOutput(keepDims ? [...x.shape.slice(0, -1).map(() => 1), C] : [C], 'float32');
+      const v = heap.typedArrayFromHeap(x);
+      const acc = new Float64Array(C);
+      for (let p = 0; p < v.length; p += C) for (let c = 0; c < C; c++) acc[c] += v[p + c]!;
+      heap.typedArrayFromHeap(out).set(acc);
+      return out;
+    },
+  };
+  if (stock) config[STOCK] = stock;
+  return config;
+}
+
 /** Kernels this module provides for a backend (the ones `registerTrainingKernels` installs). */
 export function trainingKernelsFor(backendName: string): tf.KernelConfig[] {
   switch (backendName) {
@@ -519,6 +747,9 @@ export function trainingKernelsFor(backendName: string): tf.KernelConfig[] {
       return [
         makeConv2DBackpropFilter('wasm'),
         makeConv2DBackpropInput('wasm'),
+        makeAtrousBackpropFilter('wasm'),
+        makeMaxPoolGradWasm(),
+        makeSumWasm(),
         makeUnsortedSegmentSum('wasm'),
         makeConv3D('wasm'),
         makeConv3DBackpropInputV2('wasm'),

@@ -4,17 +4,21 @@
  *
  * Method: `tf.customGrad` around the backend's own dilated forward conv, with both gradients computed as forward
  * convolutions (chosen over space-to-batch → conv → batch-to-space):
- *   - forward: one `tf.conv2d/conv3d` with `dilations` ('valid', on an explicitly cropped/padded input); XNNPACK
- *     (wasm) and the cpu kernel run dilated taps natively, so no space-to-batch copies; space-to-batch would
- *     need the map padded to a multiple of the rate, which at rate 15–63 on a 16×20 map multiplies the work
- *     and the batch (rate² sub-images of 1–2 pixels each). Measured on wasm (1×32×40×128, 3×3×128×128,
- *     forward + both gradients): 49 ms at rate 2 and 51 ms at rate 4, against 80 and 88 ms for space-to-batch.
- *   - dx[p] = Σ_k dy[p − k·r] · W[k]ᵀ: a dilated 'valid' conv of dy, zero-padded by (k−1)·r on each side, with
- *     the spatially flipped, in/out-swapped filter.
- *   - dW[k] = Σ_{b,i} x[b, i + k·r] ⊗ dy[b, i]: a forward conv with x transposed to [cin, (D,) H, W, B] as the
- *     "batch" and dy transposed to [(oD,) oH, oW, B, cout] as the "filter", strides = rates, dilation 1; the
- *     result [cin, (kd,) kh, kw, cout] is transposed back. This is the formulation measured fastest on wasm
- *     (see /work/shared/notes/tfjs-on-node.md) and needs no Conv2DBackpropFilter kernel.
+ *   - forward: one `tf.conv2d/conv3d` with `dilations` (2D: the pads as the conv's explicit pads; 3D: 'valid' on
+ *     a padded copy); XNNPACK (wasm) and the cpu kernel run dilated taps natively, so no space-to-batch copies;
+ *     space-to-batch would need the map padded to a multiple of the rate, which at rate 15–63 on a 16×20 map
+ *     multiplies the work and the batch (rate² sub-images of 1–2 pixels each). Measured on wasm (1×32×40×128,
+ *     3×3×128×128, forward + both gradients): 49 ms at rate 2 and 51 ms at rate 4, against 80 and 88 ms for
+ *     space-to-batch. In 2D, where the pads take 40 % or more of the multiply-adds (rate 7 and 15 on a 16×16 map),
+ *     one matrix product per tap over only the outputs that tap reads inside x instead (`convByRegions`).
+ *   - dx[p] = Σ_k dy[p − k·r] · W[k]ᵀ: a dilated conv of dy with the spatially flipped, in/out-swapped filter,
+ *     padded (or cropped) so that it yields exactly the unpadded x's gradient (`inputGradPads`; the padded
+ *     border's gradient is never computed); by regions as the forward where the pads dominate.
+ *   - dW[k] = Σ_{b,i} x[b, i + k·r] ⊗ dy[b, i]: the backend's ATROUS_BACKPROP_FILTER_KERNEL where it has one
+ *     (wasm, 2D: one matrix product per tap, runtime/backend/kernels.ts); else a forward conv with x transposed to
+ *     [cin, (D,) H, W, B] as the "batch" and dy transposed to [(oD,) oH, oW, B, cout] as the "filter", strides =
+ *     rates, dilation 1, the result [cin, (kd,) kh, kw, cout] transposed back (see
+ *     /work/shared/notes/tfjs-on-node.md); it needs no Conv2DBackpropFilter kernel.
  * Before convolving, taps that can only ever read padding (rate ≥ map size along an axis, e.g. ASPP rate 18 on a
  * 16-row map) are cropped from the filter: their output contribution and gradient are exactly zero, so this
  * is exact and turns such convs into cheaper ones (a 3×3 at rate 63 on a 16×20 map becomes a 1×1).
@@ -24,7 +28,8 @@
  * dilation and explicit pads directly), the padded-and-dilated conv and both its gradients are one kernel each
  * instead: no padded copies of x or dy, no transposed x or dy (3–4× faster forward + backward on BRATS18's
  * shapes). The tap cropping above is kept (it still makes the conv cheaper); only its zero padding becomes the
- * kernels' pads. Other backends take the forward-conv formulation.
+ * kernels' pads. Other backends (wasm, which registers only the filter-gradient kernel, and cpu) take the
+ * forward-conv formulation.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ConvActivation } from './conv-bias-act.js';
@@ -33,6 +38,7 @@ import { ATROUS_BACKPROP_FILTER_KERNEL, ATROUS_BACKPROP_INPUT_KERNEL, ATROUS_CON
 import { lazyCustomGrad, type LazyGradBody, type LazyGradFunc } from './lazy-grad.js';
 import { biasAdd, biasGrad, reluGradFromOutput } from './lean-grads.js';
 import { backendHasKernels } from './registered.js';
+import { readCount, tapReads } from './tap-regions.js';
 
 
 export type AtrousPadding = 'same' | 'valid';
@@ -112,64 +118,104 @@ function planAxis(
   };
 }
 
-/** 'valid' stride-1 dilated conv, 2D, with gradients as forward convs (see file header). */
-const dilatedValid2d = (rates: [number, number]) =>
+/**
+ * The input gradient of a stride-1 conv whose input was zero-padded by `pads` (per spatial axis, kernel span
+ * (k − 1)·r each), as a 'valid' forward conv of dy: dy is cropped by `crop` and zero-padded by `pad` so that the
+ * result covers exactly the unpadded input (the padded border's gradient is never computed: for a rate-15 3×3 conv
+ * on a 16×16 map that border was 7/8 of a full-size result).
+ */
+function inputGradPads(spans: number[], pads: Array<[number, number]>): { crop: Array<[number, number]>; pad: Array<[number, number]> } {
+  return {
+    crop: pads.map(([before, after], a) => [Math.max(0, before - spans[a]!), Math.max(0, after - spans[a]!)]),
+    pad: pads.map(([before, after], a) => [Math.max(0, spans[a]! - before), Math.max(0, spans[a]! - after)]),
+  };
+}
+
+/** dy cropped per spatial axis by `crop` ([before, after] each), channels-last. */
+function cropSpatial(dy: tf.Tensor, crop: Array<[number, number]>): tf.Tensor {
+  if (crop.every(([before, after]) => before === 0 && after === 0)) return dy;
+  return sliceByAxes(dy, [0, ...crop.map(([before]) => before), 0], [-1, ...crop.map(([before, after], a) => dy.shape[a + 1]! - before - after), -1]);
+}
+
+/**
+ * A stride-1 dilated 2D conv with explicit zero pads as one matrix product per tap over only the outputs whose input
+ * that tap reads inside x (tap-regions.ts), each placed into the output and summed; null where the pads take less
+ * than 40 % of the conv's multiply-adds (one conv is then faster). A rate-15 3×3 conv on a 16×16 map reads x in
+ * 14 % of them (a corner tap in one output pixel), rate 7 in 50 %: a conv kernel multiplies the padding too.
+ */
+function convByRegions(x: tf.Tensor4D, w: tf.Tensor4D, rates: [number, number], pads: Array<[number, number]>): tf.Tensor4D | null {
+  const [B, H, W, cin] = x.shape;
+  const [kh, kw, , cout] = w.shape;
+  const oh = H + pads[0]![0] + pads[0]![1] - (kh - 1) * rates[0];
+  const ow = W + pads[1]![0] + pads[1]![1] - (kw - 1) * rates[1];
+  const rows = tapReads(kh, rates[0], pads[0]![0], H, oh);
+  const cols = tapReads(kw, rates[1], pads[1]![0], W, ow);
+  if (readCount(rows) * readCount(cols) >= 0.6 * kh * kw * oh * ow) return null;
+  return tf.tidy(() => {
+    let y: tf.Tensor | null = null;
+    for (const [i, [r0, r1]] of rows.entries()) {
+      for (const [j, [c0, c1]] of cols.entries()) {
+        if (r1 <= r0 || c1 <= c0) continue;
+        const xs = tf.slice(x, [0, r0 + i * rates[0] - pads[0]![0], c0 + j * rates[1] - pads[1]![0], 0], [B, r1 - r0, c1 - c0, cin]);
+        const wt = tf.reshape(tf.slice(w, [i, j, 0, 0], [1, 1, cin, cout]), [cin, cout]);
+        const part = tf.reshape(tf.matMul(tf.reshape(xs, [-1, cin]), wt), [B, r1 - r0, c1 - c0, cout]);
+        const placed = r1 - r0 === oh && c1 - c0 === ow ? part : tf.pad(part, [[0, 0], [r0, oh - r1], [c0, ow - c1], [0, 0]]);
+        y = y ? tf.add(y, placed) : placed;
+      }
+    }
+    return (y ?? tf.zeros([B, oh, ow, cout])) as tf.Tensor4D;
+  });
+}
+
+/**
+ * Stride-1 dilated conv, 2D, with explicit zero pads (the conv reads them: no padded copy of x), gradients as
+ * forward convs (see file header). dW is the backend's ATROUS_BACKPROP_FILTER_KERNEL where it has one (wasm: one
+ * matrix product per tap, runtime/backend/kernels.ts), else the transposed-conv formulation.
+ */
+const dilatedPadded2d = (rates: [number, number], pads: Array<[number, number]>) =>
   tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [x4, w4, save] = args as [tf.Tensor4D, tf.Tensor4D, tf.GradSaveFunc];
     save([x4, w4]);
-    const value = tf.conv2d(x4, w4, 1, 'valid', 'NHWC', rates);
+    const explicit = [[0, 0], pads[0]!, pads[1]!, [0, 0]] as [[number, number], [number, number], [number, number], [number, number]];
+    const value = convByRegions(x4, w4, rates, pads) ?? tf.conv2d(x4, w4, 1, explicit, 'NHWC', rates);
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
       const g = dy as tf.Tensor4D;
       const [xs, ws] = saved as [tf.Tensor4D, tf.Tensor4D];
       const [kh, kw] = ws.shape;
-      const [rh, rw] = rates;
-      const ph = (kh - 1) * rh;
-      const pw = (kw - 1) * rw;
+      const { crop, pad } = inputGradPads([(kh - 1) * rates[0], (kw - 1) * rates[1]], pads);
       const wFlip = flipSwapFilter(ws) as tf.Tensor4D;
-      const dx = tf.conv2d(
-        g,
-        wFlip,
-        1,
-        [
-          [0, 0],
-          [ph, ph],
-          [pw, pw],
-          [0, 0],
-        ],
-        'NHWC',
-        rates,
-      );
+      const gc = cropSpatial(g, crop) as tf.Tensor4D;
+      const dx = convByRegions(gc, wFlip, rates, pad) ?? tf.conv2d(gc, wFlip, 1, [[0, 0], pad[0]!, pad[1]!, [0, 0]], 'NHWC', rates);
+      if (xs.dtype === 'float32' && backendHasKernels(ATROUS_BACKPROP_FILTER_KERNEL)) {
+        const dw = tf.engine().runKernel(ATROUS_BACKPROP_FILTER_KERNEL, { x: xs, dy: g }, { filterShape: ws.shape, rates, pads } as unknown as tf.NamedAttrMap) as tf.Tensor;
+        return [dx, dw];
+      }
       const xT = tf.transpose(xs, [3, 1, 2, 0]) as tf.Tensor4D; // [cin, H, W, B]
       const gT = tf.transpose(g, [1, 2, 0, 3]) as tf.Tensor4D; // [oH, oW, B, cout]
-      const dwT = tf.conv2d(xT, gT, rates, 'valid'); // [cin, kh, kw, cout]
-      const dw = tf.transpose(dwT, [1, 2, 0, 3]);
-      return [dx, dw];
+      const dwT = tf.conv2d(xT, gT, rates, explicit); // [cin, kh, kw, cout]
+      return [dx, tf.transpose(dwT, [1, 2, 0, 3])];
     };
     return { value, gradFunc };
   });
 
-/** 'valid' stride-1 dilated conv, 3D, with gradients as forward convs (see file header). */
-const dilatedValid3d = (rates: [number, number, number]) =>
+/**
+ * Stride-1 dilated conv, 3D, on x zero-padded by `pads` (tf.conv3d takes no explicit pads), gradients as forward
+ * convs (see file header); dx only over the unpadded x.
+ */
+const dilatedPadded3d = (rates: [number, number, number], pads: Array<[number, number]>) =>
   tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [x5, w5, save] = args as [tf.Tensor5D, tf.Tensor5D, tf.GradSaveFunc];
-    save([x5, w5]);
-    const value = tf.conv3d(x5, w5, 1, 'valid', 'NDHWC', rates);
+    const padded = pads.some(([before, after]) => before > 0 || after > 0);
+    const xp = (padded ? tf.pad(x5, [[0, 0], ...pads, [0, 0]]) : x5) as tf.Tensor5D;
+    save([xp, w5]);
+    const value = tf.conv3d(xp, w5, 1, 'valid', 'NDHWC', rates);
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
       const g = dy as tf.Tensor5D;
       const [xs, ws] = saved as [tf.Tensor5D, tf.Tensor5D];
-      const [kd, kh, kw] = ws.shape;
-      const [rd, rh, rw] = rates;
-      const pd = (kd - 1) * rd;
-      const ph = (kh - 1) * rh;
-      const pw = (kw - 1) * rw;
+      const spans = ws.shape.slice(0, 3).map((k, a) => (k - 1) * rates[a]!);
+      const { crop, pad } = inputGradPads(spans, pads);
       const wFlip = flipSwapFilter(ws) as tf.Tensor5D;
-      const gPad = tf.pad(g, [
-        [0, 0],
-        [pd, pd],
-        [ph, ph],
-        [pw, pw],
-        [0, 0],
-      ]);
+      const gPad = tf.pad(cropSpatial(g, crop), [[0, 0], ...pad, [0, 0]]) as tf.Tensor5D;
       const dx = tf.conv3d(gPad, wFlip, 1, 'valid', 'NDHWC', rates);
       const xT = tf.transpose(xs, [4, 1, 2, 3, 0]) as tf.Tensor5D; // [cin, D, H, W, B]
       const gT = tf.transpose(g, [1, 2, 3, 0, 4]) as tf.Tensor5D; // [oD, oH, oW, B, cout]
@@ -300,8 +346,8 @@ function atrousConvNd(op: string, x: tf.Tensor, filter: tf.Tensor, rates: number
       const fused = atrousByKernels(eff, pads, activation);
       return bias ? lazyCustomGrad(fused, xin, w, bias) : lazyCustomGrad(fused, xin, w);
     }
-    if (padded) xin = padFast(xin, [[0, 0], ...pads, [0, 0]]);
     if (eff.every((r) => r === 1)) {
+      if (padded) xin = padFast(xin, [[0, 0], ...pads, [0, 0]]);
       return biasAct(
         nsp === 2 ? tf.conv2d(xin as tf.Tensor4D, w as tf.Tensor4D, 1, 'valid') : tf.conv3d(xin as tf.Tensor5D, w as tf.Tensor5D, 1, 'valid'),
         bias,
@@ -309,7 +355,7 @@ function atrousConvNd(op: string, x: tf.Tensor, filter: tf.Tensor, rates: number
       );
     }
     return biasAct(
-      nsp === 2 ? dilatedValid2d(eff as [number, number])(xin, w) : dilatedValid3d(eff as [number, number, number])(xin, w),
+      nsp === 2 ? dilatedPadded2d(eff as [number, number], pads)(xin, w) : dilatedPadded3d(eff as [number, number, number], pads)(xin, w),
       bias,
       activation,
     );

@@ -18,7 +18,10 @@ export const RELU_GRAD_KERNEL = 'TdcReluGrad';
 export const ATROUS_CONV_KERNEL = 'TdcAtrousConv';
 /** Its gradient w.r.t. x: inputs { dy, filter }, attrs { inputShape, rates, pads }. */
 export const ATROUS_BACKPROP_INPUT_KERNEL = 'TdcAtrousBackpropInput';
-/** Its gradient w.r.t. the filter: inputs { x, dy }, attrs { filterShape, rates, pads }. */
+/**
+ * Its gradient w.r.t. the filter: inputs { x, dy }, attrs { filterShape, rates, pads }. 'native' registers all three;
+ * 'wasm' registers this one alone, for 2D (the atrous op's 2D forward-conv path calls it for dW).
+ */
 export const ATROUS_BACKPROP_FILTER_KERNEL = 'TdcAtrousBackpropFilter';
 
 /**
