@@ -60,6 +60,11 @@ export interface NativeAddon {
   batchNormGrad(dy: Float32Array, x: Float32Array, mean: Float32Array, invstd: Float32Array, gamma: Float32Array, dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array): void;
   /** y = (x − mean)·scale + beta per channel (x, y [M, C]; the rest [C]), in float32 and in that order. */
   batchNormApply(x: Float32Array, mean: Float32Array, scale: Float32Array, beta: Float32Array, y: Float32Array): void;
+  /**
+   * Backward-weights calls since the addon loaded, by how dW was computed: oneDNN on nhwc activations, oneDNN on
+   * activations reordered into its blocked layout, or one matrix product per filter tap (tdc_native.cc weightsPath).
+   */
+  weightsPaths(): { nhwc: number; blocked: number; taps: number };
   /** OpenMP threads the kernels use. */
   threads(): number;
   /** Sets the OpenMP thread count (≥ 1). */
