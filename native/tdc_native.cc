@@ -370,8 +370,8 @@ std::vector<float> &scratch(int which) {
 }
 
 // A buffer for one call's blocked activations, on transparent huge pages: fresh each call (a kept one would add its
-// size, up to ~150 MB for BRATS18, to the step's peak memory) and with 2 MB pages its first touch costs ~512× fewer
-// page faults.
+// size, up to 300 MB for BRATS18's [2,19,144,144,32] → 64 layer, to the whole step's memory) and with 2 MB pages its
+// first touch costs ~512× fewer page faults.
 struct HugeBuffer {
   void *base = nullptr;
   size_t len = 0;
