@@ -10,6 +10,11 @@ export interface NativeAddon {
   convForward(x: Float32Array, filter: Float32Array, bias: Float32Array | null, y: Float32Array, params: Int32Array, relu: number): void;
   /** dx of a convolution from dy and the filter. */
   convBackwardData(dy: Float32Array, filter: Float32Array, dx: Float32Array, params: Int32Array): void;
+  /**
+   * dx of a stride-1 conv as the forward conv of dy with `filter` (the conv's own [...k, IC, OC]) flipped and in/out
+   * swapped; params are that forward conv's (channels swapped, flipped pads).
+   */
+  convBackwardDataByForward(dy: Float32Array, filter: Float32Array, dx: Float32Array, params: Int32Array): void;
   /** dW of a convolution from x and dy, and with `db` the bias gradient Σ dy (same primitive). */
   convBackwardWeights(x: Float32Array, dy: Float32Array, dw: Float32Array, params: Int32Array, db: Float32Array | null): void;
   /** Row-major batched sgemm; params [batch, batchA, batchB, M, K, N, transA, transB], a batch of 1 broadcasts. */
