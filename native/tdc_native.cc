@@ -381,13 +381,17 @@ napi_value ConvBackwardData(napi_env env, napi_callback_info info) {
 //   kernel requires (k − 1)·rate + 1 ≤ in): the gemm computes every tap over the whole map, though the outer taps of
 //   a rate-15 3×3 conv on a 16×16 map read one row of data and fifteen of padding. One matrix product per tap over
 //   only the positions whose input is inside the map (tapBackwardWeights): [2,16,16,512] → 512 rate 15: 23.6 →
-//   3.5 ms; → 256 rate 9: 13.9 → 4.6; robot18's [2,16,20,512] rate 15: 29.4 → 6.1, rate 12: 16.9 → 4.5.
-// - the same per-tap products also win on small maps with many channels, where the inner dimension of the product
-//   (batch × output pixels) is short and oneDNN's direct kernel is hard to block and must reorder dW back to hwio:
-//   [2,16,16,512] → 512 3×3: 25.7 → 21.9 ms, rate 3: 24.9 → 17.7, rate 7: 17.2 → 11.6; [2,32,32,512] → 512: 108 →
-//   95; [2,32,40,512] → 512: 148 → 119; 1×1 [2,16,16,1280] → 256: 3.9 → 3.2. They lose once that dimension is long:
-//   [2,64,64,256] → 256 0.89× but blocked activations (below) do better, [2,128,128,128] → 128 1.01×, and up to 4.8×
-//   slower on the 3-channel input layer. Hence: ic ≥ 256 and batch × output pixels ≤ 2560 (robot18's 32×40).
+//   3.5 ms; → 256 rate 9: 13.9 → 4.6; robot18's [2,16,20,512] rate 15: 29.4 → 6.1, rate 12: 16.9 → 4.5. On two
+//   threads at load 8 (taps of a few rows on one thread, see tapThreads): 64–79 → 15–19, 38–41 → 14–17, 79–82 →
+//   17–19, 42–53 → 14–15 ms.
+// - the same products also win per core on small maps with many channels (short inner dimension, and no reorder
+//   of dW back to hwio): [2,16,16,512] → 512 3×3 25.7 → 21.9 ms on one thread. But on two threads of a loaded
+//   machine (load 8) nine products are nine parallel regions, each a barrier that may wait for a descheduled thread:
+//   the same conv took 68–88 → 144–152 ms, while oneDNN's one primitive did not. So of those only the 1×1 kernels,
+//   one product on x and dY in place: [2,16,20,512] → 512: 26.6 → 12.0 ms (two threads, load 8), [2,16,20,1280] →
+//   256: 29.8 → 16.5, [2,16,16,1280] → 256: 8.3 → 3.3; on one thread 3.4 → 3.1, 3.9 → 3.2. Where the inner
+//   dimension is long even that loses (up to 4.8× on the 3-channel input layer): ic ≥ 256 and batch × output pixels
+//   ≤ 2560 (robot18's 32×40) keeps to the measured cases.
 // - 3D (BRATS18), oneDNN's direct backward-weights kernel is much faster on its blocked activation layout
 //   (nCdhw16c) than on ndhwc, enough to pay the two reorders: [2,19,72,72,64] → 128 3×1×1 282 → 136 ms,
 //   [2,19,72,72,64] → 64 1×3×3 231 → 173, [2,19,36,36,128] → 128 1×3×3 rate 2..15: 0.80–0.90×, rate 1 1.01×;
@@ -398,9 +402,9 @@ WeightsPath weightsPath(const ConvParams &c, bool onednnFallsBackToGemm) {
   if (unitStride && onednnFallsBackToGemm) return WeightsPath::taps;
   double pixels = static_cast<double>(c.n);
   for (auto o : c.out) pixels *= static_cast<double>(o);
-  if (unitStride && c.nd == 2 && c.ic >= 256 && pixels <= 2560) return WeightsPath::taps;
   memory::dim taps = 1;
   for (auto k : c.k) taps *= k;
+  if (unitStride && taps == 1 && c.nd == 2 && c.ic >= 256 && pixels <= 2560) return WeightsPath::taps;
   if (c.nd == 3 && taps > 1 && c.oc >= 64) return WeightsPath::blocked;
   return WeightsPath::nhwc;
 }
@@ -466,6 +470,9 @@ void tapBackwardWeights(const ConvParams &c, const float *x, const float *dy, fl
       std::fill(C, C + ic * oc, 0.f);
       continue;
     }
+    // Threads per tap, by that tap's work (its rows): most taps of a dilated conv on a small map are a few rows, and
+    // a parallel region each would cost more than the product (under load, a barrier waits for a descheduled thread).
+    ThreadsFor tapThreads(2.0 * static_cast<double>(ic * oc * rows) >= kConvParallelFlops);
     const float *A = x, *B = dy;
     if (!inPlace) {
       auto &gx = scratch(0), &gd = scratch(1);

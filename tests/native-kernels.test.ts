@@ -787,9 +787,9 @@ describe.skipIf(!available)('native kernels match the stock cpu backend', () => 
     const addon = loadNative()!;
     // [x, dy, attrs, path]: the path tdc_native.cc's weightsPath picks for that shape
     const cases: [number[], number[], Record<string, unknown>, 'nhwc' | 'blocked' | 'taps'][] = [
-      [[2, 5, 6, 256], [2, 5, 6, 8], { strides: 1, pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 256, 8] }, 'taps'],
-      [[2, 6, 7, 256], [2, 4, 4, 6], { strides: 1, pad: 'valid', dataFormat: 'NHWC', filterShape: [3, 4, 256, 6] }, 'taps'],
-      [[1, 4, 5, 256], [1, 4, 5, 3], { strides: 1, pad: 'valid', dataFormat: 'NHWC', filterShape: [1, 1, 256, 3] }, 'taps'],
+      [[2, 5, 6, 256], [2, 5, 6, 8], { strides: 1, pad: 'same', dataFormat: 'NHWC', filterShape: [1, 1, 256, 8] }, 'taps'],
+      [[1, 4, 5, 300], [1, 4, 5, 3], { strides: 1, pad: 'valid', dataFormat: 'NHWC', filterShape: [1, 1, 300, 3] }, 'taps'],
+      [[2, 6, 7, 256], [2, 4, 4, 6], { strides: 1, pad: 'valid', dataFormat: 'NHWC', filterShape: [3, 4, 256, 6] }, 'nhwc'],
       [[1, 6, 7, 256], [1, 3, 4, 4], { strides: 2, pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 256, 4] }, 'nhwc'],
       [[2, 3, 6, 7, 16], [2, 3, 6, 7, 64], { strides: 1, pad: 'same', filterShape: [1, 3, 3, 16, 64] }, 'blocked'],
       [[1, 5, 4, 3, 8], [1, 5, 4, 3, 64], { strides: 1, pad: 'same', filterShape: [3, 1, 1, 8, 64] }, 'blocked'],
