@@ -219,6 +219,13 @@ dnnl::convolution_forward::desc fwdDesc(const ConvParams &c, bool withBias, dnnl
                                          c.padR);
 }
 
+// How a convolution's backward-weights runs: oneDNN on the nhwc activations, oneDNN on activations reordered into its
+// blocked layout, or one matrix product per filter tap (weightsPath says which, and why).
+enum class WeightsPath { nhwc, blocked, taps };
+
+// Backward-weights calls per path since the addon loaded (weightsPaths(): tests check which path ran).
+int64_t weightsPathCalls[3] = {0, 0, 0};
+
 // A cached primitive with the (possibly blocked) weights layout it wants and, when that differs from the tfjs
 // layout, the reorder between the two.
 struct ConvEntry {
@@ -229,6 +236,13 @@ struct ConvEntry {
   // The blocked weights buffer, allocated once: a fresh multi-MB buffer per call costs its page faults every time
   // (measured: median 9 ms per 512×512×3×3 reorder with fresh buffers). Calls come from the one JS thread.
   memory wBuf;
+  // convBackwardDataByForward only: the filter with its taps reversed, kept for the same reason as wBuf.
+  std::vector<float> flipBuf;
+  // Backward weights only: how dW is computed (weightsPath), and for the blocked path the activation layouts the
+  // primitive wants with the reorders into them (empty when a layout is already nhwc).
+  WeightsPath path = WeightsPath::nhwc;
+  memory::desc srcWant, dstWant;
+  dnnl::reorder srcReorder, dstReorder;
 };
 
 // Weight reorders are short and memory-bound: on one thread they never wait at a barrier for a descheduled
@@ -262,41 +276,81 @@ std::shared_ptr<ConvEntry> cached(const std::string &key, const std::function<st
   return e;
 }
 
+// y = conv(x, w) (+ b) (relu), the filter given as tfjs stores it or, with `flipped`, as the filter of the conv whose
+// input gradient this is: [...k, c.oc, c.ic] with the taps in reverse order (see ConvBackwardDataByForward).
+napi_value convForwardImpl(napi_env env, napi_value xv, napi_value wv, napi_value bv, napi_value yv, const ConvParams &c, bool relu,
+                           bool flipped) {
+  ThreadsFor threads(c.flops() >= kConvParallelFlops);
+  const bool withBias = !isNullish(env, bv);
+  float *x = f32(env, xv, c.src().get_size() / 4);
+  float *w = f32(env, wv, c.wUser().get_size() / 4);
+  float *b = withBias ? f32(env, bv, static_cast<size_t>(c.oc)) : nullptr;
+  float *y = f32(env, yv, c.dst().get_size() / 4);
+  // The filter as given: hwio, or for `flipped` (once its taps are reversed) in/out swapped, i.e. the strides of hwoi.
+  memory::desc wGiven = c.wUser();
+  if (flipped) {
+    memory::dims st(2 + c.nd);
+    st[1] = 1;
+    st[0] = c.ic;
+    memory::dim step = c.ic * c.oc;
+    for (int d = c.nd - 1; d >= 0; d--) {
+      st[2 + d] = step;
+      step *= c.k[d];
+    }
+    wGiven = memory::desc(c.wdims(), dt::f32, st);
+  }
+  std::string key = "F" + std::to_string(withBias) + std::to_string(relu) + std::to_string(flipped) + c.key;
+  auto e = cached(key, [&]() {
+    dnnl::primitive_attr attr;
+    if (relu) {
+      dnnl::post_ops po;
+      po.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+      attr.set_post_ops(po);
+    }
+    dnnl::convolution_forward::primitive_desc pd(fwdDesc(c, withBias, dnnl::prop_kind::forward_inference), attr, eng());
+    auto out = std::make_shared<ConvEntry>();
+    out->prim = dnnl::convolution_forward(pd);
+    out->wWant = pd.weights_desc();
+    out->needReorder = out->wWant != wGiven;
+    if (out->needReorder) out->reorder = dnnl::reorder(dnnl::reorder::primitive_desc(eng(), wGiven, eng(), out->wWant));
+    return out;
+  });
+  float *wTaps = w;
+  if (flipped) {
+    // Reversing the taps moves whole ic × oc blocks; the in/out swap is left to the reorder (wGiven's strides).
+    if (e->flipBuf.empty()) e->flipBuf.resize(c.wUser().get_size() / 4);
+    const size_t block = static_cast<size_t>(c.ic * c.oc), taps = e->flipBuf.size() / block;
+    for (size_t t = 0; t < taps; t++) std::memcpy(e->flipBuf.data() + t * block, w + (taps - 1 - t) * block, block * sizeof(float));
+    wTaps = e->flipBuf.data();
+  }
+  memory xm(c.src(), eng(), x), ym(c.dst(), eng(), y), wu(wGiven, eng(), wTaps);
+  memory wm = weightsIn(*e, wu);
+  std::unordered_map<int, memory> m{{DNNL_ARG_SRC, xm}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DST, ym}};
+  if (withBias) m.emplace(DNNL_ARG_BIAS, memory(c.bias(), eng(), b));
+  e->prim.execute(strm(), m);
+  strm().wait();
+  return undef(env);
+}
+
 // convForward(x, filter, bias | null, y, params: Int32Array, relu: 0 | 1)
 napi_value ConvForward(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
     auto a = args(env, info, 6);
-    ConvParams c = ConvParams::decode(env, a[4]);
-    ThreadsFor threads(c.flops() >= kConvParallelFlops);
-    const bool withBias = !isNullish(env, a[2]);
-    const bool relu = i32(env, a[5]) != 0;
-    float *x = f32(env, a[0], c.src().get_size() / 4);
-    float *w = f32(env, a[1], c.wUser().get_size() / 4);
-    float *b = withBias ? f32(env, a[2], static_cast<size_t>(c.oc)) : nullptr;
-    float *y = f32(env, a[3], c.dst().get_size() / 4);
-    std::string key = "F" + std::to_string(withBias) + std::to_string(relu) + c.key;
-    auto e = cached(key, [&]() {
-      dnnl::primitive_attr attr;
-      if (relu) {
-        dnnl::post_ops po;
-        po.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
-        attr.set_post_ops(po);
-      }
-      dnnl::convolution_forward::primitive_desc pd(fwdDesc(c, withBias, dnnl::prop_kind::forward_inference), attr, eng());
-      auto out = std::make_shared<ConvEntry>();
-      out->prim = dnnl::convolution_forward(pd);
-      out->wWant = pd.weights_desc();
-      out->needReorder = out->wWant != c.wUser();
-      if (out->needReorder) out->reorder = dnnl::reorder(dnnl::reorder::primitive_desc(eng(), c.wUser(), eng(), out->wWant));
-      return out;
-    });
-    memory xm(c.src(), eng(), x), ym(c.dst(), eng(), y), wu(c.wUser(), eng(), w);
-    memory wm = weightsIn(*e, wu);
-    std::unordered_map<int, memory> m{{DNNL_ARG_SRC, xm}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DST, ym}};
-    if (withBias) m.emplace(DNNL_ARG_BIAS, memory(c.bias(), eng(), b));
-    e->prim.execute(strm(), m);
-    strm().wait();
-    return undef(env);
+    return convForwardImpl(env, a[0], a[1], a[2], a[3], ConvParams::decode(env, a[4]), i32(env, a[5]) != 0, false);
+  });
+}
+
+// convBackwardDataByForward(dy, filter, dx, params): dx of a stride-1 conv as the forward conv of dy with its filter
+// ([...k, IC, OC] as tfjs stores it) flipped and in/out swapped; params are that forward conv's (IC and OC swapped, the
+// flipped pads). The flip and swap used to be one transposing copy in JS into a fresh array (e.g. 33 vs 22 ms for a
+// 3×3×512×512 filter, fresh vs kept, at load 11); here the flip is a block copy into a kept buffer and the swap rides
+// on the reorder into the primitive's blocked layout, which runs anyway.
+napi_value ConvBackwardDataByForward(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 4);
+    napi_value none;
+    NAPI_OK(napi_get_null(env, &none));
+    return convForwardImpl(env, a[0], a[1], none, a[2], ConvParams::decode(env, a[3]), false, true);
   });
 }
 
@@ -329,6 +383,142 @@ napi_value ConvBackwardData(napi_env env, napi_callback_info info) {
   });
 }
 
+// ---------------------------------------------------------------------------------------------- backward weights
+//
+// How dW is computed is chosen by shape alone (never by timing a run), so a step's arithmetic is the same on every
+// run and `--resume` stays exact. Measured on this machine's AMD EPYC (Zen 4, AVX-512; oneDNN 2.6.3), per call, CPU
+// ms on one thread (medians of 3, interleaved; tdc's activations are nhwc, the weights hwio):
+// - oneDNN falls back to im2col + gemm for a dilated conv whose dilated kernel is larger than the map (its direct
+//   kernel requires (k − 1)·rate + 1 ≤ in): the gemm computes every tap over the whole map, though the outer taps of
+//   a rate-15 3×3 conv on a 16×16 map read one row of data and fifteen of padding. One matrix product per tap over
+//   only the positions whose input is inside the map (tapBackwardWeights): [2,16,16,512] → 512 rate 15: 23.6 →
+//   3.5 ms; → 256 rate 9: 13.9 → 4.6; robot18's [2,16,20,512] rate 15: 29.4 → 6.1, rate 12: 16.9 → 4.5. On two
+//   threads at load 8 (taps of a few rows on one thread, see tapThreads): 64–79 → 15–19, 38–41 → 14–17, 79–82 →
+//   17–19, 42–53 → 14–15 ms.
+// - the same products also win per core on small maps with many channels (short inner dimension, and no reorder
+//   of dW back to hwio): [2,16,16,512] → 512 3×3 25.7 → 21.9 ms on one thread. But on two threads of a loaded
+//   machine (load 8) nine products are nine parallel regions, each a barrier that may wait for a descheduled thread:
+//   the same conv took 68–88 → 144–152 ms, while oneDNN's one primitive did not. So of those only the 1×1 kernels,
+//   one product on x and dY in place: [2,16,20,512] → 512: 26.6 → 12.0 ms (two threads, load 8), [2,16,20,1280] →
+//   256: 29.8 → 16.5, [2,16,16,1280] → 256: 8.3 → 3.3; on one thread 3.4 → 3.1, 3.9 → 3.2. Where the inner
+//   dimension is long even that loses (up to 4.8× on the 3-channel input layer): ic ≥ 256 and batch × output pixels
+//   ≤ 2560 (robot18's 32×40) keeps to the measured cases.
+// - 3D (BRATS18), oneDNN's direct backward-weights kernel is much faster on its blocked activation layout
+//   (nCdhw16c) than on ndhwc, enough to pay the two reorders: [2,19,72,72,64] → 128 3×1×1 282 → 136 ms,
+//   [2,19,72,72,64] → 64 1×3×3 231 → 173, [2,19,36,36,128] → 128 1×3×3 rate 2..15: 0.80–0.90×, rate 1 1.01×;
+//   not with 32 output channels ([2,19,144,144,32] → 32: 1.00–1.16×) nor 1×1×1 kernels (1.18–1.32×). 2D shows no
+//   such pattern (0.83× at [2,64,64,256], 1.14–1.18× at [2,256,256,64]), so 2D stays on nhwc.
+WeightsPath weightsPath(const ConvParams &c, bool onednnFallsBackToGemm) {
+  const bool unitStride = std::all_of(c.stride.begin(), c.stride.end(), [](memory::dim s) { return s == 1; });
+  if (unitStride && onednnFallsBackToGemm) return WeightsPath::taps;
+  double pixels = static_cast<double>(c.n);
+  for (auto o : c.out) pixels *= static_cast<double>(o);
+  memory::dim taps = 1;
+  for (auto k : c.k) taps *= k;
+  if (unitStride && taps == 1 && c.nd == 2 && c.ic >= 256 && pixels <= 2560) return WeightsPath::taps;
+  if (c.nd == 3 && taps > 1 && c.oc >= 64) return WeightsPath::blocked;
+  return WeightsPath::nhwc;
+}
+
+// Grown as needed and kept (calls come from the one JS thread): the per-tap gathered rows.
+std::vector<float> &scratch(int which) {
+  static std::vector<float> bufs[2];
+  return bufs[which];
+}
+
+// A buffer for one call's blocked activations, on transparent huge pages: fresh each call (a kept one would add its
+// size, up to 300 MB for BRATS18's [2,19,144,144,32] → 64 layer, to the whole step's memory) and with 2 MB pages its
+// first touch costs ~512× fewer page faults.
+struct HugeBuffer {
+  void *base = nullptr;
+  size_t len = 0;
+  float *data = nullptr;
+  explicit HugeBuffer(size_t bytes) {
+    constexpr size_t kHuge = size_t{2} << 20;
+    len = bytes + kHuge;
+    base = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (base == MAP_FAILED) throw JsError{"tdc_native: out of memory"};
+    const uintptr_t at = (reinterpret_cast<uintptr_t>(base) + kHuge - 1) & ~(kHuge - 1);
+    madvise(reinterpret_cast<void *>(at), (bytes + kHuge - 1) & ~(kHuge - 1), MADV_HUGEPAGE);
+    data = reinterpret_cast<float *>(at);
+  }
+  ~HugeBuffer() { munmap(base, len); }
+  HugeBuffer(const HugeBuffer &) = delete;
+  HugeBuffer &operator=(const HugeBuffer &) = delete;
+};
+
+// dW (and db) of a stride-1 convolution as one matrix product per filter tap: dW[tap] (ic × oc, which is exactly
+// tfjs's [...k, ic, oc] layout, so no reorder) = Xᵀ·dY over the output positions whose input for that tap lies inside
+// the map, X and dY gathered into contiguous rows (or used in place when the tap covers the whole map unshifted).
+void tapBackwardWeights(const ConvParams &c, const float *x, const float *dy, float *dw, float *db) {
+  const int nd = c.nd;
+  const int64_t ic = c.ic, oc = c.oc;
+  int64_t taps = 1;
+  for (int d = 0; d < nd; d++) taps *= c.k[d];
+  std::vector<int64_t> inSt(nd), outSt(nd);  // pixels per step along each spatial axis
+  int64_t inPix = 1, outPix = 1;
+  for (int d = nd - 1; d >= 0; d--) {
+    inSt[d] = inPix;
+    outSt[d] = outPix;
+    inPix *= c.in[d];
+    outPix *= c.out[d];
+  }
+  std::vector<int64_t> lo(nd), hi(nd), off(nd);
+  for (int64_t t = 0; t < taps; t++) {
+    int64_t rest = t, rows = c.n;
+    bool inPlace = true;
+    for (int d = nd - 1; d >= 0; d--) {
+      const int64_t k = rest % c.k[d];
+      rest /= c.k[d];
+      off[d] = k * (c.dil[d] + 1) - c.padL[d];
+      lo[d] = std::max<int64_t>(0, -off[d]);
+      hi[d] = std::min<int64_t>(c.out[d], c.in[d] - off[d]);
+      rows *= std::max<int64_t>(0, hi[d] - lo[d]);
+      if (off[d] != 0 || lo[d] != 0 || hi[d] != c.out[d] || c.in[d] != c.out[d]) inPlace = false;
+    }
+    float *C = dw + t * ic * oc;
+    if (rows == 0) {
+      std::fill(C, C + ic * oc, 0.f);
+      continue;
+    }
+    // Threads per tap, by that tap's work (its rows): most taps of a dilated conv on a small map are a few rows, and
+    // a parallel region each would cost more than the product (under load, a barrier waits for a descheduled thread).
+    ThreadsFor tapThreads(2.0 * static_cast<double>(ic * oc * rows) >= kConvParallelFlops);
+    const float *A = x, *B = dy;
+    if (!inPlace) {
+      auto &gx = scratch(0), &gd = scratch(1);
+      if (static_cast<int64_t>(gx.size()) < rows * ic) gx.resize(rows * ic);
+      if (static_cast<int64_t>(gd.size()) < rows * oc) gd.resize(rows * oc);
+      const int64_t run = hi[nd - 1] - lo[nd - 1];  // contiguous pixels along the last axis
+      const int64_t runs = rows / run;
+#pragma omp parallel for if (rows * (ic + oc) >= kParallelMin)
+      for (int64_t r = 0; r < runs; r++) {
+        int64_t q = r, ip = 0, op = 0;
+        for (int d = nd - 2; d >= 0; d--) {
+          const int64_t span = hi[d] - lo[d];
+          const int64_t o = lo[d] + q % span;
+          q /= span;
+          ip += (o + off[d]) * inSt[d];
+          op += o * outSt[d];
+        }
+        ip += q * inPix + lo[nd - 1] + off[nd - 1];
+        op += q * outPix + lo[nd - 1];
+        std::memcpy(gx.data() + r * run * ic, x + ip * ic, static_cast<size_t>(run * ic) * sizeof(float));
+        std::memcpy(gd.data() + r * run * oc, dy + op * oc, static_cast<size_t>(run * oc) * sizeof(float));
+      }
+      A = gx.data();
+      B = gd.data();
+    }
+    if (dnnl_sgemm('T', 'N', ic, oc, rows, 1.f, A, ic, B, oc, 0.f, C, oc) != dnnl_success) throw JsError{"oneDNN: sgemm failed"};
+  }
+  if (db) {
+    std::fill(db, db + oc, 0.f);
+    const int64_t positions = c.n * outPix;
+    for (int64_t i = 0; i < positions; i++)
+      for (int64_t o = 0; o < oc; o++) db[o] += dy[i * oc + o];
+  }
+}
+
 // convBackwardWeights(x, dy, dw, params, db | null): dW, and with db the bias gradient Σ dy in the same primitive.
 napi_value ConvBackwardWeights(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
@@ -341,20 +531,55 @@ napi_value ConvBackwardWeights(napi_env env, napi_callback_info info) {
     float *dw = f32(env, a[2], c.wUser().get_size() / 4);
     float *db = withBias ? f32(env, a[4], static_cast<size_t>(c.oc)) : nullptr;
     auto e = cached("W" + std::to_string(withBias) + c.key, [&]() {
-      dnnl::convolution_forward::primitive_desc hint(fwdDesc(c, withBias, dnnl::prop_kind::forward_training), eng());
-      auto d = withBias ? dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, c.src(), c.wAny(), c.bias(), c.dst(),
-                                                                   c.stride, c.dil, c.padL, c.padR)
-                        : dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, c.src(), c.wAny(), c.dst(), c.stride,
-                                                                   c.dil, c.padL, c.padR);
-      dnnl::convolution_backward_weights::primitive_desc pd(d, eng(), hint);
       auto out = std::make_shared<ConvEntry>();
+      auto make = [&](const memory::desc &src, const memory::desc &dst) {
+        dnnl::convolution_forward::primitive_desc hint(
+            withBias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, src, c.wAny(),
+                                                       c.bias(), dst, c.stride, c.dil, c.padL, c.padR)
+                     : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, src, c.wAny(),
+                                                       dst, c.stride, c.dil, c.padL, c.padR),
+            eng());
+        auto d = withBias ? dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, src, c.wAny(), c.bias(), dst,
+                                                                     c.stride, c.dil, c.padL, c.padR)
+                          : dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, src, c.wAny(), dst, c.stride,
+                                                                     c.dil, c.padL, c.padR);
+        return dnnl::convolution_backward_weights::primitive_desc(d, eng(), hint);
+      };
+      auto pd = make(c.src(), c.dst());
+      out->path = weightsPath(c, std::string(pd.impl_info_str()).find("gemm") != std::string::npos);
+      if (out->path == WeightsPath::taps) return out;
+      if (out->path == WeightsPath::blocked) {
+        pd = make(c.any(c.src()), c.any(c.dst()));
+        out->srcWant = pd.src_desc();
+        out->dstWant = pd.diff_dst_desc();
+        if (out->srcWant != c.src()) out->srcReorder = dnnl::reorder(dnnl::reorder::primitive_desc(eng(), c.src(), eng(), out->srcWant));
+        if (out->dstWant != c.dst()) out->dstReorder = dnnl::reorder(dnnl::reorder::primitive_desc(eng(), c.dst(), eng(), out->dstWant));
+      }
       out->prim = dnnl::convolution_backward_weights(pd);
       out->wWant = pd.diff_weights_desc();
       out->needReorder = out->wWant != c.wUser();
       if (out->needReorder) out->reorder = dnnl::reorder(dnnl::reorder::primitive_desc(eng(), out->wWant, eng(), c.wUser()));
       return out;
     });
+    weightsPathCalls[static_cast<int>(e->path)]++;
+    if (e->path == WeightsPath::taps) {
+      tapBackwardWeights(c, x, dy, dw, db);
+      return undef(env);
+    }
     memory xm(c.src(), eng(), x), dym(c.dst(), eng(), dy), wu(c.wUser(), eng(), dw);
+    std::unique_ptr<HugeBuffer> xBuf, dyBuf;
+    if (e->srcReorder) {
+      xBuf = std::make_unique<HugeBuffer>(e->srcWant.get_size());
+      memory to(e->srcWant, eng(), xBuf->data);
+      e->srcReorder.execute(strm(), xm, to);
+      xm = to;
+    }
+    if (e->dstReorder) {
+      dyBuf = std::make_unique<HugeBuffer>(e->dstWant.get_size());
+      memory to(e->dstWant, eng(), dyBuf->data);
+      e->dstReorder.execute(strm(), dym, to);
+      dym = to;
+    }
     if (e->needReorder && !e->wBuf) e->wBuf = memory(e->wWant, eng());
     memory wm = e->needReorder ? e->wBuf : wu;
     std::unordered_map<int, memory> m{{DNNL_ARG_SRC, xm}, {DNNL_ARG_DIFF_DST, dym}, {DNNL_ARG_DIFF_WEIGHTS, wm}};
@@ -1314,6 +1539,21 @@ napi_value Threads(napi_env env, napi_callback_info) {
   return out;
 }
 
+// weightsPaths(): {nhwc, blocked, taps}, the backward-weights calls that took each path (see weightsPath).
+napi_value WeightsPaths(napi_env env, napi_callback_info) {
+  return guarded(env, [&]() -> napi_value {
+    napi_value out;
+    NAPI_OK(napi_create_object(env, &out));
+    const char *names[] = {"nhwc", "blocked", "taps"};
+    for (int i = 0; i < 3; i++) {
+      napi_value v;
+      NAPI_OK(napi_create_double(env, static_cast<double>(weightsPathCalls[i]), &v));
+      NAPI_OK(napi_set_named_property(env, out, names[i], v));
+    }
+    return out;
+  });
+}
+
 napi_value Version(napi_env env, napi_callback_info) {
   const dnnl_version_t *v = dnnl_version();
   std::string s = "oneDNN " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch);
@@ -1391,6 +1631,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"adviseFree", nullptr, AdviseFree, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"convForward", nullptr, ConvForward, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"convBackwardData", nullptr, ConvBackwardData, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"convBackwardDataByForward", nullptr, ConvBackwardDataByForward, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"convBackwardWeights", nullptr, ConvBackwardWeights, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"batchMatMul", nullptr, BatchMatMul, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"stridedCopy", nullptr, StridedCopy, nullptr, nullptr, nullptr, napi_default, nullptr},
@@ -1408,6 +1649,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"batchNormGrad", nullptr, BatchNormGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"batchNormApply", nullptr, BatchNormApply, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"threads", nullptr, Threads, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"weightsPaths", nullptr, WeightsPaths, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"version", nullptr, Version, nullptr, nullptr, nullptr, napi_default, nullptr},
   };

@@ -15,7 +15,7 @@ import { atrousConv2d, atrousConv3d, convBiasAct } from '../runtime/ops/index.js
 import { nativeAvailable, nativeUnavailableReason, registerNativeBackend } from '../runtime/backend/index.js';
 import { variableGradsLowMemory } from '../runtime/train/grads.js';
 import { RELU_GRAD_KERNEL } from '../runtime/ops/kernel-names.js';
-import { atrousFallbacks, fusedConvFallbacks, nativeKernelStats, resetNativeKernelStats } from '../runtime/native/index.js';
+import { atrousFallbacks, fusedConvFallbacks, loadNative, nativeKernelStats, resetNativeKernelStats } from '../runtime/native/index.js';
 
 const canBuild = (() => {
   if (process.env.TDC_NO_NATIVE === '1' || process.platform !== 'linux') return false;
@@ -814,6 +814,62 @@ describe.skipIf(!available)('native kernels match the stock cpu backend', () => 
       const got = await run('native', x, dy, attrs);
       expect(nativeKernelStats().TdcConvBackpropFilterBias?.native).toBe(1);
       got.forEach((t, i) => expect(relErr(t, ref[i]!)).toBeLessThan(1e-4));
+    }
+  });
+
+  it('backward weights by each of its three paths (oneDNN on nhwc, on blocked activations, one product per tap) equals cpu, with and without the bias gradient', async () => {
+    const addon = loadNative()!;
+    // [x, dy, attrs, path]: the path tdc_native.cc's weightsPath picks for that shape
+    const cases: [number[], number[], Record<string, unknown>, 'nhwc' | 'blocked' | 'taps'][] = [
+      [[2, 5, 6, 256], [2, 5, 6, 8], { strides: 1, pad: 'same', dataFormat: 'NHWC', filterShape: [1, 1, 256, 8] }, 'taps'],
+      [[1, 4, 5, 300], [1, 4, 5, 3], { strides: 1, pad: 'valid', dataFormat: 'NHWC', filterShape: [1, 1, 300, 3] }, 'taps'],
+      [[2, 6, 7, 256], [2, 4, 4, 6], { strides: 1, pad: 'valid', dataFormat: 'NHWC', filterShape: [3, 4, 256, 6] }, 'nhwc'],
+      [[1, 6, 7, 256], [1, 3, 4, 4], { strides: 2, pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 256, 4] }, 'nhwc'],
+      [[2, 3, 6, 7, 16], [2, 3, 6, 7, 64], { strides: 1, pad: 'same', filterShape: [1, 3, 3, 16, 64] }, 'blocked'],
+      [[1, 5, 4, 3, 8], [1, 5, 4, 3, 64], { strides: 1, pad: 'same', filterShape: [3, 1, 1, 8, 64] }, 'blocked'],
+      [[1, 3, 6, 7, 16], [1, 3, 6, 7, 32], { strides: 1, pad: 'same', filterShape: [1, 3, 3, 16, 32] }, 'nhwc'],
+    ];
+    for (const [x, dy, attrs, path] of cases) {
+      const stock = x.length === 5 ? 'Conv3DBackpropFilterV2' : 'Conv2DBackpropFilter';
+      await tf.setBackend('cpu');
+      const xt = tf.tensor(values(sizeOf(x), 93), x);
+      const dyt = tf.tensor(values(sizeOf(dy), 94), dy);
+      const dw = tf.engine().runKernel(stock, { x: xt, dy: dyt }, attrs as tf.NamedAttrMap) as tf.Tensor;
+      const db = tf.sum(dyt, dy.slice(0, -1).map((_, i) => i));
+      const ref = [dw, db].map((t) => ({ shape: t.shape, data: Float32Array.from(t.dataSync()) }));
+      tf.dispose([xt, dyt, dw, db]);
+      for (const kernel of [stock, 'TdcConvBackpropFilterBias']) {
+        await tf.setBackend('native');
+        const before = addon.weightsPaths();
+        resetNativeKernelStats();
+        const xn = tf.tensor(values(sizeOf(x), 93), x);
+        const dyn = tf.tensor(values(sizeOf(dy), 94), dy);
+        const out = tf.engine().runKernel(kernel, { x: xn, dy: dyn }, attrs as tf.NamedAttrMap) as tf.Tensor | tf.Tensor[];
+        const outs = Array.isArray(out) ? out : [out];
+        const got = outs.map((t) => ({ shape: t.shape, data: Float32Array.from(t.dataSync()) }));
+        tf.dispose([xn, dyn, ...outs]);
+        expect(nativeKernelStats()[kernel]).toEqual({ native: 1, fallback: 0, lastError: '' });
+        const after = addon.weightsPaths();
+        expect(after[path] - before[path], `${kernel} [${x}] → ${path}`).toBe(1);
+        got.forEach((t, i) => expect(relErr(t, ref[i]!)).toBeLessThan(1e-4));
+      }
+    }
+  });
+
+  it("per-tap products where oneDNN's backward weights would fall back to im2col + gemm (a dilated kernel wider than the map)", async () => {
+    const addon = loadNative()!;
+    // rate 5 on a 7×9 map: (3 − 1)·5 + 1 = 11 > 7, 9; the taps at ±5 each read a few rows and columns of x
+    for (const [xs, ws, rates] of [
+      [[2, 7, 9, 8], [3, 3, 8, 6], [5, 5]],
+      [[1, 2, 6, 8, 4], [1, 3, 3, 4, 5], [1, 4, 6]],
+    ] as [number[], number[], number[]][]) {
+      const ref = await atrousRun('cpu', xs, ws, rates, 'same');
+      const before = addon.weightsPaths().taps;
+      resetNativeKernelStats();
+      const got = await atrousRun('native', xs, ws, rates, 'same');
+      expect(nativeKernelStats().TdcAtrousBackpropFilter).toEqual({ native: 1, fallback: 0, lastError: '' });
+      expect(addon.weightsPaths().taps - before).toBe(1);
+      for (let i = 0; i < 3; i++) expect(relErr(got[i]!, ref[i]!)).toBeLessThan(1e-5);
     }
   });
 

@@ -148,12 +148,6 @@ class BufferPool {
     this.putBack(values);
   }
 
-  /** A kernel's scratch array (never registered under a tensor) is done with. */
-  recycle(a: Float32Array): void {
-    const buf = a.buffer as ArrayBuffer;
-    if (this.owned.has(buf) && !this.live.has(buf)) this.putBack(a);
-  }
-
   private putBack(values: Float32Array): void {
     this.outBytes -= values.byteLength;
     if (this.freeBytes + values.byteLength > this.cap) {

@@ -12,7 +12,7 @@ import {
   CONV3D_BIAS_ACT_KERNEL,
   CONV_BACKPROP_FILTER_BIAS_KERNEL,
 } from '../ops/kernel-names.js';
-import { copyParams, f32, size, stridesOf, type KernelArgs, type KernelContext, type CpuLike, type TensorInfo } from './kernels.js';
+import { f32, size, type KernelArgs, type KernelContext, type CpuLike, type TensorInfo } from './kernels.js';
 
 /** [nd, N, IC, OC, in[nd], k[nd], out[nd], stride[nd], dilation[nd], padBefore[nd], padAfter[nd]] for the addon. */
 function params2d(c: tf.backend_util.Conv2DInfo): Int32Array {
@@ -128,14 +128,7 @@ function backwardDataByForward(
     ctx.addon.convBackwardData(dyv, wv, dx, params);
     return;
   }
-  const [ic, oc] = [filterShape[nd]!, filterShape[nd + 1]!];
-  const flipShape = [...k, oc, ic];
-  const st = stridesOf(filterShape);
-  const flipped = ctx.scratch(wv.length);
-  const from = k.reduce((acc, d, i) => acc + (d - 1) * st[i]!, 0);
-  ctx.addon.stridedCopy(wv, flipped, copyParams(flipShape, from, [...k.map((_, i) => -st[i]!), 1, oc], 0, stridesOf(flipShape)));
-  ctx.addon.convForward(dyv, flipped, null, dx, q.params, 0);
-  ctx.recycle(flipped);
+  ctx.addon.convBackwardDataByForward(dyv, wv, dx, q.params);
 }
 
 /** The stock backprop-input kernels' case for backwardDataByForward: stride 1, no dilation, pads from tfjs. */

@@ -39,10 +39,6 @@ export interface KernelContext {
   output(n: number): Float32Array;
   /** As `output`, contents arbitrary: for kernels that write every element (a reused array is not zeroed first). */
   outputUninit(n: number): Float32Array;
-  /** A Float32Array of n elements with arbitrary contents for a kernel's own use, given back with `recycle`. */
-  scratch(n: number): Float32Array;
-  /** Gives a `scratch` array back (it must not be used afterwards). */
-  recycle(a: Float32Array): void;
 }
 
 /** How often each kernel ran natively and how often it fell back (tests check the native path really ran). */
@@ -150,8 +146,6 @@ export function nativeKernelConfigs(addon: NativeAddon, fallbacks: Record<string
       return reused ?? fresh(n);
     },
     outputUninit: (n) => bufferPool.take(n) ?? fresh(n),
-    scratch: (n) => bufferPool.take(n) ?? fresh(n),
-    recycle: (a) => bufferPool.recycle(a),
   };
   convKernels(ctx);
   memoryKernels(ctx);

@@ -10,6 +10,11 @@ export interface NativeAddon {
   convForward(x: Float32Array, filter: Float32Array, bias: Float32Array | null, y: Float32Array, params: Int32Array, relu: number): void;
   /** dx of a convolution from dy and the filter. */
   convBackwardData(dy: Float32Array, filter: Float32Array, dx: Float32Array, params: Int32Array): void;
+  /**
+   * dx of a stride-1 conv as the forward conv of dy with `filter` (the conv's own [...k, IC, OC]) flipped and in/out
+   * swapped; params are that forward conv's (channels swapped, flipped pads).
+   */
+  convBackwardDataByForward(dy: Float32Array, filter: Float32Array, dx: Float32Array, params: Int32Array): void;
   /** dW of a convolution from x and dy, and with `db` the bias gradient Σ dy (same primitive). */
   convBackwardWeights(x: Float32Array, dy: Float32Array, dw: Float32Array, params: Int32Array, db: Float32Array | null): void;
   /** Row-major batched sgemm; params [batch, batchA, batchB, M, K, N, transA, transB], a batch of 1 broadcasts. */
@@ -73,6 +78,11 @@ export interface NativeAddon {
   batchNormGrad(dy: Float32Array, x: Float32Array, mean: Float32Array, invstd: Float32Array, gamma: Float32Array, dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array): void;
   /** y = (x − mean)·scale + beta per channel (x, y [M, C]; the rest [C]), in float32 and in that order. */
   batchNormApply(x: Float32Array, mean: Float32Array, scale: Float32Array, beta: Float32Array, y: Float32Array): void;
+  /**
+   * Backward-weights calls since the addon loaded, by how dW was computed: oneDNN on nhwc activations, oneDNN on
+   * activations reordered into its blocked layout, or one matrix product per filter tap (tdc_native.cc weightsPath).
+   */
+  weightsPaths(): { nhwc: number; blocked: number; taps: number };
   /** OpenMP threads the kernels use. */
   threads(): number;
   /** Sets the OpenMP thread count (≥ 1). */
