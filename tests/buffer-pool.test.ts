@@ -10,19 +10,11 @@ import { nativeAvailable, registerNativeBackend } from '../runtime/backend/index
 import { bufferPoolStats, loadNative, setBufferPoolCap } from '../runtime/native/index.js';
 import { variableGradsLowMemory } from '../runtime/train/grads.js';
 import { buildNet, type NetDesc } from './helpers/network.js';
+import { lcgValues as values } from './helpers/values.js';
 
 const available = nativeAvailable();
 const N = 1 << 17; // above the pool's minimum size
 
-function values(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
-}
 
 /** How many elements differ (a count, so that a failure does not print two 131,072-element arrays). */
 function differing(a: ArrayLike<number>, b: ArrayLike<number>): number {

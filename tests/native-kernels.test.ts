@@ -16,6 +16,7 @@ import { nativeAvailable, nativeUnavailableReason, registerNativeBackend } from 
 import { variableGradsLowMemory } from '../runtime/train/grads.js';
 import { RELU_GRAD_KERNEL } from '../runtime/ops/kernel-names.js';
 import { atrousFallbacks, fusedConvFallbacks, loadNative, nativeKernelStats, resetNativeKernelStats } from '../runtime/native/index.js';
+import { lcgValues as values } from './helpers/values.js';
 
 const canBuild = (() => {
   if (process.env.TDC_NO_NATIVE === '1' || process.platform !== 'linux') return false;
@@ -29,16 +30,6 @@ const canBuild = (() => {
 })();
 const available = nativeAvailable();
 
-/** Deterministic values in [-1, 1) (a small LCG: no dependence on either backend's RNG). */
-function values(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
-}
 
 const sizeOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 

@@ -8,18 +8,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { nativeAvailable, registerNativeBackend } from '../runtime/backend/index.js';
 import { nativeKernelStats, resetNativeKernelStats } from '../runtime/native/index.js';
 import { interpolationMatrix, resizeTrilinear3d } from '../runtime/ops/resize.js';
+import { lcgValues as values } from './helpers/values.js';
 
 const available = nativeAvailable();
 
-function values(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
-}
 
 function maxRelErr(a: Float32Array, b: Float32Array): number {
   expect(a.length).toBe(b.length);
