@@ -363,7 +363,7 @@ function layoutKernels(ctx: KernelContext): void {
 }
 
 function poolKernels(ctx: KernelContext): void {
-  const { addon, add, output } = ctx;
+  const { addon, add, outputUninit } = ctx;
   type PoolAttrs = { filterSize: number | number[]; strides: number | number[]; pad: Pad; dimRoundingMode?: 'floor' | 'round' | 'ceil' };
   /** The addon's pooling params; 2D pooling is 3D pooling with depth 1. */
   const poolInfo = (xShape: number[], attrs: unknown, threeD: boolean) => {
@@ -394,7 +394,7 @@ function poolKernels(ctx: KernelContext): void {
       const { outShape, identity, p } = poolInfo(x!.shape, args.attrs, threeD);
       // A 1×1 window with stride 1 is an identity the stock 2D kernel special-cases; leave it to it.
       if (identity) return null;
-      const y = output(size(outShape));
+      const y = outputUninit(size(outShape));
       addon.maxPool(xv, y, p);
       return b.makeTensorInfo(outShape, 'float32', y);
     });
@@ -405,7 +405,7 @@ function poolKernels(ctx: KernelContext): void {
       if (!dyv || !xv || input!.shape.length !== rank) return null;
       const { outShape, p } = poolInfo(input!.shape, args.attrs, threeD);
       if (outShape.some((d, i) => d !== dy!.shape[i])) return null;
-      const dx = output(xv.length);
+      const dx = outputUninit(xv.length); // the addon zeroes dx itself unless the windows tile the input
       addon.maxPoolGrad(dyv, xv, dx, p);
       return b.makeTensorInfo([...input!.shape], 'float32', dx);
     });
@@ -413,7 +413,7 @@ function poolKernels(ctx: KernelContext): void {
 }
 
 function resizeKernels(ctx: KernelContext): void {
-  const { addon, add, output } = ctx;
+  const { addon, add, outputUninit } = ctx;
   add('ResizeBilinear', (args, b) => {
     const { images } = args.inputs as Record<string, TensorInfo>;
     const { alignCorners, halfPixelCenters, size: sz } = args.attrs as unknown as { alignCorners: boolean; halfPixelCenters: boolean; size: [number, number] };
@@ -424,7 +424,7 @@ function resizeKernels(ctx: KernelContext): void {
     if (xv.length !== batch * h * w * c || h < 1 || w < 1) return null;
     // The stock kernel's source-coordinate ratios (in JS doubles, as it computes them).
     const ratio = (inSize: number, outSize: number) => (alignCorners && outSize > 1 ? (inSize - 1) / (outSize - 1) : inSize / outSize);
-    const y = output(batch * oh * ow * c);
+    const y = outputUninit(batch * oh * ow * c);
     if (y.length > 0) addon.resizeBilinear(xv, y, Int32Array.from([batch, h, w, c, oh, ow, halfPixelCenters ? 1 : 0]), ratio(h, oh), ratio(w, ow));
     return b.makeTensorInfo([batch, oh, ow, c], 'float32', y);
   });
