@@ -1587,38 +1587,34 @@ napi_value opTable(napi_env env, const std::vector<std::pair<const char *, int>>
 
 // ---------------------------------------------------------------------------------------------- output buffers
 
-// adviseHuge(array): asks for transparent huge pages over the 2 MB-aligned part of a fresh (untouched) array.
-// A kernel output is a new Float32Array whose pages the kernel then touches for the first time: with 4 KB pages that
-// is one page fault per 4 KB (~35 ms per 100 MB, more than a pass over the data); with 2 MB pages, 512× fewer. The
-// array stays V8's (freed by its GC as any other), so handing it to callers through dataSync() is as safe as before.
-// Arrays whose memory is not page-backed anonymous memory just ignore the advice.
-napi_value AdviseHuge(napi_env env, napi_callback_info info) {
+// madvise(advice) over the units of `unit` bytes (a power of two) lying wholly inside a Float32Array's memory: the
+// units it shares with neighbouring allocations are left alone. Arrays whose memory is not page-backed anonymous
+// memory just ignore the advice.
+napi_value adviseInside(napi_env env, napi_callback_info info, uintptr_t unit, int advice) {
   return guarded(env, [&]() -> napi_value {
     auto a = args(env, info, 1);
     size_t n;
     float *p = typed<float>(env, a[0], napi_float32_array, &n);
-    constexpr uintptr_t kHuge = uintptr_t{2} << 20;
-    const uintptr_t lo = (reinterpret_cast<uintptr_t>(p) + kHuge - 1) & ~(kHuge - 1);
-    const uintptr_t hi = (reinterpret_cast<uintptr_t>(p + n)) & ~(kHuge - 1);
-    if (hi > lo) madvise(reinterpret_cast<void *>(lo), hi - lo, MADV_HUGEPAGE);
+    const uintptr_t lo = (reinterpret_cast<uintptr_t>(p) + unit - 1) & ~(unit - 1);
+    const uintptr_t hi = (reinterpret_cast<uintptr_t>(p + n)) & ~(unit - 1);
+    if (hi > lo) madvise(reinterpret_cast<void *>(lo), hi - lo, advice);
     return undef(env);
   });
 }
 
+// adviseHuge(array): asks for transparent huge pages over the 2 MB-aligned part of a fresh (untouched) array.
+// A kernel output is a new Float32Array whose pages the kernel then touches for the first time: with 4 KB pages that
+// is one page fault per 4 KB (~35 ms per 100 MB, more than a pass over the data); with 2 MB pages, 512× fewer. The
+// array stays V8's (freed by its GC as any other), so handing it to callers through dataSync() is as safe as before.
+napi_value AdviseHuge(napi_env env, napi_callback_info info) {
+  return adviseInside(env, info, uintptr_t{2} << 20, MADV_HUGEPAGE);
+}
+
 // adviseFree(array): gives the pages wholly inside an array that nothing will read again back to the OS now
 // (MADV_DONTNEED), instead of when V8 collects it: the buffer pool's dropped arrays (buffer-pool.ts). The array stays
-// valid (its pages read as zeros if touched); pages shared with neighbouring allocations are left alone.
+// valid (its pages read as zeros if touched).
 napi_value AdviseFree(napi_env env, napi_callback_info info) {
-  return guarded(env, [&]() -> napi_value {
-    auto a = args(env, info, 1);
-    size_t n;
-    float *p = typed<float>(env, a[0], napi_float32_array, &n);
-    const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
-    const uintptr_t lo = (reinterpret_cast<uintptr_t>(p) + page - 1) & ~(page - 1);
-    const uintptr_t hi = (reinterpret_cast<uintptr_t>(p + n)) & ~(page - 1);
-    if (hi > lo) madvise(reinterpret_cast<void *>(lo), hi - lo, MADV_DONTNEED);
-    return undef(env);
-  });
+  return adviseInside(env, info, static_cast<uintptr_t>(sysconf(_SC_PAGESIZE)), MADV_DONTNEED);
 }
 
 napi_value Init(napi_env env, napi_value exports) {
