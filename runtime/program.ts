@@ -4,7 +4,7 @@
  * (layers, losses, metrics, data, trainer) together so generated files stay short and readable.
  */
 import * as tf from '@tensorflow/tfjs';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve as resolvePath } from 'node:path';
 import type { DataSpec, LossTermSpec, OptimizerSpec, ScheduleSpec, TaskSpec } from '../spec/types.js';
 import { openDataset, ensureDataset, type Dataset } from './data/dataset.js';
@@ -18,7 +18,7 @@ import { protocolFor, scoreProtocol, type ProtocolResult, type ProtocolSetup } f
 import { Predictor } from './predict/predictor.js';
 import type { SplitName } from './data/splits.js';
 import { loadEncoderWeights } from './weights/index.js';
-import { train as runTrainer, schedule as makeSchedule, loadCheckpoint, loadWeights, checkRunDir, hasCheckpoint, stageCheckpointDir, writeSummary } from './train/index.js';
+import { train as runTrainer, schedule as makeSchedule, loadCheckpoint, loadWeights, checkRunDir, hasCheckpoint, readSummary, stageCheckpointDir, writeSummary } from './train/index.js';
 import type { Batch, BatchSource, OutputSink, RunSummary, StagePlan as TrainerStagePlan, StageSummary, ValidationResult } from './train/index.js';
 
 export { buildNetwork, type Network } from './layers/network.js';
@@ -397,9 +397,8 @@ export async function scoreRunStages(
   program: Program<unknown, string>,
   o: { runDir: string; buildDir: string; note?: (line: string) => void; only?: readonly string[] },
 ): Promise<StageSummary[]> {
-  const file = join(o.runDir, 'summary.json');
-  if (!existsSync(file)) throw new TdcError(`no summary.json in ${o.runDir}: the run has not ended`);
-  const summary = JSON.parse(readFileSync(file, 'utf8')) as RunSummary;
+  const summary = readSummary(o.runDir);
+  if (!summary) throw new TdcError(`no summary.json in ${o.runDir}: the run has not ended`);
   const todo = summary.stages.filter((s) => !s.scores && (!o.only || o.only.includes(s.name)));
   if (todo.length === 0) return summary.stages;
   const opened = await openProgramData(program, o.buildDir);

@@ -32,7 +32,6 @@ export function biasGrad(dy: tf.Tensor): tf.Tensor {
   return tf.sum(dy, Array.from({ length: dy.rank - 1 }, (_, i) => i));
 }
 
-
 /** dy · relu'(x) from the relu's output y (step(y) = step(x)): one pass where the backend has RELU_GRAD_KERNEL. */
 export function reluGradFromOutput(dy: tf.Tensor, y: tf.Tensor): tf.Tensor {
   return y.dtype === 'float32' && backendHasKernels(RELU_GRAD_KERNEL)

@@ -48,6 +48,6 @@ export {
   type SaveCheckpointOptions,
 } from './checkpoint.js';
 export { RunLog, Progress, type RunLogArgs, type ProgressArgs, type LogRecord, type StepRecord, type ValidationRecord, type LogPosition } from './log.js';
-export { formatSummaryTable, markdownTable, protocolCell, unscoredStages, writeSummary } from './summary.js';
+export { formatSummaryTable, markdownTable, protocolCell, readSummary, unscoredStages, writeSummary } from './summary.js';
 export { RunLock, checkRunDir, runDirState, setRunAside, stageCheckpointDir, savedStages, LOCK_FILE, type RunDirState } from './run-dir.js';
 export { batchNormLayers, batchNormDrift, setBatchNormMomentum, formatDrift, type BatchNormDrift } from './batch-norm-stats.js';

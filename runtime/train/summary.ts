@@ -62,10 +62,13 @@ function cell(v: number | undefined): string {
   return v === undefined || Number.isNaN(v) ? '–' : v.toFixed(4);
 }
 
+/** `<run>/summary.json`, or null when the run has none (it has not ended). */
+export function readSummary(runDir: string): RunSummary | null {
+  const file = path.join(runDir, 'summary.json');
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as RunSummary) : null;
+}
+
 /** The stages of `<run>/summary.json` that carry no protocol scores yet (none when there is no summary). */
 export function unscoredStages(runDir: string): string[] {
-  const file = path.join(runDir, 'summary.json');
-  if (!existsSync(file)) return [];
-  const summary = JSON.parse(readFileSync(file, 'utf8')) as RunSummary;
-  return summary.stages.filter((s) => !s.scores).map((s) => s.name);
+  return (readSummary(runDir)?.stages ?? []).filter((s) => !s.scores).map((s) => s.name);
 }
