@@ -38,6 +38,7 @@ import * as tf from '@tensorflow/tfjs';
 import { flipSwapValues } from '../ops/flip-filter.js';
 import { ATROUS_BACKPROP_FILTER_KERNEL } from '../ops/kernel-names.js';
 import { readCount, tapReads } from '../ops/tap-regions.js';
+import { makePadV2Wasm, makeSliceWasm, overStock } from './wasm-heap-copy.js';
 
 type TensorInfo = tf.TensorInfo;
 type KernelBackend = tf.KernelBackend;
@@ -698,10 +699,6 @@ export function makeMaxPoolGradWasm(): tf.KernelConfig {
   };
 }
 
-/** The stock kernel a replacement falls back to, kept on the replacement so that registering twice finds it. */
-const STOCK = Symbol('tdc stock kernel');
-type WithStock = tf.KernelConfig & { [STOCK]?: tf.KernelConfig };
-
 /**
  * Sum over every axis but the last (a bias gradient: dy summed per channel) of a float32 tensor on wasm, in one JS
  * pass over the wasm heap with float64 accumulators (as tfjs's cpu kernel); the stock kernel first transposes the
@@ -709,35 +706,23 @@ type WithStock = tf.KernelConfig & { [STOCK]?: tf.KernelConfig };
  * stock kernel.
  */
 export function makeSumWasm(): tf.KernelConfig {
-  const current = tf.getKernel('Sum', 'wasm') as WithStock | undefined;
-  const stock = current?.[STOCK] ?? current;
-  const config: WithStock = {
-    kernelName: 'Sum',
-    backendName: 'wasm',
-    ...(stock?.setupFunc ? { setupFunc: stock.setupFunc } : {}),
-    kernelFunc: (args) => {
-      const { x } = args.inputs as { x: TensorInfo };
-      const { axis, keepDims } = args.attrs as unknown as { axis: number | number[]; keepDims: boolean };
-      const r = x.shape.length;
-      const axes = tf.util.parseAxisParam(axis, x.shape).sort((a, b) => a - b);
-      const leading = r >= 2 && axes.length === r - 1 && axes.every((a, i) => a === i);
-      if (!leading || x.dtype !== 'float32') {
-        if (!stock) throw new Error('Sum on wasm: the stock kernel is missing');
-        return stock.kernelFunc(args);
-      }
-      wasmPathStats.sum++;
-      const C = x.shape[r - 1]!;
-      const heap = args.backend as unknown as WasmHeap;
-      const out = heap.makeOutput(keepDims ? [...x.shape.slice(0, -1).map(() => 1), C] : [C], 'float32');
-      const v = heap.typedArrayFromHeap(x);
-      const acc = new Float64Array(C);
-      for (let p = 0; p < v.length; p += C) for (let c = 0; c < C; c++) acc[c] += v[p + c]!;
-      heap.typedArrayFromHeap(out).set(acc);
-      return out;
-    },
-  };
-  if (stock) config[STOCK] = stock;
-  return config;
+  return overStock('Sum', (args) => {
+    const { x } = args.inputs as { x: TensorInfo };
+    const { axis, keepDims } = args.attrs as unknown as { axis: number | number[]; keepDims: boolean };
+    const r = x.shape.length;
+    const axes = tf.util.parseAxisParam(axis, x.shape).sort((a, b) => a - b);
+    const leading = r >= 2 && axes.length === r - 1 && axes.every((a, i) => a === i);
+    if (!leading || x.dtype !== 'float32') return null;
+    wasmPathStats.sum++;
+    const C = x.shape[r - 1]!;
+    const heap = args.backend as unknown as WasmHeap;
+    const out = heap.makeOutput(keepDims ? [...x.shape.slice(0, -1).map(() => 1), C] : [C], 'float32');
+    const v = heap.typedArrayFromHeap(x);
+    const acc = new Float64Array(C);
+    for (let p = 0; p < v.length; p += C) for (let c = 0; c < C; c++) acc[c] += v[p + c]!;
+    heap.typedArrayFromHeap(out).set(acc);
+    return out;
+  });
 }
 
 /** Kernels this module provides for a backend (the ones `registerTrainingKernels` installs). */
@@ -750,6 +735,8 @@ export function trainingKernelsFor(backendName: string): tf.KernelConfig[] {
         makeAtrousBackpropFilter('wasm'),
         makeMaxPoolGradWasm(),
         makeSumWasm(),
+        makeSliceWasm(),
+        makePadV2Wasm(),
         makeUnsortedSegmentSum('wasm'),
         makeConv3D('wasm'),
         makeConv3DBackpropInputV2('wasm'),
