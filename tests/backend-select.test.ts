@@ -103,6 +103,8 @@ describe('selectBackend', () => {
       'Sum',
       'Slice',
       'PadV2',
+      'Concat',
+      'Identity',
       'UnsortedSegmentSum',
       'Conv3D',
       'Conv3DBackpropInputV2',
@@ -452,13 +454,13 @@ describe('wasm Sum over every axis but the last (JS over the wasm heap) equals c
   });
 });
 
-describe('wasm Slice and PadV2 as copies inside wasm memory (runtime/backend/wasm-heap-copy.ts) equal cpu bit for bit', () => {
+describe('wasm Slice, PadV2, Concat and Identity as copies inside wasm memory (runtime/backend/wasm-heap-copy.ts) equal cpu bit for bit', () => {
   it('the copy module is valid wasm, for the shared (threaded) and the plain memory', () => {
     expect(WebAssembly.validate(heapCopyModuleBytes(true))).toBe(true);
     expect(WebAssembly.validate(heapCopyModuleBytes(false))).toBe(true);
   });
 
-  it('slices of rank 1–5 (float32, int32, bool, empty) and pads (zero, −0 as +0, other constants, int32) take the copy path', async () => {
+  it('slices of rank 1–5 (float32, int32, bool, empty), pads (zero, −0 as +0, other constants, int32), concats and a clone take the copy path', async () => {
     const t = (shape: number[], seed: number) => tf.tensor(values(shape.reduce((a, b) => a * b, 1), seed), shape);
     const run = () => {
       const x4 = t([2, 9, 11, 5], 61);
@@ -477,13 +479,18 @@ describe('wasm Slice and PadV2 as copies inside wasm memory (runtime/backend/was
         tf.pad(t([7, 13], 66), [[2, 1], [3, 0]], 2.5),
         tf.pad(x5, [[0, 1], [1, 0], [0, 0], [2, 2], [1, 0]], -0),
         tf.pad(tf.cast(tf.mul(x4, 100), 'int32'), [[1, 0], [0, 0], [2, 1], [0, 0]], 7),
+        tf.concat([x4, t([2, 9, 3, 5], 67), t([2, 9, 1, 5], 68)], 2),
+        tf.concat([t([3, 4], 69), t([5, 4], 70)], 0),
+        tf.concat([tf.cast(tf.mul(x5, 9), 'int32'), tf.cast(tf.mul(x5, 7), 'int32')], 4),
+        tf.clone(x5),
       ];
     };
     await selectBackend({ prefer: 'wasm' });
     const before = { ...heapCopyStats };
     const wasm = await on('wasm', run);
-    // Every slice and pad above, plus none elsewhere (the casts and comparisons copy nothing).
-    expect({ slice: heapCopyStats.slice - before.slice, pad: heapCopyStats.pad - before.pad }).toEqual({ slice: 9, pad: 4 });
+    // Every slice, pad, concat and clone above (the casts and comparisons copy nothing).
+    const ran = Object.fromEntries(Object.entries(heapCopyStats).map(([k, v]) => [k, v - before[k as keyof typeof before]]));
+    expect(ran).toEqual({ slice: 9, pad: 4, concat: 3, identity: 1 });
     await selectBackend({ prefer: 'cpu' });
     const cpu = await on('cpu', run);
     for (let i = 0; i < cpu.length; i++) {

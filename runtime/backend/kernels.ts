@@ -38,7 +38,7 @@ import * as tf from '@tensorflow/tfjs';
 import { flipSwapValues } from '../ops/flip-filter.js';
 import { ATROUS_BACKPROP_FILTER_KERNEL } from '../ops/kernel-names.js';
 import { readCount, tapReads } from '../ops/tap-regions.js';
-import { makePadV2Wasm, makeSliceWasm, overStock } from './wasm-heap-copy.js';
+import { makeConcatWasm, makeIdentityWasm, makePadV2Wasm, makeSliceWasm, overStock } from './wasm-heap-copy.js';
 
 type TensorInfo = tf.TensorInfo;
 type KernelBackend = tf.KernelBackend;
@@ -737,6 +737,8 @@ export function trainingKernelsFor(backendName: string): tf.KernelConfig[] {
         makeSumWasm(),
         makeSliceWasm(),
         makePadV2Wasm(),
+        makeConcatWasm(),
+        makeIdentityWasm(),
         makeUnsortedSegmentSum('wasm'),
         makeConv3D('wasm'),
         makeConv3DBackpropInputV2('wasm'),

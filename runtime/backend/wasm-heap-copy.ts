@@ -1,5 +1,5 @@
 /**
- * Slice and PadV2 on the wasm backend as copies inside wasm memory, by a tiny wasm module of our own (two functions:
+ * Slice, PadV2, Concat and Identity on the wasm backend as copies inside wasm memory, by a tiny wasm module of our own (two functions:
  * a strided 2-D `memory.copy` loop and `memory.fill`) instantiated on the backend's own memory.
  *
  * Why: the stock wasm Slice runs in JS and first copies its whole input out of the heap (`readSync`, a fresh
@@ -9,7 +9,8 @@
  * column window (one filter tap of refuge18's per-tap filter gradient): stock 4.1 ms on the 1-thread build and
  * 5.3 ms on the 2-thread one; the same rows by `TypedArray.set` on heap views 0.25 / 1.35 ms; by `memory.copy` here
  * ~0.15 ms on either (V8 runs it as memmove). The stock PadV2 is XNNPACK's constant pad, which on the threaded build
- * wakes the thread pool for a copy (0.33 → 0.48 ms on the same shape with 2 threads).
+ * wakes the thread pool for a copy (0.33 → 0.48 ms on the same shape with 2 threads). Concat and Identity copy with
+ * `TypedArray.set` on heap views: the same slow copy on the threaded build.
  *
  * The memory: the single-threaded build exports it (`Module.asm.memory`); the threaded build imports a shared one
  * it never exposes, which the Worker shim notes as the build posts it to its workers (wasm-threads.ts). The module
@@ -84,16 +85,19 @@ export function heapCopyModuleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
   ]);
 }
 
-const copiers = new WeakMap<object, HeapCopier | null>();
+const copiers = new WeakMap<object, HeapCopier>();
 
-/** The copier on this wasm backend's memory, or null where that memory cannot be had (the stock kernels then run). */
+/**
+ * The copier on this wasm backend's memory, or null where that memory cannot be had (the stock kernels then run).
+ * Once made it stays valid: its module is bound to the backend's memory object, which growth keeps.
+ */
 export function heapCopier(backend: unknown): HeapCopier | null {
   const module = (backend as WasmBackendParts).wasm;
   if (!module?.HEAPU8) return null;
-  let c = copiers.get(module);
-  if (c === undefined) {
+  let c = copiers.get(module) ?? null;
+  if (!c) {
     c = makeCopier(module);
-    copiers.set(module, c);
+    if (c) copiers.set(module, c);
   }
   return c;
 }
@@ -113,7 +117,7 @@ function makeCopier(module: WasmBackendParts['wasm']): HeapCopier | null {
 }
 
 /** Calls of the kernels below that took the in-wasm copy (tests assert that it ran). */
-export const heapCopyStats = { slice: 0, pad: 0 };
+export const heapCopyStats = { slice: 0, pad: 0, identity: 0, concat: 0 };
 
 /** Row-major strides of `shape`, in elements. */
 function strides(shape: number[]): number[] {
@@ -248,6 +252,46 @@ export function makePadV2Wasm(): tf.KernelConfig {
     if (constantValue === 0) c.fill(dst, 0, n * eb);
     else be.typedArrayFromHeap(out).fill(constantValue); // a view taken after the allocation (which may grow the heap)
     copyBox(c, eb, dst, shape, paddings.map((p) => p[0]), be.dataIdMap.get(x.dataId).memoryOffset, x.shape, x.shape.map(() => 0), x.shape);
+    return out;
+  });
+}
+
+/** Identity on wasm: one in-wasm copy (the stock kernel copies with `TypedArray.set` on the heap views). */
+export function makeIdentityWasm(): tf.KernelConfig {
+  return overStock('Identity', ({ inputs, backend }) => {
+    const { x } = inputs as { x: TensorInfo };
+    const c = heapCopier(backend);
+    if (!c || !copyable(x.dtype)) return null;
+    const be = backend as unknown as WasmBackendParts;
+    const out = be.makeOutput([...x.shape], x.dtype);
+    heapCopyStats.identity++;
+    const len = tf.util.sizeFromShape(x.shape) * tf.util.bytesPerElement(x.dtype);
+    if (len > 0) c.copy2d(be.dataIdMap.get(out.dataId).memoryOffset, be.dataIdMap.get(x.dataId).memoryOffset, 1, len, 0, 0);
+    return out;
+  });
+}
+
+/** Concat on wasm: each input copied into its place in the output in wasm (the stock kernel: `TypedArray.set` per row). */
+export function makeConcatWasm(): tf.KernelConfig {
+  return overStock('Concat', ({ inputs, backend, attrs }) => {
+    const xs = inputs as unknown as TensorInfo[];
+    const c = heapCopier(backend);
+    if (!c || xs.length === 0 || xs.some((t) => !copyable(t.dtype) || t.dtype !== xs[0]!.dtype)) return null;
+    const axis = tf.util.parseAxisParam((attrs as unknown as { axis: number | number[] }).axis, xs[0]!.shape)[0]!;
+    const shapes = xs.map((t) => t.shape);
+    tf.backend_util.assertParamsConsistent(shapes, axis);
+    const shape = tf.backend_util.computeOutShape(shapes, axis);
+    const be = backend as unknown as WasmBackendParts;
+    const out = be.makeOutput(shape, xs[0]!.dtype);
+    heapCopyStats.concat++;
+    const eb = tf.util.bytesPerElement(xs[0]!.dtype);
+    const dst = be.dataIdMap.get(out.dataId).memoryOffset;
+    let at = 0;
+    for (const t of xs) {
+      const begin = shape.map((_, a) => (a === axis ? at : 0));
+      copyBox(c, eb, dst, shape, begin, be.dataIdMap.get(t.dataId).memoryOffset, t.shape, t.shape.map(() => 0), t.shape);
+      at += t.shape[axis]!;
+    }
     return out;
   });
 }
