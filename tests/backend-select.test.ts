@@ -105,6 +105,7 @@ describe('selectBackend', () => {
       'PadV2',
       'Concat',
       'Identity',
+      'TdcFlipSwapFilter',
       'UnsortedSegmentSum',
       'Conv3D',
       'Conv3DBackpropInputV2',
@@ -145,7 +146,10 @@ describe("tdc's conv2d gradient kernels (wasm and cpu) match the cpu backend's s
         const [gx, gw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad), R)))([x, w]);
         return [y, gx, gw];
       };
+      const flips = wasmPathStats.flipSwapInHeap;
       const wasm = await on('wasm', run);
+      // dx as a forward conv with the flipped filter, flipped in place on the wasm heap.
+      expect(wasmPathStats.flipSwapInHeap - flips).toBe(1);
       await selectBackend({ prefer: 'cpu' });
       const cpuOurs = await on('cpu', run);
       const stock = await onStockCpu(run);
