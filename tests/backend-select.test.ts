@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { formatBackendInfo, nativeAvailable, registerTrainingKernels, selectBackend } from '../runtime/backend/index.js';
 import { wasmPathStats } from '../runtime/backend/kernels.js';
+import { heapCopyModuleBytes, heapCopyStats } from '../runtime/backend/wasm-heap-copy.js';
 import { WASM_MAX_THREADS } from '../runtime/backend/wasm-threads.js';
 import { interpolationMatrix } from '../runtime/ops/index.js';
 import { relError, seededValues } from './helpers/reference-conv.js';
@@ -100,6 +101,11 @@ describe('selectBackend', () => {
       'TdcAtrousBackpropFilter',
       'MaxPoolGrad',
       'Sum',
+      'Slice',
+      'PadV2',
+      'Concat',
+      'Identity',
+      'TdcFlipSwapFilter',
       'UnsortedSegmentSum',
       'Conv3D',
       'Conv3DBackpropInputV2',
@@ -140,7 +146,10 @@ describe("tdc's conv2d gradient kernels (wasm and cpu) match the cpu backend's s
         const [gx, gw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad), R)))([x, w]);
         return [y, gx, gw];
       };
+      const flips = wasmPathStats.flipSwapInHeap;
       const wasm = await on('wasm', run);
+      // dx as a forward conv with the flipped filter, flipped in place on the wasm heap.
+      expect(wasmPathStats.flipSwapInHeap - flips).toBe(1);
       await selectBackend({ prefer: 'cpu' });
       const cpuOurs = await on('cpu', run);
       const stock = await onStockCpu(run);
@@ -446,5 +455,52 @@ describe('wasm Sum over every axis but the last (JS over the wasm heap) equals c
       expect(wasm[i]!.shape).toEqual(cpu[i]!.shape);
       expect(relError(wasm[i]!.data, cpu[i]!.data)).toBeLessThan(1e-5);
     }
+  });
+});
+
+describe('wasm Slice, PadV2, Concat and Identity as copies inside wasm memory (runtime/backend/wasm-heap-copy.ts) equal cpu bit for bit', () => {
+  it('the copy module is valid wasm, for the shared (threaded) and the plain memory', () => {
+    expect(WebAssembly.validate(heapCopyModuleBytes(true))).toBe(true);
+    expect(WebAssembly.validate(heapCopyModuleBytes(false))).toBe(true);
+  });
+
+  it('slices of rank 1–5 (float32, int32, bool, empty), pads (zero, −0 as +0, other constants, int32), concats and a clone take the copy path', async () => {
+    const t = (shape: number[], seed: number) => tf.tensor(values(shape.reduce((a, b) => a * b, 1), seed), shape);
+    const run = () => {
+      const x4 = t([2, 9, 11, 5], 61);
+      const x5 = t([2, 3, 4, 5, 6], 62);
+      return [
+        tf.slice(t([37], 63), 5, 20),
+        tf.slice(t([7, 13], 64), [2, 3], [4, -1]),
+        tf.slice(t([4, 5, 6], 65), [1, 0, 0], [2, 5, 6]),
+        tf.slice(x4, [1, 2, 3, 1], [1, 5, 6, 3]),
+        tf.slice(x4, [0, 3, 0, 0], [2, 4, 11, 5]),
+        tf.slice(x5, [0, 1, 1, 2, 0], [2, 2, 3, 3, 6]),
+        tf.slice(tf.cast(tf.mul(x4, 100), 'int32'), [0, 1, 2, 0], [2, 7, 3, 4]),
+        tf.slice(tf.greater(x4, 0), [1, 0, 5, 2], [1, 9, 6, 3]),
+        tf.slice(x4, [0, 0, 0, 0], [2, 0, 11, 5]),
+        tf.pad(x4, [[0, 0], [1, 2], [0, 3], [0, 0]]),
+        tf.pad(t([7, 13], 66), [[2, 1], [3, 0]], 2.5),
+        tf.pad(x5, [[0, 1], [1, 0], [0, 0], [2, 2], [1, 0]], -0),
+        tf.pad(tf.cast(tf.mul(x4, 100), 'int32'), [[1, 0], [0, 0], [2, 1], [0, 0]], 7),
+        tf.concat([x4, t([2, 9, 3, 5], 67), t([2, 9, 1, 5], 68)], 2),
+        tf.concat([t([3, 4], 69), t([5, 4], 70)], 0),
+        tf.concat([tf.cast(tf.mul(x5, 9), 'int32'), tf.cast(tf.mul(x5, 7), 'int32')], 4),
+        tf.clone(x5),
+      ];
+    };
+    await selectBackend({ prefer: 'wasm' });
+    const before = { ...heapCopyStats };
+    const wasm = await on('wasm', run);
+    // Every slice, pad, concat and clone above (the casts and comparisons copy nothing).
+    const ran = Object.fromEntries(Object.entries(heapCopyStats).map(([k, v]) => [k, v - before[k as keyof typeof before]]));
+    expect(ran).toEqual({ slice: 9, pad: 4, concat: 3, identity: 1 });
+    await selectBackend({ prefer: 'cpu' });
+    const cpu = await on('cpu', run);
+    for (let i = 0; i < cpu.length; i++) {
+      expect(wasm[i]!.shape, `output ${i}`).toEqual(cpu[i]!.shape);
+      expect(Array.from(wasm[i]!.data), `output ${i}`).toEqual(Array.from(cpu[i]!.data)); // Object.is per value: −0 counts
+    }
+    expect(Object.is(wasm[11]!.data[0], 0)).toBe(true); // a −0 constant pads with +0, as on cpu
   });
 });

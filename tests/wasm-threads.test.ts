@@ -15,7 +15,8 @@ const bundle = path.join(root, 'node_modules', '.cache', 'tdc-tests', 'wasm-step
 
 interface StepResult {
   threads: number;
-  paths: { filterGradShifted: number; filterGradRegions: number; maxPoolGrad: number; sum: number };
+  paths: { filterGradShifted: number; filterGradRegions: number; maxPoolGrad: number; sum: number; flipSwapInHeap: number };
+  copies: { slice: number; pad: number };
   loss: number;
   grads: Record<string, number[]>;
 }
@@ -70,8 +71,13 @@ describe('wasm training step on threads', () => {
     expect(one.threads).toBe(1);
     expect(two.threads).toBe(2);
     expect(stderr).not.toMatch(/threads unavailable/);
-    // tdc's wasm paths ran on both: the per-tap filter gradient in both layouts, the JS max-pool gradient and bias-gradient sum.
-    for (const r of [one, two]) expect(r.paths).toEqual({ filterGradShifted: 1, filterGradRegions: 1, maxPoolGrad: 1, sum: 1 });
+    // tdc's wasm paths ran on both: the per-tap filter gradient in both layouts, the JS max-pool gradient and
+    // bias-gradient sum, the input gradients' filter flip on the heap (three convs' dx kernels, the 2D and 3D atrous ops).
+    for (const r of [one, two]) expect(r.paths).toEqual({ filterGradShifted: 1, filterGradRegions: 1, maxPoolGrad: 1, sum: 1, flipSwapInHeap: 5 });
+    // Slice and PadV2 as copies in wasm memory on both builds (the threaded one's memory noted by the Worker shim).
+    for (const r of [one, two]) expect(r.copies).toEqual(one.copies);
+    expect(one.copies.slice).toBeGreaterThan(0);
+    expect(one.copies.pad).toBeGreaterThan(0);
     expect(Math.abs(two.loss - one.loss)).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(one.loss)));
     for (const [name, g1] of Object.entries(one.grads)) {
       const g2 = two.grads[name]!;

@@ -18,6 +18,8 @@
  * - A worker's error never throws on the main thread (the build's handler would rethrow it as an uncaught
  *   exception): it is recorded, and `waitForWasmInit` turns it into a failure the caller falls back from.
  * - Workers are unreferenced: XNNPACK's pool threads run for the process's lifetime and must not keep Node alive.
+ * - The build keeps its shared `WebAssembly.Memory` to itself; it posts it to each worker in the 'load' message, where
+ *   the shim notes it (`threadedWasmMemory`) for wasm-heap-copy.ts, whose copies run in wasm on that memory.
  *
  * The build creates a pool of 8 workers before it starts (PTHREAD_POOL_SIZE) and a worker created later is loaded
  * asynchronously, which a thread pool the main thread waits on synchronously would deadlock on: threads are capped at
@@ -25,7 +27,7 @@
  * initialisation, and selectBackend falls back to the single-threaded build with one line saying why.
  */
 import { resolveObjectURL } from 'node:buffer';
-import { Worker as NodeWorker, type WorkerOptions } from 'node:worker_threads';
+import { Worker as NodeWorker, type TransferListItem, type WorkerOptions } from 'node:worker_threads';
 
 /** Workers the threaded build creates up front; more threads than this would wait on a worker that cannot load. */
 export const WASM_MAX_THREADS = 8;
@@ -91,6 +93,13 @@ export class BlobWorker extends NodeWorker {
     this.unref();
   }
 
+  // The build's shared memory travels to each worker in its 'load' message: note it for wasm-heap-copy.ts.
+  override postMessage(value: unknown, transferList?: readonly TransferListItem[]): void {
+    const memory = (value as { cmd?: unknown; wasmMemory?: unknown } | null)?.wasmMemory;
+    if (memory instanceof WebAssembly.Memory) sharedMemory = memory;
+    super.postMessage(value, transferList);
+  }
+
   /** Kept unreferenced: the pool's threads live as long as the process and must not keep it alive. */
   override ref(): void {}
 
@@ -109,6 +118,12 @@ export class BlobWorker extends NodeWorker {
 }
 
 let installed = false;
+let sharedMemory: WebAssembly.Memory | undefined;
+
+/** The threaded build's shared memory, once it has posted it to a worker; undefined before (or without threads). */
+export function threadedWasmMemory(): WebAssembly.Memory | undefined {
+  return sharedMemory;
+}
 
 /** Makes `globalThis.Worker` the blob-capable shim (idempotent). Returns '' or why it could not. */
 export function installWasmWorkerShim(): string {

@@ -25,6 +25,13 @@ export const ATROUS_BACKPROP_INPUT_KERNEL = 'TdcAtrousBackpropInput';
 export const ATROUS_BACKPROP_FILTER_KERNEL = 'TdcAtrousBackpropFilter';
 
 /**
+ * The filter of a convolution's input gradient taken as a forward convolution (runtime/ops/flip-filter.ts): inputs
+ * { x } float32 [...k, ci, co], output [...k, co, ci] with every spatial axis reversed. 'wasm' registers it (one loop
+ * over the heap in place); elsewhere flip-filter.ts runs the same loop on the values read out.
+ */
+export const FLIP_SWAP_FILTER_KERNEL = 'TdcFlipSwapFilter';
+
+/**
  * One-call training batch norm, inputs { x, gamma, beta }, attrs { epsilon }, outputs [y, mean, variance, invstd]
  * (statistics over every axis but the last; variance biased; invstd = 1/√(variance + epsilon)). The 'native'
  * backend registers it; elsewhere the batch-norm layer runs tfjs's moments → sub → mul → add.

@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../runtime/backend/index.js';
 import { wasmPathStats } from '../../runtime/backend/kernels.js';
+import { heapCopyStats } from '../../runtime/backend/wasm-heap-copy.js';
 import { atrousConv2d, atrousConv3d, resizeBilinear2d } from '../../runtime/ops/index.js';
 
 if (process.env.TDC_TEST_BREAK_WORKER === '1') {
@@ -55,6 +56,7 @@ const out = {
   threads: info.threads,
   loss: value.dataSync()[0],
   paths: wasmPathStats,
+  copies: heapCopyStats,
   grads: Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, Array.from(grads[v.name]!.dataSync())])),
 };
 process.stdout.write(`${JSON.stringify(out)}\n`);
