@@ -426,8 +426,9 @@ napi_value ConvBackwardData(napi_env env, napi_callback_info info) {
 //   ≥ 384 (64/128 and up) wins, and so does the 3-channel input layer, whose x reorder is nearly free. Nor with 512
 //   channels on 32×32 ([2,32,32,512] → 512: 46.7 → 50.2 + 0.8 standalone). So 2D: taps > 1, stride 1, undilated,
 //   64 ≤ oc ≤ 256, ic ≤ 256, output map ≥ 64×64, and taps·ic·oc / (ic + oc) ≥ 384 or ic < 16. The 64×64 maps are
-//   the margin: over 12 more refuge18 steps (load 1.5–5) [2,64,64,256] → 256 went 51.4 → 50.7 ms (25th percentile)
-//   plus its reorders, while robot18's [2,64,80,256] → 256 went 93.8 → 62.8 (median of 4 steps), [2,64,80,128] → 256 44 → 31.
+//   the margin: over 12 more refuge18 steps (load 1.5–5) [2,64,64,256] → 256 went 51.4 → 50.7 ms (25th
+//   percentile) plus its reorders, while robot18's [2,64,80,256] → 256 went 93.8 → 62.8 (median of 4 steps) and
+//   [2,64,80,128] → 256 44 → 31.
 WeightsPath weightsPath(const ConvParams &c, bool onednnFallsBackToGemm) {
   const bool unitStride = std::all_of(c.stride.begin(), c.stride.end(), [](memory::dim s) { return s == 1; });
   if (unitStride && onednnFallsBackToGemm) return WeightsPath::taps;
