@@ -245,11 +245,19 @@ struct ConvEntry {
   dnnl::reorder srcReorder, dstReorder;
 };
 
-// Weight reorders are short and memory-bound: on one thread they never wait at a barrier for a descheduled
-// second thread (measured 0.3 to 70 ms for the same 512×512×3×3 reorder on two threads of a loaded machine).
-void reorderAlone(dnnl::reorder &r, memory &from, memory &to) {
-  const int before = omp_get_max_threads();
-  omp_set_num_threads(1);
+// Weight reorders are short and memory-bound. Small ones run on one thread, which never waits at a barrier for a
+// descheduled second thread (measured 0.3 to 70 ms for the same 512×512×3×3 reorder on two threads of a loaded
+// machine); from kReorderParallel elements on (in the paper's networks the 256×512 and 512×512 3×3 filters) they run
+// on every thread. refuge18, 2 threads, per reorder of a 512×512×3×3 filter, median over 2–6 steps (one thread → all):
+// dW back to hwio (ABcd16b16a → cdba) 1.89 → 0.97 / 1.52 ms idle, 13.6 → 7.1 ms beside two busy threads (load 3);
+// hwio → Acdb32a 1.18 → 1.03 / 1.29 → 2.86 idle, 15.4 → 4.9 loaded; the flipped filter 0.99 → 0.83 / 1.04 → 1.20
+// idle, 10.8 → 5.3 loaded. Idle it is a wash (the reorder is bound by memory, not by a core); loaded, a descheduled
+// single thread stalls the whole reorder as much as a barrier does, and two threads halve it.
+constexpr int64_t kReorderParallel = int64_t{1} << 20;
+void reorderWeights(dnnl::reorder &r, memory &from, memory &to) {
+  const int64_t elements = static_cast<int64_t>(from.get_desc().get_size() / sizeof(float));
+  const int before = omp_get_max_threads();  // the caller's ThreadsFor, restored after
+  omp_set_num_threads(elements >= kReorderParallel ? threadsSetting() : 1);
   r.execute(strm(), from, to);
   strm().wait();
   omp_set_num_threads(before);
@@ -260,7 +268,7 @@ void reorderAlone(dnnl::reorder &r, memory &from, memory &to) {
 memory weightsIn(ConvEntry &e, memory &wu) {
   if (!e.needReorder) return wu;
   if (!e.wBuf) e.wBuf = memory(e.wWant, eng());
-  reorderAlone(e.reorder, wu, e.wBuf);
+  reorderWeights(e.reorder, wu, e.wBuf);
   return e.wBuf;
 }
 
@@ -406,8 +414,21 @@ napi_value ConvBackwardData(napi_env env, napi_callback_info info) {
 // - 3D (BRATS18), oneDNN's direct backward-weights kernel is much faster on its blocked activation layout
 //   (nCdhw16c) than on ndhwc, enough to pay the two reorders: [2,19,72,72,64] → 128 3×1×1 282 → 136 ms,
 //   [2,19,72,72,64] → 64 1×3×3 231 → 173, [2,19,36,36,128] → 128 1×3×3 rate 2..15: 0.80–0.90×, rate 1 1.01×;
-//   not with 32 output channels ([2,19,144,144,32] → 32: 1.00–1.16×) nor 1×1×1 kernels (1.18–1.32×). 2D shows no
-//   such pattern (0.83× at [2,64,64,256], 1.14–1.18× at [2,256,256,64]), so 2D stays on nhwc.
+//   not with 32 output channels ([2,19,144,144,32] → 32: 1.00–1.16×) nor 1×1×1 kernels (1.18–1.32×).
+// - 2D, on two threads, the same holds for undilated stride-1 convs on big maps with 64–256 channels (on one thread
+//   it did not: 1.14–1.18× at [2,256,256,64], the measurement that kept 2D on nhwc before). refuge18, 3×3, batch 2,
+//   ms per call nhwc → blocked (+ the reorders of x and dY, kept buffers), median of 6 steps in the train step at
+//   load ~1.7; standalone (warm buffers, idle) in brackets: [2,256,256,3] → 64 10.7 → 3.0 (+4.8) [14.4 → 2.5 + 6.4];
+//   [2,128,128,64] → 128 31.4 → 26.0 (+~3) [33.0 → 23.3 + 2.0]; [2,128,128,128] → 128 73.3 → 51.6 (+5.0)
+//   [65.7 → 47.2 + 5.1]; [2,64,64,128] → 256 27.9 → 25.6 (+0.6) [25.2 → 23.2 + 0.3]; [2,64,64,256] → 256 58.8 → 50.2
+//   (+1.2) [53.2 → 46.6 + 0.6]. Not at [2,256,256,64] → 64, 60.3 → 52.7 + 9.5 (standalone 73.7 → 49.9 + 10.0): the
+//   reorders move ic + oc values per pixel for taps·ic·oc multiply-adds, and at 64/64 that ratio (288) is too low;
+//   ≥ 384 (64/128 and up) wins, and so does the 3-channel input layer, whose x reorder is nearly free. Nor with 512
+//   channels on 32×32 ([2,32,32,512] → 512: 46.7 → 50.2 + 0.8 standalone). So 2D: taps > 1, stride 1, undilated,
+//   64 ≤ oc ≤ 256, ic ≤ 256, output map ≥ 64×64, and taps·ic·oc / (ic + oc) ≥ 384 or ic < 16. The 64×64 maps are
+//   the margin: over 12 more refuge18 steps (load 1.5–5) [2,64,64,256] → 256 went 51.4 → 50.7 ms (25th
+//   percentile) plus its reorders, while robot18's [2,64,80,256] → 256 went 93.8 → 62.8 (median of 4 steps) and
+//   [2,64,80,128] → 256 44 → 31.
 WeightsPath weightsPath(const ConvParams &c, bool onednnFallsBackToGemm) {
   const bool unitStride = std::all_of(c.stride.begin(), c.stride.end(), [](memory::dim s) { return s == 1; });
   if (unitStride && onednnFallsBackToGemm) return WeightsPath::taps;
@@ -417,6 +438,11 @@ WeightsPath weightsPath(const ConvParams &c, bool onednnFallsBackToGemm) {
   for (auto k : c.k) taps *= k;
   if (unitStride && taps == 1 && c.nd == 2 && c.ic >= 256 && pixels <= 2560) return WeightsPath::taps;
   if (c.nd == 3 && taps > 1 && c.oc >= 64) return WeightsPath::blocked;
+  const bool undilated = std::all_of(c.dil.begin(), c.dil.end(), [](memory::dim d) { return d == 0; });
+  const double macsPerReordered = static_cast<double>(taps * c.ic * c.oc) / static_cast<double>(c.ic + c.oc);
+  if (c.nd == 2 && taps > 1 && unitStride && undilated && c.oc >= 64 && c.ic <= 256 && c.oc <= 256 &&
+      pixels / static_cast<double>(c.n) >= 64 * 64 && (c.ic < 16 || macsPerReordered >= 384))
+    return WeightsPath::blocked;
   return WeightsPath::nhwc;
 }
 
@@ -426,9 +452,7 @@ std::vector<float> &scratch(int which) {
   return bufs[which];
 }
 
-// A buffer for one call's blocked activations, on transparent huge pages: fresh each call (a kept one would add its
-// size, up to 300 MB for BRATS18's [2,19,144,144,32] → 64 layer, to the whole step's memory) and with 2 MB pages its
-// first touch costs ~512× fewer page faults.
+// A buffer on transparent huge pages: with 2 MB pages its first touch costs ~512× fewer page faults.
 struct HugeBuffer {
   void *base = nullptr;
   size_t len = 0;
@@ -446,6 +470,31 @@ struct HugeBuffer {
   HugeBuffer(const HugeBuffer &) = delete;
   HugeBuffer &operator=(const HugeBuffer &) = delete;
 };
+
+// A work buffer kept from call to call (calls come from the one JS thread) and grown as needed, for sizes up to
+// `keepMax`; a larger request gets a fresh buffer that the caller's `fresh` holds for that one call. A fresh buffer
+// pays the kernel's zeroing of its pages on every call (clear_page was 7 % of a refuge18 run's CPU samples, mostly
+// first touches of fresh outputs), a kept one only once, but a kept one stays in the process's memory for good.
+struct KeptBuffer {
+  std::unique_ptr<HugeBuffer> buf;
+  size_t cap = 0;
+  float *get(size_t bytes, size_t keepMax, std::unique_ptr<HugeBuffer> &fresh) {
+    if (bytes > keepMax) {
+      fresh = std::make_unique<HugeBuffer>(bytes);
+      return fresh->data;
+    }
+    if (bytes > cap) {
+      buf.reset();
+      buf = std::make_unique<HugeBuffer>(bytes);
+      cap = bytes;
+    }
+    return buf->data;
+  }
+};
+
+// The activations of the blocked backward-weights path, reordered (kept for 2D, see ConvBackwardWeights).
+constexpr size_t kBlockedKeepMax = size_t{64} << 20;
+KeptBuffer blockedSrc, blockedDiffDst;
 
 // dW (and db) of a stride-1 convolution as one matrix product per filter tap: dW[tap] (ic × oc, which is exactly
 // tfjs's [...k, ic, oc] layout, so no reorder) = Xᵀ·dY over the output positions whose input for that tap lies inside
@@ -567,16 +616,17 @@ napi_value ConvBackwardWeights(napi_env env, napi_callback_info info) {
       return undef(env);
     }
     memory xm(c.src(), eng(), x), dym(c.dst(), eng(), dy), wu(c.wUser(), eng(), dw);
-    std::unique_ptr<HugeBuffer> xBuf, dyBuf;
+    // 2D: kept buffers (refuge18's largest, dY of [2,256,256,3] → 64, is 32 MB); 3D: fresh ones, since BRATS18's blocked
+    // activations are up to 100 MB each and kept they would add to the peak memory of the whole step.
+    const size_t keepMax = c.nd == 2 ? kBlockedKeepMax : 0;
+    std::unique_ptr<HugeBuffer> xFresh, dyFresh;
     if (e->srcReorder) {
-      xBuf = std::make_unique<HugeBuffer>(e->srcWant.get_size());
-      memory to(e->srcWant, eng(), xBuf->data);
+      memory to(e->srcWant, eng(), blockedSrc.get(e->srcWant.get_size(), keepMax, xFresh));
       e->srcReorder.execute(strm(), xm, to);
       xm = to;
     }
     if (e->dstReorder) {
-      dyBuf = std::make_unique<HugeBuffer>(e->dstWant.get_size());
-      memory to(e->dstWant, eng(), dyBuf->data);
+      memory to(e->dstWant, eng(), blockedDiffDst.get(e->dstWant.get_size(), keepMax, dyFresh));
       e->dstReorder.execute(strm(), dym, to);
       dym = to;
     }
@@ -585,8 +635,8 @@ napi_value ConvBackwardWeights(napi_env env, napi_callback_info info) {
     std::unordered_map<int, memory> m{{DNNL_ARG_SRC, xm}, {DNNL_ARG_DIFF_DST, dym}, {DNNL_ARG_DIFF_WEIGHTS, wm}};
     if (withBias) m.emplace(DNNL_ARG_DIFF_BIAS, memory(c.bias(), eng(), db));
     e->prim.execute(strm(), m);
-    if (e->needReorder) reorderAlone(e->reorder, wm, wu);
     strm().wait();
+    if (e->needReorder) reorderWeights(e->reorder, wm, wu);
     return undef(env);
   });
 }

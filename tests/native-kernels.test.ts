@@ -106,6 +106,7 @@ describe.skipIf(!available)('native kernels match the stock cpu backend', () => 
     ['1×1', [2, 5, 6, 7], [1, 1, 7, 4], 1, 'valid', 1],
     ['4×2 even kernel, stride 1 same (pads differ before / after)', [1, 7, 8, 3], [4, 2, 3, 2], 1, 'same', 1],
     ['explicit pads', [1, 6, 7, 3], [3, 3, 3, 2], 1, [[0, 0], [2, 0], [1, 3], [0, 0]], 1],
+    ['352 → 352 channels (a filter of ≥ 1M values: its reorders run on every thread)', [1, 2, 2, 352], [3, 3, 352, 352], 1, 'same', 1],
   ];
 
   for (const [name, xs, ws, strides, pad] of conv2dCases) {
@@ -843,6 +844,60 @@ describe.skipIf(!available)('native kernels match the stock cpu backend', () => 
         const after = addon.weightsPaths();
         expect(after[path] - before[path], `${kernel} [${x}] → ${path}`).toBe(1);
         got.forEach((t, i) => expect(relErr(t, ref[i]!)).toBeLessThan(1e-4));
+      }
+    }
+  });
+
+  it('2D backward weights by the blocked-activation rule (3×3 on maps from 64×64) equals a float64 recomputation', async () => {
+    // The stock cpu kernel takes ~40 s at 64 → 128 channels on 64×64, so the reference is a direct float64 sum
+    // (3×3, stride 1, same). [h, w, ic, oc, path]: blocked with a few input channels or 9·ic·oc / (ic + oc) ≥ 384,
+    // on nhwc below a 64×64 map or below that ratio; the 64 → 128 case twice (stock kernel, then with the bias
+    // gradient) after the 3-channel one, so the kept buffers grow and are reused.
+    const addon = loadNative()!;
+    const cases: [number, number, number, number, 'nhwc' | 'blocked'][] = [
+      [64, 64, 3, 64, 'blocked'],
+      [64, 64, 64, 128, 'blocked'],
+      [63, 64, 3, 64, 'nhwc'],
+      [64, 64, 16, 64, 'nhwc'],
+    ];
+    await tf.setBackend('native');
+    for (const [h, w, ic, oc, path] of cases) {
+      const xv = values(h * w * ic, 95);
+      const dyv = values(h * w * oc, 96);
+      const ref = new Float64Array(9 * ic * oc);
+      const refDb = new Float64Array(oc);
+      for (let y = 0; y < h; y++) {
+        for (let x = 0; x < w; x++) {
+          const d = (y * w + x) * oc;
+          for (let o = 0; o < oc; o++) refDb[o]! += dyv[d + o]!;
+          for (let t = 0; t < 9; t++) {
+            const sy = y + Math.floor(t / 3) - 1, sx = x + (t % 3) - 1;
+            if (sy < 0 || sy >= h || sx < 0 || sx >= w) continue;
+            const s = (sy * w + sx) * ic;
+            for (let i = 0; i < ic; i++) {
+              const xi = xv[s + i]!, row = (t * ic + i) * oc;
+              for (let o = 0; o < oc; o++) ref[row + o]! += xi * dyv[d + o]!;
+            }
+          }
+        }
+      }
+      for (const kernel of ['Conv2DBackpropFilter', 'TdcConvBackpropFilterBias']) {
+        const before = addon.weightsPaths()[path];
+        resetNativeKernelStats();
+        const xt = tf.tensor(xv, [1, h, w, ic]);
+        const dyt = tf.tensor(dyv, [1, h, w, oc]);
+        const attrs = { strides: 1, pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, ic, oc] };
+        const out = tf.engine().runKernel(kernel, { x: xt, dy: dyt }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor | tf.Tensor[];
+        const outs = Array.isArray(out) ? out : [out];
+        const got = outs.map((t) => Float32Array.from(t.dataSync()));
+        tf.dispose([xt, dyt, ...outs]);
+        expect(nativeKernelStats()[kernel]).toEqual({ native: 1, fallback: 0, lastError: '' });
+        expect(addon.weightsPaths()[path] - before, `${kernel} ${h}×${w} ${ic} → ${oc}`).toBe(1);
+        [ref, refDb].slice(0, got.length).forEach((r, k) => {
+          const scale = r.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+          const err = got[k]!.reduce((m, v, j) => Math.max(m, Math.abs(v - r[j]!)), 0);
+          expect(err / scale, `${kernel} ${h}×${w} ${ic} → ${oc} output ${k}`).toBeLessThan(1e-5);
+        });
       }
     }
   });
