@@ -16,7 +16,7 @@
  *     cpu backend's Slice returning a subarray).
  * Only arrays this pool allocated are ever reused: a user's array given to tf.tensor() never is.
  *
- * A free array also serves a shorter output, through a view of its start (FIT).
+ * While the pool is small (FLOOR), a free array also serves a shorter output, through a view of its start (FIT).
  *
  * The pool does not raise a run's peak memory: its arrays, in use and free, take no more than 9/10 of the most that
  * were in use at once, or FLOOR if more (free arrays of other lengths are dropped to make room, see `adopt`, SLACK
@@ -51,7 +51,9 @@ const FLOOR = 256 * 2 ** 20;
  * the refuge18 forward at batch 2 (52 pooled outputs a pass, 11 lengths; a fresh array costs its page faults, the
  * first conv took 17–21 ms with a fresh 32 MB output and 2.6 ms with a reused one), fresh arrays per pass after
  * warm-up: exact lengths and the peak rule 27 (~8,500 page faults a pass); FLOOR alone 1 (138 MB free between
- * passes); FLOOR and FIT 2 none (91 MB free, 11 page faults a pass).
+ * passes); FLOOR and FIT 2 none (91 MB free, 11 page faults a pass). Only while the pool's peak is under FLOOR: above
+ * it a large array lent to a shorter output is missing when its own length comes (brats18 at batch 2, bench worker:
+ * peak RSS 4448 MB with exact lengths, 4869 MB with views at any size).
  */
 const FIT = 2;
 
@@ -111,6 +113,7 @@ class BufferPool {
     if (n < POOL_MIN || this.cap === 0) return null;
     let m = n;
     if (!this.free.get(n)?.length) {
+      if (this.highWater > this.floor) return null; // views only under the floor: see FIT
       m = Infinity;
       for (const [len, list] of this.free) if (len > n && len <= n * FIT && len < m && list.length) m = len;
       if (m === Infinity) return null;
