@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nativeAvailable, registerNativeBackend } from '../runtime/backend/index.js';
-import { bufferPoolStats, loadNative, setBufferPoolCap } from '../runtime/native/index.js';
+import { bufferPoolStats, loadNative, setBufferPoolCap, setBufferPoolFloor } from '../runtime/native/index.js';
 import { variableGradsLowMemory } from '../runtime/train/grads.js';
 import { buildNet, type NetDesc } from './helpers/network.js';
 import { lcgValues as values } from './helpers/values.js';
@@ -57,6 +57,7 @@ describe.skipIf(!available)('native output buffer pool', () => {
   });
 
   it('free arrays of other lengths are dropped when a new one would take the pool past its peak use', () => {
+    setBufferPoolFloor(0); // the peak rule itself (below FLOOR the pool drops nothing)
     const x = tf.tensor(values(N, 4), [N]);
     const a = tf.relu(x);
     a.dispose();
@@ -64,6 +65,7 @@ describe.skipIf(!available)('native output buffer pool', () => {
     const big = tf.concat([x, x]); // 2N: a miss; peak use is now 2N, free + out would be 3N
     expect(bufferPoolStats().freeBytes).toBe(0);
     tf.dispose([x, big]);
+    setBufferPoolFloor(null);
   });
 
   it("a dropped array's pages go back to the OS at once (they read as zeros afterwards)", () => {
@@ -108,6 +110,82 @@ describe.skipIf(!available)('native output buffer pool', () => {
     const again = Array.from({ length: 3 }, () => tf.neg(x));
     expect(differing(v.dataSync(), want.subarray(0, N / 2))).toBe(0);
     tf.dispose([x, n1, v, ...again]);
+  });
+
+  it('a free array serves a shorter output through a view of its start, and comes back whole', () => {
+    type Backend = { data: { get(id: tf.DataId): { values: Float32Array } } };
+    const valuesOf = (t: tf.Tensor) => (tf.backend() as unknown as Backend).data.get(t.dataId).values;
+    const M = 4 * N; // a quarter of it is still pooled
+    const x = tf.tensor(values(M, 6), [M]);
+    const a = tf.relu(x);
+    const buf = valuesOf(a).buffer;
+    a.dispose();
+    const half = tf.tensor(values(M, 6).subarray(0, (3 * M) / 4)); // the user's array: no pooled output
+    const s0 = bufferPoolStats();
+    const b = tf.neg(half); // 3M/4 elements: a's array, viewed
+    expect(bufferPoolStats().reused).toBe(s0.reused + 1);
+    expect(valuesOf(b).buffer).toBe(buf);
+    expect(valuesOf(b).length).toBe((3 * M) / 4);
+    expect(differing(b.dataSync(), values(M, 6).subarray(0, (3 * M) / 4).map((v) => -v))).toBe(0);
+    // b was read out: its array is pinned, so c (M elements) is a fresh one; c's comes back whole and serves d.
+    b.dispose();
+    const c = tf.relu(x);
+    expect(valuesOf(c).buffer).not.toBe(buf);
+    const cBuf = valuesOf(c).buffer;
+    c.dispose();
+    const d = tf.neg(x);
+    expect(valuesOf(d).buffer).toBe(cBuf);
+    expect(valuesOf(d).length).toBe(M);
+    // An output under half the array's length takes a fresh one.
+    d.dispose();
+    const quarter = tf.tensor(values(M / 4 + 4, 7));
+    const e = tf.neg(quarter);
+    expect(valuesOf(e).buffer).not.toBe(cBuf);
+    tf.dispose([x, half, quarter, e]);
+  });
+
+  it('repeated inference passes take every pooled output from the pool, with the outputs of reuse off', () => {
+    // Two 1 MB maps alive at the start, then many smaller ones at once (the paper networks' shape): under the peak
+    // rule alone the first maps were fresh arrays at every pass.
+    const desc: NetDesc = {
+      dims: 2,
+      size: [128, 128],
+      channels: 3,
+      numClasses: 3,
+      numScenes: 2,
+      encoder: { type: 'convstack', filters: [8, 16], convsPerStage: 2, kernel: 3, outputStride: 4, norm: 'none' },
+      context: { pairs: [['seg', 'class'], ['seg', 'scene'], ['class', 'scene']], dilations: [2, 1], filters: 32, combine: 'sum' },
+      decoder: { type: 'aspp', dilations: [1, 2], filters: 32, imagePooling: true },
+      heads: { seg: { upsample: 'bilinear' }, class: { hidden: 8, dropout: 0 }, scene: { hidden: 8, dropout: 0 } },
+      seed: 3,
+    };
+    const run = (cap: number | null) => {
+      setBufferPoolCap(cap);
+      const net = buildNet(desc);
+      const x = tf.tensor(values(2 * 128 * 128 * 3, 11), [2, 128, 128, 3]);
+      const before = tf.memory().numTensors;
+      const pass = () => {
+        const outs = tf.tidy(() => Object.values(net.apply(x, false) as Record<string, tf.Tensor>));
+        const got = outs.map((o) => Float32Array.from(o.dataSync() as Float32Array));
+        tf.dispose(outs);
+        return got;
+      };
+      pass();
+      pass();
+      const s0 = bufferPoolStats();
+      const outs = [pass(), pass(), pass()];
+      const s1 = bufferPoolStats();
+      expect(tf.memory().numTensors).toBe(before);
+      tf.dispose(x);
+      net.model.dispose();
+      return { outs, fresh: s1.allocated - s0.allocated, readOut: s1.pinned - s0.pinned, reused: s1.reused - s0.reused };
+    };
+    const off = run(0);
+    const on = run(null);
+    expect(on.reused).toBeGreaterThan(3 * 10);
+    expect(on.readOut).toBe(3); // the seg output of each pass, read out by dataSync: never reused
+    expect(on.fresh).toBe(on.readOut);
+    for (const o of [...on.outs, ...off.outs.slice(1)]) o.forEach((t, i) => expect(differing(t, off.outs[0]![i]!)).toBe(0));
   });
 
   it('training steps give bit-identical losses and weights with reuse on and off, and reuse happens', async () => {

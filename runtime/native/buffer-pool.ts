@@ -16,9 +16,11 @@
  *     cpu backend's Slice returning a subarray).
  * Only arrays this pool allocated are ever reused: a user's array given to tf.tensor() never is.
  *
+ * While the pool is small (FLOOR), a free array also serves a shorter output, through a view of its start (FIT).
+ *
  * The pool does not raise a run's peak memory: its arrays, in use and free, take no more than 9/10 of the most that
- * were in use at once (free arrays of other lengths are dropped to make room, see `adopt` and SLACK), and a dropped
- * array's pages go back to the OS at once rather than at V8's next collection.
+ * were in use at once, or FLOOR if more (free arrays of other lengths are dropped to make room, see `adopt`, SLACK
+ * and FLOOR), and a dropped array's pages go back to the OS at once rather than at V8's next collection.
  *
  * `TDC_POOL_MB` caps the free arrays the pool keeps (no cap by default); `TDC_POOL_MB=0` turns reuse off.
  */
@@ -34,6 +36,26 @@ const POOL_MIN = 1 << 16;
  * no pool 4478 MB, 1/16 4510 MB, 1/10 4457 MB / 8.9 s.
  */
 const SLACK = 10;
+
+/**
+ * Up to this many bytes, out and free, the pool drops nothing. SLACK and the peak guard a train step's gigabytes; a
+ * forward pass's peak is a few maps at its largest size (refuge18 at batch 2: 64 MB, its first two conv outputs), but it
+ * needs more arrays than that peak over the pass (the context module's ten 1 MB maps alive at once), so under the peak
+ * rule alone its first conv outputs were fresh arrays at every pass, and every array freed before them was dropped.
+ */
+const FLOOR = 256 * 2 ** 20;
+
+/**
+ * A free array serves an output of down to 1/FIT its length (through a view of its start), so that a network whose maps
+ * halve from block to block needs about as many arrays as it has maps alive at once, not one per size. Measured on
+ * the refuge18 forward at batch 2 (52 pooled outputs a pass, 11 lengths; a fresh array costs its page faults, the
+ * first conv took 17–21 ms with a fresh 32 MB output and 2.6 ms with a reused one), fresh arrays per pass after
+ * warm-up: exact lengths and the peak rule 27 (~8,500 page faults a pass); FLOOR alone 1 (138 MB free between
+ * passes); FLOOR and FIT 2 none (91 MB free, 11 page faults a pass). Only while the pool's peak is under FLOOR: above
+ * it a large array lent to a shorter output is missing when its own length comes (brats18 at batch 2, bench worker:
+ * peak RSS 4448 MB with exact lengths, 4869 MB with views at any size).
+ */
+const FIT = 2;
 
 /**
  * The cap on the pool's free bytes: none by default (what it holds is bounded anyway, see `adopt`), else
@@ -62,8 +84,11 @@ export interface BufferPoolStats {
 class BufferPool {
   /** Free arrays by length; the Map's order is least recently taken first (the eviction order). */
   private readonly free = new Map<number, Float32Array[]>();
-  /** Buffers this pool allocated that may still be reused. */
-  private readonly owned = new WeakSet<ArrayBuffer>();
+  /**
+   * Buffers this pool allocated that may still be reused, each with the array it handed out last (the whole array,
+   * or a view of its start): only that very array, registered once, keeps the buffer reusable.
+   */
+  private readonly owned = new WeakMap<ArrayBuffer, Float32Array>();
   /** Owned buffers registered under a live tensor (a second registration pins). */
   private readonly live = new WeakSet<ArrayBuffer>();
   /** Buffers of any origin handed out by readSync (in-place writes must leave them alone too). */
@@ -73,37 +98,51 @@ class BufferPool {
   private outBytes = 0;
   private highWater = 0;
   private cap = capBytes();
+  /** FLOOR (tests lower it to see the peak rule on small arrays). */
+  floor = FLOOR;
   stats: Omit<BufferPoolStats, 'freeBytes'> = { reused: 0, allocated: 0, released: 0, pinned: 0 };
   /** Returns a dropped array's pages to the OS at once (the addon's adviseFree; V8 frees the rest at collection). */
   freePages: (a: Float32Array) => void = () => {};
 
-  /** A Float32Array of n elements with arbitrary contents, or null for a fresh (zeroed) one the caller allocates. */
+  /**
+   * A Float32Array of n elements with arbitrary contents, or null for a fresh (zeroed) one the caller allocates. A
+   * free array of n elements serves it, else the shortest free one of up to FIT·n elements, through a view of its
+   * first n (the whole array stays out until that view's tensor is deleted).
+   */
   take(n: number): Float32Array | null {
     if (n < POOL_MIN || this.cap === 0) return null;
-    const list = this.free.get(n);
-    const a = list?.pop();
-    if (!list || !a) return null;
-    this.free.delete(n); // most recently taken: last to be evicted
-    if (list.length) this.free.set(n, list);
+    let m = n;
+    if (!this.free.get(n)?.length) {
+      if (this.highWater > this.floor) return null; // views only under the floor: see FIT
+      m = Infinity;
+      for (const [len, list] of this.free) if (len > n && len <= n * FIT && len < m && list.length) m = len;
+      if (m === Infinity) return null;
+    }
+    const list = this.free.get(m)!;
+    const a = list.pop()!;
+    this.free.delete(m); // most recently taken: last to be evicted
+    if (list.length) this.free.set(m, list);
     this.freeBytes -= a.byteLength;
     this.outBytes += a.byteLength;
     this.stats.reused++;
-    return a;
+    const out = m === n ? a : a.subarray(0, n);
+    this.owned.set(a.buffer as ArrayBuffer, out);
+    return out;
   }
 
   /**
    * Marks a freshly allocated output array as the pool's (reusable once its tensor is disposed). Free arrays of
    * other lengths are then dropped until the pool's arrays, out and free, take no more than 1 − 1/SLACK of the most
-   * that was ever out at once (a step that needs its 5 largest maps at once costs those 5, whatever lengths were
-   * freed before).
+   * that was ever out at once, or FLOOR (a step that needs its 5 largest maps at once costs those 5, whatever lengths
+   * were freed before).
    */
   adopt(a: Float32Array): void {
     if (a.length < POOL_MIN || this.cap === 0) return;
     this.stats.allocated++;
-    this.owned.add(a.buffer as ArrayBuffer);
+    this.owned.set(a.buffer as ArrayBuffer, a);
     this.outBytes += a.byteLength;
     this.highWater = Math.max(this.highWater, this.outBytes);
-    const limit = this.highWater - this.highWater / SLACK;
+    const limit = Math.max(this.highWater - this.highWater / SLACK, this.floor);
     for (const [n, list] of this.free) {
       if (this.outBytes + this.freeBytes <= limit) break;
       while (list.length && this.outBytes + this.freeBytes > limit) this.drop(list.pop()!);
@@ -130,9 +169,9 @@ class BufferPool {
   registered(values: unknown): void {
     if (!ArrayBuffer.isView(values)) return;
     const buf = values.buffer as ArrayBuffer;
-    if (!this.owned.has(buf)) return;
-    const whole = values instanceof Float32Array && values.byteOffset === 0 && values.byteLength === buf.byteLength;
-    if (!whole || this.live.has(buf)) this.pin(buf);
+    const handedOut = this.owned.get(buf);
+    if (!handedOut) return;
+    if (values !== handedOut || this.live.has(buf)) this.pin(buf);
     else this.live.add(buf);
   }
 
@@ -152,12 +191,14 @@ class BufferPool {
   deleted(values: unknown): void {
     if (!(values instanceof Float32Array)) return;
     const buf = values.buffer as ArrayBuffer;
-    if (!this.owned.has(buf) || !this.live.has(buf)) return;
+    if (this.owned.get(buf) !== values || !this.live.has(buf)) return;
     this.live.delete(buf);
-    this.putBack(values);
+    this.putBack(values.byteLength === buf.byteLength ? values : new Float32Array(buf));
   }
 
+  /** Takes back a whole array. */
   private putBack(values: Float32Array): void {
+    this.owned.set(values.buffer as ArrayBuffer, values);
     this.outBytes -= values.byteLength;
     if (this.freeBytes + values.byteLength > this.cap) {
       this.owned.delete(values.buffer as ArrayBuffer); // over the cap: left to V8
@@ -247,6 +288,11 @@ export function bufferPoolStats(): BufferPoolStats {
  */
 export function wasReadOut(a: Float32Array): boolean {
   return bufferPool.wasReadOut(a);
+}
+
+/** For tests: the bytes up to which the pool drops nothing (null: FLOOR). */
+export function setBufferPoolFloor(bytes: number | null): void {
+  bufferPool.floor = bytes ?? FLOOR;
 }
 
 /** For tests and measurements: the cap on the pool's free bytes (0 turns reuse off; null: TDC_POOL_MB's). */

@@ -8,7 +8,7 @@
  *   withBufferPool(backend), bufferPoolStats(), setBufferPoolCap(bytes)  // reuse of kernel output arrays
  *   sgdUpdateInPlace(items, step): boolean[]                             // one SGD step in place: which it did
  */
-export { bufferPoolStats, setBufferPoolCap, wasReadOut, withBufferPool } from './buffer-pool.js';
+export { bufferPoolStats, setBufferPoolCap, setBufferPoolFloor, wasReadOut, withBufferPool } from './buffer-pool.js';
 export type { BufferPoolStats } from './buffer-pool.js';
 export { composedFallbacks, atrousFallbacks, fusedConvFallbacks } from './fallbacks.js';
 export { nativeKernelConfigs, nativeKernelStats, resetNativeKernelStats } from './kernels.js';
