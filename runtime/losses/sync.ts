@@ -22,7 +22,8 @@ export function presence(segLogits: tf.Tensor, mode: PresenceMode): tf.Tensor2D 
     const k = z.shape[2];
     if (mode === 'hard') {
       const winners = tf.argMax(stopGradient(z), -1) as tf.Tensor2D; // [B, N]
-      return tf.max(tf.oneHot(winners, k).toFloat(), 1) as tf.Tensor2D;
+      // Max over pixels of the int32 one-hot, then cast: [B, K] values instead of [B, N, K].
+      return tf.max(tf.oneHot(winners, k), 1).toFloat() as tf.Tensor2D;
     }
     return tf.max(tf.softmax(z, -1), 1) as tf.Tensor2D;
   });
