@@ -16,11 +16,13 @@
  *     cpu backend's Slice returning a subarray).
  * Only arrays this pool allocated are ever reused: a user's array given to tf.tensor() never is.
  *
- * While the pool is small (FLOOR), a free array also serves a shorter output, through a view of its start (FIT).
+ * While the pool is small (VIEW_FLOOR), a free array also serves a shorter output, through a view of its start (FIT).
  *
- * The pool does not raise a run's peak memory: its arrays, in use and free, take no more than 9/10 of the most that
- * were in use at once, or FLOOR if more (free arrays of other lengths are dropped to make room, see `adopt`, SLACK
- * and FLOOR), and a dropped array's pages go back to the OS at once rather than at V8's next collection.
+ * Up to FLOOR (1 GiB) the pool drops nothing: it keeps, for each length, as many arrays as were ever out at once,
+ * which a step needs and which is more than the most out at once over all lengths. Above FLOOR it does not raise a
+ * run's peak memory: its arrays, in use and free, take no more than 9/10 of the most that were in use at once (free
+ * arrays of other lengths are dropped to make room, see `adopt` and SLACK), and a dropped array's pages go back to
+ * the OS at once rather than at V8's next collection.
  *
  * `TDC_POOL_MB` caps the free arrays the pool keeps (no cap by default); `TDC_POOL_MB=0` turns reuse off.
  */
@@ -38,21 +40,30 @@ const POOL_MIN = 1 << 16;
 const SLACK = 10;
 
 /**
- * Up to this many bytes, out and free, the pool drops nothing. SLACK and the peak guard a train step's gigabytes; a
- * forward pass's peak is a few maps at its largest size (refuge18 at batch 2: 64 MB, its first two conv outputs), but it
- * needs more arrays than that peak over the pass (the context module's ten 1 MB maps alive at once), so under the peak
- * rule alone its first conv outputs were fresh arrays at every pass, and every array freed before them was dropped.
+ * Up to this many bytes, out and free, the pool drops nothing. The peak rule (SLACK) alone holds the pool to the most
+ * that was out at once, but a step needs, for each length, as many arrays as were out at once of that length, and
+ * these peaks come at different moments: refuge18's train step at batch 2 has 343 MB out at most and 552 MB of
+ * per-length peaks, so under the peak rule ~95 of its 208 pooled outputs were fresh arrays every step (~40k page
+ * faults, ~160 MB), each freeing an array of another length that a later kernel then missed. Its train step with
+ * FLOOR 1 GiB against the peak rule (4 steps, two runs each, idle): 895 / 957 against 1066 / 1093 ms per image, 24.1
+ * → 20.9 s of CPU time, peak RSS 1145 → 1366 MB. A forward pass's peak is a few maps at its largest size (refuge18
+ * at batch 2: 64 MB, its first two conv outputs), but it needs more arrays than that over the pass (the context
+ * module's ten 1 MB maps alive at once): the same miss cycle made its first conv outputs fresh at every pass.
+ * brats18 (4.2 GB out at most, 4.7 GB of per-length peaks) stays on the peak rule, where its peak RSS is bounded.
  */
-const FLOOR = 256 * 2 ** 20;
+const FLOOR = 2 ** 30;
+
+/** While the pool's peak is under this many bytes (and under FLOOR) a free array also serves shorter outputs: see FIT. */
+const VIEW_FLOOR = 256 * 2 ** 20;
 
 /**
  * A free array serves an output of down to 1/FIT its length (through a view of its start), so that a network whose maps
  * halve from block to block needs about as many arrays as it has maps alive at once, not one per size. Measured on
  * the refuge18 forward at batch 2 (52 pooled outputs a pass, 11 lengths; a fresh array costs its page faults, the
  * first conv took 17–21 ms with a fresh 32 MB output and 2.6 ms with a reused one), fresh arrays per pass after
- * warm-up: exact lengths and the peak rule 27 (~8,500 page faults a pass); FLOOR alone 1 (138 MB free between
- * passes); FLOOR and FIT 2 none (91 MB free, 11 page faults a pass). Only while the pool's peak is under FLOOR: above
- * it a large array lent to a shorter output is missing when its own length comes (brats18 at batch 2, bench worker:
+ * warm-up: exact lengths and the peak rule 27 (~8,500 page faults a pass); a 256 MB floor alone 1 (138 MB free
+ * between passes); that floor and FIT 2 none (91 MB free, 11 page faults a pass). Only while the pool's peak is under
+ * VIEW_FLOOR: above it a large array lent to a shorter output is missing when its own length comes (brats18 at batch 2, bench worker:
  * peak RSS 4448 MB with exact lengths, 4869 MB with views at any size).
  */
 const FIT = 2;
@@ -113,7 +124,7 @@ class BufferPool {
     if (n < POOL_MIN || this.cap === 0) return null;
     let m = n;
     if (!this.free.get(n)?.length) {
-      if (this.highWater > this.floor) return null; // views only under the floor: see FIT
+      if (this.highWater > Math.min(this.floor, VIEW_FLOOR)) return null; // views only while small: see FIT
       m = Infinity;
       for (const [len, list] of this.free) if (len > n && len <= n * FIT && len < m && list.length) m = len;
       if (m === Infinity) return null;
