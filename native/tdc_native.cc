@@ -210,13 +210,16 @@ struct ConvParams {
   }
 };
 
-dnnl::convolution_forward::desc fwdDesc(const ConvParams &c, bool withBias, dnnl::prop_kind kind) {
+dnnl::convolution_forward::desc fwdDesc(const ConvParams &c, bool withBias, dnnl::prop_kind kind, const memory::desc &src,
+                                        const memory::desc &dst) {
   if (withBias) {
-    return dnnl::convolution_forward::desc(kind, dnnl::algorithm::convolution_direct, c.src(), c.wAny(), c.bias(), c.dst(), c.stride,
-                                           c.dil, c.padL, c.padR);
+    return dnnl::convolution_forward::desc(kind, dnnl::algorithm::convolution_direct, src, c.wAny(), c.bias(), dst, c.stride, c.dil,
+                                           c.padL, c.padR);
   }
-  return dnnl::convolution_forward::desc(kind, dnnl::algorithm::convolution_direct, c.src(), c.wAny(), c.dst(), c.stride, c.dil, c.padL,
-                                         c.padR);
+  return dnnl::convolution_forward::desc(kind, dnnl::algorithm::convolution_direct, src, c.wAny(), dst, c.stride, c.dil, c.padL, c.padR);
+}
+dnnl::convolution_forward::desc fwdDesc(const ConvParams &c, bool withBias, dnnl::prop_kind kind) {
+  return fwdDesc(c, withBias, kind, c.src(), c.dst());
 }
 
 // How a convolution's backward-weights runs: oneDNN on the nhwc activations, oneDNN on activations reordered into its
@@ -453,6 +456,14 @@ std::vector<float> &scratch(int which) {
 }
 
 // A buffer on transparent huge pages: with 2 MB pages its first touch costs ~512× fewer page faults.
+// madvise(advice) over the units of `unit` bytes (a power of two) lying wholly inside [from, to): the units shared
+// with neighbouring memory are left alone.
+void madviseInside(const void *from, const void *to, uintptr_t unit, int advice) {
+  const uintptr_t lo = (reinterpret_cast<uintptr_t>(from) + unit - 1) & ~(unit - 1);
+  const uintptr_t hi = reinterpret_cast<uintptr_t>(to) & ~(unit - 1);
+  if (hi > lo) madvise(reinterpret_cast<void *>(lo), hi - lo, advice);
+}
+
 struct HugeBuffer {
   void *base = nullptr;
   size_t len = 0;
@@ -462,9 +473,8 @@ struct HugeBuffer {
     len = bytes + kHuge;
     base = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (base == MAP_FAILED) throw JsError{"tdc_native: out of memory"};
-    const uintptr_t at = (reinterpret_cast<uintptr_t>(base) + kHuge - 1) & ~(kHuge - 1);
-    madvise(reinterpret_cast<void *>(at), (bytes + kHuge - 1) & ~(kHuge - 1), MADV_HUGEPAGE);
-    data = reinterpret_cast<float *>(at);
+    madviseInside(base, static_cast<char *>(base) + len, kHuge, MADV_HUGEPAGE);
+    data = reinterpret_cast<float *>((reinterpret_cast<uintptr_t>(base) + kHuge - 1) & ~(kHuge - 1));
   }
   ~HugeBuffer() { munmap(base, len); }
   HugeBuffer(const HugeBuffer &) = delete;
@@ -582,12 +592,7 @@ napi_value ConvBackwardWeights(napi_env env, napi_callback_info info) {
     auto e = cached("W" + std::to_string(withBias) + c.key, [&]() {
       auto out = std::make_shared<ConvEntry>();
       auto make = [&](const memory::desc &src, const memory::desc &dst) {
-        dnnl::convolution_forward::primitive_desc hint(
-            withBias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, src, c.wAny(),
-                                                       c.bias(), dst, c.stride, c.dil, c.padL, c.padR)
-                     : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, src, c.wAny(),
-                                                       dst, c.stride, c.dil, c.padL, c.padR),
-            eng());
+        dnnl::convolution_forward::primitive_desc hint(fwdDesc(c, withBias, dnnl::prop_kind::forward_training, src, dst), eng());
         auto d = withBias ? dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, src, c.wAny(), c.bias(), dst,
                                                                      c.stride, c.dil, c.padL, c.padR)
                           : dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, src, c.wAny(), dst, c.stride,
@@ -1637,17 +1642,14 @@ napi_value opTable(napi_env env, const std::vector<std::pair<const char *, int>>
 
 // ---------------------------------------------------------------------------------------------- output buffers
 
-// madvise(advice) over the units of `unit` bytes (a power of two) lying wholly inside a Float32Array's memory: the
-// units it shares with neighbouring allocations are left alone. Arrays whose memory is not page-backed anonymous
-// memory just ignore the advice.
+// madviseInside over a Float32Array's memory. Arrays whose memory is not page-backed anonymous memory just ignore the
+// advice.
 napi_value adviseInside(napi_env env, napi_callback_info info, uintptr_t unit, int advice) {
   return guarded(env, [&]() -> napi_value {
     auto a = args(env, info, 1);
     size_t n;
     float *p = typed<float>(env, a[0], napi_float32_array, &n);
-    const uintptr_t lo = (reinterpret_cast<uintptr_t>(p) + unit - 1) & ~(unit - 1);
-    const uintptr_t hi = (reinterpret_cast<uintptr_t>(p + n)) & ~(unit - 1);
-    if (hi > lo) madvise(reinterpret_cast<void *>(lo), hi - lo, advice);
+    madviseInside(p, p + n, unit, advice);
     return undef(env);
   });
 }
