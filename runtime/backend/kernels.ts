@@ -40,7 +40,7 @@ import * as tf from '@tensorflow/tfjs';
 import { flipSwapValues } from '../ops/flip-filter.js';
 import { ATROUS_BACKPROP_FILTER_KERNEL, FLIP_SWAP_FILTER_KERNEL } from '../ops/kernel-names.js';
 import { readCount, tapReads } from '../ops/tap-regions.js';
-import { makeConcatWasm, makeIdentityWasm, makePadV2Wasm, makeSliceWasm, overStock } from './wasm-heap-copy.js';
+import { makeConcatWasm, makeIdentityWasm, makePadV2Wasm, makeSliceWasm, overStock, type WasmHeap } from './wasm-heap-copy.js';
 
 type TensorInfo = tf.TensorInfo;
 type KernelBackend = tf.KernelBackend;
@@ -275,7 +275,7 @@ function flipSwapInHeap(backend: KernelBackend, filter: TensorInfo): TensorInfo 
   const r = filter.shape.length;
   const out = heap.makeOutput([...filter.shape.slice(0, -2), filter.shape[r - 1]!, filter.shape[r - 2]!], 'float32');
   // Views taken after the allocation (which may grow the heap).
-  flipSwapValues(heap.typedArrayFromHeap(filter), filter.shape, heap.typedArrayFromHeap(out));
+  flipSwapValues(heap.typedArrayFromHeap(filter) as Float32Array, filter.shape, heap.typedArrayFromHeap(out) as Float32Array);
   return out;
 }
 
@@ -663,12 +663,6 @@ export function makeConv3DBackpropFilterV2(backendName: string): tf.KernelConfig
       return c.finish(out);
     },
   };
-}
-
-/** The wasm backend's own buffers: outputs it allocates and views of its heap (what its JS kernels use). */
-interface WasmHeap {
-  makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
-  typedArrayFromHeap(t: TensorInfo): Float32Array;
 }
 
 /**

@@ -22,12 +22,16 @@ import { threadedWasmMemory } from './wasm-threads.js';
 
 type TensorInfo = tf.TensorInfo;
 
-/** The parts of the wasm backend these kernels use. */
-interface WasmBackendParts {
-  wasm: { HEAPU8: Uint8Array; asm?: { memory?: unknown } };
-  dataIdMap: { get(dataId: unknown): { memoryOffset: number } };
+/** The wasm backend's own buffers: outputs it allocates and views of its heap (what the JS kernels on it use). */
+export interface WasmHeap {
   makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
   typedArrayFromHeap(t: TensorInfo): Float32Array | Int32Array | Uint8Array;
+}
+
+/** The parts of the wasm backend these kernels use: its heap, and where each tensor lies in the module's memory. */
+interface WasmBackendParts extends WasmHeap {
+  wasm: { HEAPU8: Uint8Array; asm?: { memory?: unknown } };
+  dataIdMap: { get(dataId: unknown): { memoryOffset: number } };
 }
 
 /** Copies within the wasm heap (byte addresses and lengths). */
@@ -119,17 +123,6 @@ function makeCopier(module: WasmBackendParts['wasm']): HeapCopier | null {
 /** Calls of the kernels below that took the in-wasm copy (tests assert that it ran). */
 export const heapCopyStats = { slice: 0, pad: 0, identity: 0, concat: 0 };
 
-/** Row-major strides of `shape`, in elements. */
-function strides(shape: number[]): number[] {
-  const s = new Array<number>(shape.length);
-  let p = 1;
-  for (let a = shape.length - 1; a >= 0; a--) {
-    s[a] = p;
-    p *= shape[a]!;
-  }
-  return s;
-}
-
 /**
  * Copies the box `size` at `srcBegin` of a tensor `srcShape` (at byte address src) to `dstBegin` of one `dstShape`
  * (at dst), `eb` bytes an element: trailing axes whole in both are merged into one contiguous run, the axis above
@@ -147,8 +140,8 @@ export function copyBox(
   size: number[],
 ): void {
   if (size.some((n) => n === 0)) return;
-  const ds = strides(dstShape);
-  const ss = strides(srcShape);
+  const ds = [...tf.util.computeStrides(dstShape), 1];
+  const ss = [...tf.util.computeStrides(srcShape), 1];
   let d0 = dst;
   let s0 = src;
   for (let a = 0; a < size.length; a++) {

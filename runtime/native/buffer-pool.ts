@@ -53,7 +53,7 @@ const SLACK = 10;
  */
 const FLOOR = 2 ** 30;
 
-/** While the pool's peak is under this many bytes (and under FLOOR) a free array also serves shorter outputs: see FIT. */
+/** While the pool's peak is under this many bytes (and under FLOOR) a free array also serves shorter outputs (FIT). */
 const VIEW_FLOOR = 256 * 2 ** 20;
 
 /**
@@ -63,8 +63,8 @@ const VIEW_FLOOR = 256 * 2 ** 20;
  * first conv took 17–21 ms with a fresh 32 MB output and 2.6 ms with a reused one), fresh arrays per pass after
  * warm-up: exact lengths and the peak rule 27 (~8,500 page faults a pass); a 256 MB floor alone 1 (138 MB free
  * between passes); that floor and FIT 2 none (91 MB free, 11 page faults a pass). Only while the pool's peak is under
- * VIEW_FLOOR: above it a large array lent to a shorter output is missing when its own length comes (brats18 at batch 2, bench worker:
- * peak RSS 4448 MB with exact lengths, 4869 MB with views at any size).
+ * VIEW_FLOOR: above it a large array lent to a shorter output is missing when its own length comes (brats18 at batch
+ * 2, bench worker: peak RSS 4448 MB with exact lengths, 4869 MB with views at any size).
  */
 const FIT = 2;
 
